@@ -1,0 +1,312 @@
+/*
+ * cql.h - public face of the casselastic Cassandra client (CQL native protocol v4/v5).
+ *
+ * Layers (each in its own files, codecs never touch sockets):
+ *   types      cql_type descriptors, value <-> JSON, Murmur3 tokens, identifier quoting
+ *   codec      frame/envelope encode + incremental decode (v4 frames, v5 framing with
+ *              CRC24/CRC32 and LZ4), message bodies, RESULT/ERROR parsing
+ *   conn       one non-blocking connection: a state machine, stream ids, timeouts, TLS
+ *   session    a cluster: contact points, discovery, token ring, routing, failover,
+ *              prepared-statement cache; futures for pipelining; blocking helpers
+ *
+ * Conventions: opaque handles; every call returns ce_err (0 = CE_OK); detail text
+ * stays on the object that failed (cql_session_errmsg, cql_future_errmsg);
+ * `_free(NULL)` is a no-op. A session is used from one thread at a time.
+ */
+#ifndef CE_CQL_H
+#define CE_CQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "util/buf.h"
+#include "util/err.h"
+
+/* ---------------------------------------------------------------- types */
+
+typedef enum {
+    CQL_T_CUSTOM = 0x0000,
+    CQL_T_ASCII = 0x0001,
+    CQL_T_BIGINT = 0x0002,
+    CQL_T_BLOB = 0x0003,
+    CQL_T_BOOLEAN = 0x0004,
+    CQL_T_COUNTER = 0x0005,
+    CQL_T_DECIMAL = 0x0006,
+    CQL_T_DOUBLE = 0x0007,
+    CQL_T_FLOAT = 0x0008,
+    CQL_T_INT = 0x0009,
+    CQL_T_TIMESTAMP = 0x000B,
+    CQL_T_UUID = 0x000C,
+    CQL_T_VARCHAR = 0x000D, /* also "text" */
+    CQL_T_VARINT = 0x000E,
+    CQL_T_TIMEUUID = 0x000F,
+    CQL_T_INET = 0x0010,
+    CQL_T_DATE = 0x0011,
+    CQL_T_TIME = 0x0012,
+    CQL_T_SMALLINT = 0x0013,
+    CQL_T_TINYINT = 0x0014,
+    CQL_T_DURATION = 0x0015,
+    CQL_T_LIST = 0x0020,
+    CQL_T_MAP = 0x0021,
+    CQL_T_SET = 0x0022,
+    CQL_T_UDT = 0x0030,
+    CQL_T_TUPLE = 0x0031,
+    CQL_T_VECTOR = 0x1000 /* not a wire id: decoded from the custom VectorType class */
+} cql_type_kind;
+
+/* A type tree. Owned by whoever created it (result metadata, prepared statement or
+ * cql_type_parse); free with cql_type_free. */
+typedef struct cql_type {
+    cql_type_kind kind;
+    size_t nsub;               /* list/set/vector: 1, map: 2, tuple/udt: fields */
+    struct cql_type **sub;
+    char **field_names;        /* udt only: nsub names */
+    char *keyspace, *name;     /* udt only */
+    char *custom_class;        /* custom only (including the original vector class) */
+    uint32_t dimension;        /* vector only */
+    bool frozen;               /* as declared in schema text; informational */
+} cql_type;
+
+void cql_type_free(cql_type *t);
+/* Deep copy; NULL on allocation failure. */
+cql_type *cql_type_clone(const cql_type *t);
+/* Parse schema text as stored in system_schema ("frozen<map<text, int>>",
+ * "vector<float, 3>", a UDT name resolved by the caller later). *out owned by caller. */
+ce_err cql_type_parse(const char *text, cql_type **out);
+/* CQL text of the type ("map<text, int>"), appended to b. */
+ce_err cql_type_format(const cql_type *t, ce_buf *b);
+/* Fixed wire size of a type's values or -1 if variable (vector elements need it). */
+int cql_type_fixed_size(const cql_type *t);
+
+/* A bound value: len >= 0 bytes; CQL_NULL (-1) null; CQL_UNSET (-2) unset (v4+). */
+#define CQL_NULL (-1)
+#define CQL_UNSET (-2)
+typedef struct {
+    const uint8_t *ptr;
+    int32_t len;
+} cql_value;
+
+/*
+ * Append the JSON form of one serialized value of type t (len < 0 = null -> null).
+ * No allocation except growth of b. Forms (docs/types.md is the reference):
+ *   ascii/text -> string; bigint/counter/int/smallint/tinyint -> number;
+ *   varint/decimal -> number with every digit (decimal as unscaled*10^-scale, e.g. 12.345);
+ *   float/double -> shortest round-trip number, NaN/Inf as strings;
+ *   boolean -> true/false; blob -> base64 string; uuid/timeuuid -> "8-4-4-4-12";
+ *   inet -> "1.2.3.4" / "::1"; timestamp -> "2026-11-25T10:00:00.123Z";
+ *   date -> "2026-11-25"; time -> "10:00:00.123456789"; duration -> "1mo2d3ns"
+ *   (ISO-like CQL duration text); list/set/vector -> array; map -> object when keys
+ *   are text-like else array of [key, value] pairs; tuple -> array; udt -> object.
+ * CE_EPROTO when the bytes do not match the type.
+ */
+ce_err cql_value_to_json(const cql_type *t, const uint8_t *p, int32_t len, ce_buf *b);
+
+/*
+ * Serialize a JSON value (jansson json_t*, passed as void* to keep jansson out of
+ * this header) as type t, appending the bytes to out. Accepts the forms written by
+ * cql_value_to_json plus natural alternatives (numbers for timestamps = ms since
+ * epoch, numeric strings for numbers, "true"/"false"). JSON null -> *is_null = true
+ * and nothing appended. On CE_ECONVERT, err (if not NULL) gets a reason such as
+ * "value 300 out of range for tinyint".
+ */
+ce_err cql_value_from_json(const cql_type *t, const void *json, ce_buf *out, bool *is_null,
+                           ce_buf *err);
+
+/* Murmur3 token (Cassandra's Murmur3Partitioner, signed-byte tail quirk included)
+ * of a serialized partition key. For composite keys pass every component: the
+ * routing key is built as Cassandra does (<u16 len><bytes><0> per component). */
+int64_t cql_murmur3_token(const uint8_t *key, size_t len);
+ce_err cql_routing_key(const cql_value *components, size_t n, ce_buf *out);
+
+/* Append identifier as a quoted CQL identifier: a"b -> "a""b". Every generated
+ * statement quotes names through this one helper. */
+ce_err cql_quote_ident(ce_buf *b, const char *ident);
+
+/* ---------------------------------------------------------------- results */
+
+typedef enum {
+    CQL_CONSISTENCY_ANY = 0x0000,
+    CQL_CONSISTENCY_ONE = 0x0001,
+    CQL_CONSISTENCY_TWO = 0x0002,
+    CQL_CONSISTENCY_THREE = 0x0003,
+    CQL_CONSISTENCY_QUORUM = 0x0004,
+    CQL_CONSISTENCY_ALL = 0x0005,
+    CQL_CONSISTENCY_LOCAL_QUORUM = 0x0006,
+    CQL_CONSISTENCY_EACH_QUORUM = 0x0007,
+    CQL_CONSISTENCY_SERIAL = 0x0008,
+    CQL_CONSISTENCY_LOCAL_SERIAL = 0x0009,
+    CQL_CONSISTENCY_LOCAL_ONE = 0x000A
+} cql_consistency;
+
+/* Parse "local_quorum" etc. (case-insensitive); -1 if unknown. */
+int cql_consistency_parse(const char *s);
+
+typedef enum {
+    CQL_RESULT_VOID = 1,
+    CQL_RESULT_ROWS = 2,
+    CQL_RESULT_SET_KEYSPACE = 3,
+    CQL_RESULT_PREPARED = 4,
+    CQL_RESULT_SCHEMA_CHANGE = 5
+} cql_result_kind;
+
+typedef struct cql_result cql_result; /* owns its response bytes; rows parsed in place */
+
+void cql_result_free(cql_result *r);
+cql_result_kind cql_result_kind_of(const cql_result *r);
+size_t cql_result_column_count(const cql_result *r);
+const char *cql_result_column_name(const cql_result *r, size_t col);
+const cql_type *cql_result_column_type(const cql_result *r, size_t col);
+/* Index of a column by name, or -1. */
+int cql_result_column_index(const cql_result *r, const char *name);
+size_t cql_result_row_count(const cql_result *r);
+/* The cell at (row, col): bytes point into the result (valid until it is freed). */
+cql_value cql_result_cell(const cql_result *r, size_t row, size_t col);
+bool cql_result_has_more_pages(const cql_result *r);
+/* Paging state to pass in cql_query_opts for the next page (NULL/0 if none). */
+cql_value cql_result_paging_state(const cql_result *r);
+
+/* Server error details, filled when a call fails with CE_ESERVER. */
+typedef struct {
+    int32_t code;           /* protocol error code, e.g. 0x1000 Unavailable, 0x2200 Invalid */
+    char message[512];
+    /* details by kind (0 when not given) */
+    int32_t consistency, required, received, block_for, num_failures;
+    bool data_present;
+    char write_type[32];
+    char keyspace[64], table[64]; /* already exists */
+} cql_error_info;
+
+/* Name of a protocol error code ("Unavailable", "Invalid", ...). */
+const char *cql_error_code_name(int32_t code);
+
+/* ---------------------------------------------------------------- session */
+
+typedef struct {
+    const char *const *contact_points; /* host names or addresses */
+    size_t ncontact_points;
+    uint16_t port;                     /* default 9042 */
+    const char *keyspace;              /* optional: USE on every connection */
+    const char *username, *password;   /* optional: PasswordAuthenticator */
+    bool tls;
+    const char *tls_ca_file;           /* NULL = system default store */
+    const char *tls_cert_file, *tls_key_file; /* optional client certificate */
+    bool tls_no_verify;                /* default false: CA and host name checked */
+    int protocol_version;              /* 0 = ask v5, fall back to v4; or 4 or 5 */
+    bool compression;                  /* LZ4 when the server supports it */
+    int connect_timeout_ms;            /* default 5000 */
+    int request_timeout_ms;            /* default 12000 */
+    int heartbeat_interval_ms;         /* default 30000, 0 = off */
+    int connections_per_host;          /* default 1 */
+    bool token_aware;                  /* default true (set via cql_session_opts_init) */
+    bool discover;                     /* default true: use system.peers(_v2) */
+} cql_session_opts;
+
+typedef struct {
+    cql_consistency consistency;        /* default LOCAL_ONE for reads set by caller */
+    cql_consistency serial_consistency; /* 0 = not sent */
+    int32_t page_size;                  /* <= 0: no paging */
+    cql_value paging_state;             /* ptr NULL = first page */
+    int64_t timestamp;                  /* INT64_MIN = not sent; else microseconds */
+    const char *const *names;           /* optional: values bound by name (n entries) */
+    const char *keyspace;               /* v5 keyspace flag; NULL = none */
+} cql_query_opts;
+
+typedef struct cql_session cql_session;
+typedef struct cql_prepared cql_prepared; /* owned by the session's cache */
+typedef struct cql_future cql_future;
+
+/* Defaults: port 9042, v5->v4, timeouts as above, token_aware and discover on. */
+void cql_session_opts_init(cql_session_opts *o);
+void cql_query_opts_init(cql_query_opts *q);
+
+/* Connect to the cluster (blocking). On failure *out is still set when a session
+ * object could be made, so cql_session_errmsg explains; free it in every case. */
+ce_err cql_session_connect(const cql_session_opts *o, cql_session **out);
+void cql_session_free(cql_session *s);
+const char *cql_session_errmsg(const cql_session *s);
+/* Negotiated protocol version (4 or 5). */
+int cql_session_protocol_version(const cql_session *s);
+/* Number of hosts known / up. */
+size_t cql_session_host_count(const cql_session *s, bool up_only);
+
+/* Blocking simple query. values may be NULL when n == 0. *out owned by caller.
+ * On CE_ESERVER, info (if not NULL) is filled. */
+ce_err cql_session_query(cql_session *s, const char *cql, const cql_value *values, size_t n,
+                         const cql_query_opts *q, cql_result **out, cql_error_info *info);
+
+/* Prepare (cached by text; repeated calls return the same handle). The handle lives as
+ * long as the session. Re-preparation after Unprepared is automatic. */
+ce_err cql_session_prepare(cql_session *s, const char *cql, cql_prepared **out,
+                           cql_error_info *info);
+size_t cql_prepared_param_count(const cql_prepared *p);
+const cql_type *cql_prepared_param_type(const cql_prepared *p, size_t i);
+const char *cql_prepared_param_name(const cql_prepared *p, size_t i);
+size_t cql_prepared_column_count(const cql_prepared *p);
+const char *cql_prepared_column_name(const cql_prepared *p, size_t i);
+const cql_type *cql_prepared_column_type(const cql_prepared *p, size_t i);
+
+/* Blocking execute of a prepared statement. */
+ce_err cql_session_execute(cql_session *s, cql_prepared *p, const cql_value *values, size_t n,
+                           const cql_query_opts *q, cql_result **out, cql_error_info *info);
+
+/* Asynchronous execute: values are copied, so the caller may reuse them at once.
+ * Routed token-aware when the statement has partition-key metadata. NULL only on
+ * allocation failure. The future must be freed with cql_future_free. */
+cql_future *cql_session_execute_async(cql_session *s, cql_prepared *p, const cql_value *values,
+                                      size_t n, const cql_query_opts *q);
+/* Batch (type 0 logged, 1 unlogged) of prepared statements, each with its values. */
+cql_future *cql_session_batch_async(cql_session *s, int batch_type, cql_prepared *const *stmts,
+                                    const cql_value *const *values, const size_t *nvalues,
+                                    size_t nstmts, const cql_query_opts *q);
+/* Drive I/O for up to timeout_ms (0 = poll once); completes futures. */
+ce_err cql_session_run(cql_session *s, int timeout_ms);
+/* Number of requests in flight. */
+size_t cql_session_inflight(const cql_session *s);
+
+bool cql_future_done(const cql_future *f);
+/* Run the session until f is done. Returns its status; on success *out (if not NULL)
+ * gets the result, which the caller then owns. */
+ce_err cql_future_wait(cql_future *f, cql_result **out);
+ce_err cql_future_status(const cql_future *f);
+const cql_error_info *cql_future_error(const cql_future *f);
+const char *cql_future_errmsg(const cql_future *f);
+void cql_future_free(cql_future *f);
+
+/* ---------------------------------------------------------------- metadata */
+
+typedef enum { CQL_COL_PARTITION_KEY, CQL_COL_CLUSTERING, CQL_COL_REGULAR, CQL_COL_STATIC } cql_column_role;
+
+typedef struct {
+    char *name;
+    cql_type *type;        /* UDTs resolved from system_schema.types */
+    char *type_text;       /* as in system_schema.columns.type */
+    cql_column_role role;
+    int position;          /* within partition key / clustering */
+    bool clustering_desc;
+} cql_column_meta;
+
+typedef struct {
+    char *keyspace, *table;
+    size_t ncolumns;
+    cql_column_meta *columns;   /* partition key first (by position), then clustering, then others */
+    size_t npartition_keys, nclustering;
+} cql_table_meta;
+
+/* Read a table's schema from system_schema. CE_ENOTFOUND if it does not exist. */
+ce_err cql_session_table_meta(cql_session *s, const char *keyspace, const char *table,
+                              cql_table_meta **out);
+void cql_table_meta_free(cql_table_meta *m);
+const cql_column_meta *cql_table_meta_column(const cql_table_meta *m, const char *name);
+
+/* ---------------------------------------------------------------- token ranges */
+
+/* A half-open range (start, end] of Murmur3 tokens. */
+typedef struct {
+    int64_t start, end;
+} cql_token_range;
+
+/* Split the full ring (-2^63, 2^63-1] into about n ranges aligned on the cluster's
+ * token boundaries, so each range has one set of replicas. *out owned by caller (free()). */
+ce_err cql_session_token_ranges(cql_session *s, size_t n, cql_token_range **out, size_t *nout);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * es.h - public face of the casselastic Elasticsearch / OpenSearch client.
+ *
+ * Built on libcurl's multi interface (several requests in flight, keep-alive,
+ * gzip request bodies when accepted, timeouts, failover across base URLs) and
+ * jansson for parsing responses. Files:
+ *   http      transport: curl multi handles, retries, failover, auth headers, TLS
+ *   detect    GET / (or GET /_nodes/_local) -> flavor and major version
+ *   bulk      NDJSON builder writing straight into a reusable buffer + response parser
+ *   search    structured queries, PIT + search_after (scroll fallback), slices
+ *   indices   exists/create/mapping/refresh/temporary settings
+ *
+ * Conventions: opaque handles; ce_err returns; detail text via es_client_errmsg;
+ * credentials never appear in logs or error texts; `_free(NULL)` is a no-op.
+ * A client is used from one thread at a time.
+ */
+#ifndef CE_ES_H
+#define CE_ES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "util/buf.h"
+#include "util/err.h"
+
+typedef struct es_client es_client;
+
+typedef enum { ES_FLAVOR_UNKNOWN = 0, ES_FLAVOR_ELASTICSEARCH, ES_FLAVOR_OPENSEARCH } es_flavor;
+
+typedef struct {
+    const char *const *urls;   /* "http://127.0.0.1:9200"; a bare "localhost" means http://localhost:9200 */
+    size_t nurls;
+    const char *username, *password; /* basic auth */
+    const char *api_key;             /* "Authorization: ApiKey <key>" */
+    const char *bearer_token;        /* "Authorization: Bearer <token>" */
+    const char *tls_ca_file;
+    const char *tls_cert_file, *tls_key_file;
+    bool tls_no_verify;              /* default false */
+    int connect_timeout_ms;          /* default 5000 */
+    int request_timeout_ms;          /* default 60000 */
+    int max_retries;                 /* default 8: retryable items and requests */
+    int retry_base_ms;               /* default 100: exponential backoff with jitter */
+    bool gzip;                       /* default true: compress request bodies */
+} es_client_opts;
+
+void es_client_opts_init(es_client_opts *o);
+
+/* Create a client and detect the server (blocking). On failure *out is still set when
+ * possible so es_client_errmsg explains; free it in every case. */
+ce_err es_client_new(const es_client_opts *o, es_client **out);
+void es_client_free(es_client *c);
+const char *es_client_errmsg(const es_client *c);
+es_flavor es_client_flavor(const es_client *c);
+int es_client_major_version(const es_client *c);
+/* Version string as reported ("8.17.0"). */
+const char *es_client_version(const es_client *c);
+/* True when the server still has mapping types (Elasticsearch <= 6). */
+bool es_client_has_types(const es_client *c);
+
+/* Generic request (blocking, with retry/failover on connection errors and 429/502/503/504).
+ * path starts with '/'; body may be NULL. *status gets the HTTP status; resp (if not NULL)
+ * receives the response body. Any HTTP status is CE_OK here: callers judge status. */
+ce_err es_client_request(es_client *c, const char *method, const char *path, const char *body,
+                         size_t body_len, long *status, ce_buf *resp);
+
+/* ---------------------------------------------------------------- bulk */
+
+typedef enum {
+    ES_ITEM_OK = 0,        /* created/updated (201/200) or deleted */
+    ES_ITEM_CONFLICT,      /* 409: the server already holds this or a newer version */
+    ES_ITEM_REJECTED,      /* 4xx that will not change on retry: mapping/parse errors */
+    ES_ITEM_FAILED         /* retryable error that exhausted retries; NOT done */
+} es_item_status;
+
+typedef struct {
+    uint64_t tag;          /* caller's tag from es_bulk_commit */
+    es_item_status status;
+    int http_status;
+    const char *id;        /* _id; valid during the callback */
+    const char *error_type;   /* e.g. "mapper_parsing_exception"; NULL when ok */
+    const char *error_reason;
+    int64_t current_version;  /* for conflicts when the server reports it; else -1 */
+    const char *doc;       /* the document line as sent (for dead letters); not NUL-terminated */
+    size_t doc_len;
+} es_bulk_item_result;
+
+typedef void (*es_bulk_result_fn)(const es_bulk_item_result *r, void *ud);
+
+typedef enum { ES_VERSION_NONE = 0, ES_VERSION_EXTERNAL, ES_VERSION_EXTERNAL_GTE } es_version_type;
+
+typedef struct {
+    size_t max_bytes;        /* per request; default 5 MiB */
+    size_t max_docs;         /* per request; default 5000 */
+    int concurrency;         /* requests in flight; default 2 */
+    const char *refresh;     /* NULL, "true", "wait_for" */
+    es_bulk_result_fn on_result;   /* called once per item with its final outcome */
+    void *ud;
+} es_bulk_opts;
+
+typedef struct es_bulk es_bulk;
+
+void es_bulk_opts_init(es_bulk_opts *o);
+ce_err es_bulk_new(es_client *c, const es_bulk_opts *o, es_bulk **out);
+/* Frees buffers; items not yet flushed are dropped (call es_bulk_finish first). */
+void es_bulk_free(es_bulk *b);
+
+/*
+ * Start an index action for `index` (and `type` when non-NULL and the server has types),
+ * id, external version (ignored for ES_VERSION_NONE). Returns the buffer into which the
+ * caller writes the document's JSON object (one line, no newline) and then calls
+ * es_bulk_commit or es_bulk_abort. NULL on allocation failure.
+ */
+ce_buf *es_bulk_index_begin(es_bulk *b, const char *index, const char *type, const char *id,
+                            size_t id_len, es_version_type vt, int64_t version);
+/* Finish the document started by es_bulk_index_begin. May send a full request (and
+ * drive I/O of requests in flight); item outcomes arrive through on_result. */
+ce_err es_bulk_commit(es_bulk *b, uint64_t tag);
+/* Drop the document started by es_bulk_index_begin. */
+void es_bulk_abort(es_bulk *b);
+/* Delete action with an external version (a delete with an older version is a 409). */
+ce_err es_bulk_delete(es_bulk *b, const char *index, const char *type, const char *id,
+                      size_t id_len, es_version_type vt, int64_t version, uint64_t tag);
+/* Send what is buffered and wait for every request in flight (retries included).
+ * CE_OK when every item got a final outcome through on_result (even rejected ones);
+ * an error when a request could not be completed: its items were reported ES_ITEM_FAILED. */
+ce_err es_bulk_finish(es_bulk *b);
+const char *es_bulk_errmsg(const es_bulk *b);
+
+typedef struct {
+    uint64_t requests, items_ok, items_conflict, items_rejected, items_failed, retries;
+    uint64_t bytes_sent;
+} es_bulk_stats;
+void es_bulk_get_stats(const es_bulk *b, es_bulk_stats *out);
+
+/*
+ * Parse one _bulk response body (codec, no I/O). For each item i (in request order)
+ * calls fn(i, status, http_status, id, error_type, reason, current_version, ud).
+ * Retryable items (429, 503, 502, 504, es_rejected_execution_exception) get status
+ * ES_ITEM_FAILED so the caller can retry them. CE_EJSON/CE_EPROTO on malformed or
+ * truncated input, and when the item count differs from expected_items; never a
+ * false success.
+ */
+typedef void (*es_bulk_parse_fn)(size_t i, es_item_status st, int http_status, const char *id,
+                                 const char *error_type, const char *reason,
+                                 int64_t current_version, void *ud);
+ce_err es_bulk_parse_response(const char *body, size_t len, size_t expected_items,
+                              es_bulk_parse_fn fn, void *ud);
+
+/* ---------------------------------------------------------------- search */
+
+/* Structured query: every field optional; combined with AND. Numbers are int64 (the
+ * window columns are Unix ms versions or dates as epoch ms). */
+typedef struct {
+    const char *range_field;       /* NULL = no range */
+    bool has_gte, has_lt;
+    int64_t gte, lt;               /* [gte, lt) */
+    bool range_is_date;            /* send "format":"epoch_millis" */
+    const char *must_not_field;    /* with must_not_value: exclude docs whose field == value */
+    const char *must_not_value;
+} es_query;
+
+typedef struct {
+    const char *index;
+    es_query query;
+    const char *sort_field;        /* primary sort; NULL = _doc / _shard_doc order */
+    size_t page_size;              /* default 1000 */
+    int keep_alive_s;              /* PIT/scroll keep-alive, default 120 */
+    bool refresh_first;            /* POST /<index>/_refresh before reading; default true */
+    int slice_id, slice_max;       /* slice_max > 1 for sliced reads */
+    bool force_scroll;             /* tests: use the scroll path */
+} es_search_opts;
+
+typedef struct es_search es_search;
+
+void es_search_opts_init(es_search_opts *o);
+/* Open a read (PIT + search_after, or scroll on servers without PIT). */
+ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out);
+/* Next page of hits as a jansson array (json_t*, passed as void*) of hit objects with
+ * _id, _source, _version (when known). *hits is borrowed: valid until the next call or
+ * close. An empty array (size 0) means the end. */
+ce_err es_search_next(es_search *s, void **hits);
+/* Close the PIT/scroll (always, also after errors) and free. NULL is a no-op. */
+void es_search_close(es_search *s);
+/* Total number of hits if known, else -1. */
+int64_t es_search_total(const es_search *s);
+
+/* ---------------------------------------------------------------- indices */
+
+/* CE_OK and *exists. */
+ce_err es_index_exists(es_client *c, const char *index, bool *exists);
+/* Create with a body {"settings":..., "mappings":...} (may be NULL). An index that
+ * already exists is CE_OK with *created = false (created may be NULL). */
+ce_err es_index_create(es_client *c, const char *index, const char *body, bool *created);
+ce_err es_index_delete(es_client *c, const char *index);
+/* The mapping's "properties" object of the index as a new jansson object (void*,
+ * caller json_decref's). Works on typed (ES <= 6) and typeless mappings. */
+ce_err es_index_get_properties(es_client *c, const char *index, void **properties);
+/* Add fields: body is a {"properties":{...}} object. */
+ce_err es_index_put_mapping(es_client *c, const char *index, const char *type, const char *body);
+ce_err es_index_refresh(es_client *c, const char *index);
+
+/* Temporary bulk-load settings: refresh_interval -1 and number_of_replicas 0, with the
+ * previous values saved in *saved (caller frees with es_index_settings_free) so that
+ * es_index_restore_settings puts them back (call it also after a failure). */
+typedef struct es_index_settings es_index_settings;
+ce_err es_index_bulk_load_begin(es_client *c, const char *index, es_index_settings **saved);
+ce_err es_index_restore_settings(es_client *c, const char *index, const es_index_settings *saved);
+void es_index_settings_free(es_index_settings *s);
+
+/* Remove "user:pass@" from a URL for logs; writes into out (size n). */
+void es_url_redact(const char *url, char *out, size_t n);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * buf.h - growable byte buffer and {ptr,len} slices.
+ *
+ * A ce_buf owns its memory, grows geometrically and may carry a size cap
+ * (max; 0 = unlimited): an append that would pass the cap fails with
+ * CE_ELIMIT and leaves the buffer unchanged. Data is not NUL-terminated
+ * unless ce_buf_cstr() is asked for. Reading by offset with lazy compaction:
+ * consumers advance `off` and call ce_buf_compact() when convenient.
+ */
+#ifndef CE_BUF_H
+#define CE_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include "util/err.h"
+
+typedef struct {
+    const char *ptr;
+    size_t len;
+} ce_slice;
+
+typedef struct {
+    char *data;
+    size_t len;   /* bytes used */
+    size_t cap;   /* bytes allocated */
+    size_t max;   /* cap on len, 0 = none */
+    size_t off;   /* read offset for consumers that drain from the front */
+} ce_buf;
+
+#define CE_BUF_INIT {NULL, 0, 0, 0, 0}
+
+/* Initialise an empty buffer with an optional cap (0 = unlimited). No allocation. */
+void ce_buf_init(ce_buf *b, size_t max);
+/* Release the memory; the buffer is empty and reusable afterwards. NULL is a no-op. */
+void ce_buf_free(ce_buf *b);
+/* Forget the contents but keep the memory. */
+static inline void ce_buf_reset(ce_buf *b) { b->len = 0; b->off = 0; }
+/* Make room for `extra` more bytes. CE_ENOMEM or CE_ELIMIT on failure, buffer unchanged. */
+ce_err ce_buf_reserve(ce_buf *b, size_t extra);
+/* Append bytes. Failure leaves the buffer unchanged. */
+ce_err ce_buf_append(ce_buf *b, const void *p, size_t n);
+ce_err ce_buf_append_str(ce_buf *b, const char *s);
+ce_err ce_buf_append_byte(ce_buf *b, uint8_t c);
+/* printf-style append. */
+ce_err ce_buf_printf(ce_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ce_err ce_buf_vprintf(ce_buf *b, const char *fmt, va_list ap);
+/* NUL-terminate (not counted in len) and return data; "" for an empty, unallocated
+ * buffer. NULL on allocation failure. The pointer is valid until the next append. */
+const char *ce_buf_cstr(ce_buf *b);
+/* Drop the bytes before `off` (moves the rest to the front). */
+void ce_buf_compact(ce_buf *b);
+/* Take the memory out of the buffer: caller frees the returned pointer (NUL-terminated).
+ * The buffer is left empty. NULL on allocation failure. */
+char *ce_buf_steal(ce_buf *b, size_t *len_out);
+
+/* Big-endian appends for protocol encoders. */
+ce_err ce_buf_put_u8(ce_buf *b, uint8_t v);
+ce_err ce_buf_put_u16(ce_buf *b, uint16_t v);
+ce_err ce_buf_put_u32(ce_buf *b, uint32_t v);
+ce_err ce_buf_put_u64(ce_buf *b, uint64_t v);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * jsonw.c - escaping and number formatting for the JSON writer (see jsonw.h).
+ *
+ * The string path scans for the next byte that needs attention (a quote, a
+ * backslash, a control character or a non-ASCII lead byte) using a 256-entry
+ * table and copies the clean run in one memcpy; multi-byte UTF-8 is validated
+ * per RFC 3629 and passed through, broken sequences become U+FFFD.
+ */
+#include "util/jsonw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 0 = copy as-is; 1 = needs escaping; 2 = non-ASCII lead/continuation byte. */
+static const uint8_t esc_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* '"' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* '\\' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, /* DEL escaped for safety */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+static const char hexd[] = "0123456789abcdef";
+
+/* Length of a valid UTF-8 sequence starting at s (n bytes left), or 0 if invalid. */
+static size_t utf8_valid_len(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    if (c >= 0xC2 && c <= 0xDF) {
+        return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && s[1] < 0xA0)
+            return 0; /* overlong */
+        if (c == 0xED && s[1] >= 0xA0)
+            return 0; /* surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90)
+            return 0; /* overlong */
+        if (c == 0xF4 && s[1] >= 0x90)
+            return 0; /* > U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+ce_err jsonw_string_body(ce_buf *b, const char *str, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    /* Worst case is 6 output bytes per input byte; reserve the common case only. */
+    ce_err e = ce_buf_reserve(b, n + 2);
+    if (e)
+        return e;
+    size_t i = 0;
+    while (i < n) {
+        size_t start = i;
+        while (i < n && esc_class[s[i]] == 0)
+            i++;
+        if (i > start && (e = ce_buf_append(b, s + start, i - start)))
+            return e;
+        if (i >= n)
+            break;
+        uint8_t c = s[i];
+        if (esc_class[c] == 1) {
+            char tmp[6];
+            size_t tl = 2;
+            tmp[0] = '\\';
+            switch (c) {
+            case '"': tmp[1] = '"'; break;
+            case '\\': tmp[1] = '\\'; break;
+            case '\n': tmp[1] = 'n'; break;
+            case '\r': tmp[1] = 'r'; break;
+            case '\t': tmp[1] = 't'; break;
+            case '\b': tmp[1] = 'b'; break;
+            case '\f': tmp[1] = 'f'; break;
+            default:
+                tmp[1] = 'u';
+                tmp[2] = '0';
+                tmp[3] = '0';
+                tmp[4] = hexd[c >> 4];
+                tmp[5] = hexd[c & 15];
+                tl = 6;
+            }
+            if ((e = ce_buf_append(b, tmp, tl)))
+                return e;
+            i++;
+        } else {
+            size_t l = utf8_valid_len(s + i, n - i);
+            if (l) {
+                if ((e = ce_buf_append(b, s + i, l)))
+                    return e;
+                i += l;
+            } else {
+                if ((e = ce_buf_append(b, "\xEF\xBF\xBD", 3)))
+                    return e;
+                i++;
+            }
+        }
+    }
+    return CE_OK;
+}
+
+ce_err jsonw_string(ce_buf *b, const char *s, size_t n)
+{
+    ce_err e = ce_buf_append_byte(b, '"');
+    if (!e)
+        e = jsonw_string_body(b, s, n);
+    if (!e)
+        e = ce_buf_append_byte(b, '"');
+    return e;
+}
+
+ce_err jsonw_key(ce_buf *b, const char *k, size_t n)
+{
+    ce_err e = jsonw_string(b, k, n);
+    if (!e)
+        e = ce_buf_append_byte(b, ':');
+    return e;
+}
+
+size_t jsonw_fmt_uint64(char *out, uint64_t v)
+{
+    char tmp[21];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+size_t jsonw_fmt_int64(char *out, int64_t v)
+{
+    if (v < 0) {
+        out[0] = '-';
+        return 1 + jsonw_fmt_uint64(out + 1, (uint64_t)0 - (uint64_t)v);
+    }
+    return jsonw_fmt_uint64(out, (uint64_t)v);
+}
+
+ce_err jsonw_int64(ce_buf *b, int64_t v)
+{
+    char tmp[24];
+    size_t n = jsonw_fmt_int64(tmp, v);
+    return ce_buf_append(b, tmp, n);
+}
+
+ce_err jsonw_uint64(ce_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t n = jsonw_fmt_uint64(tmp, v);
+    return ce_buf_append(b, tmp, n);
+}
+
+static ce_err write_nonfinite(ce_buf *b, double v)
+{
+    if (isnan(v))
+        return ce_buf_append_str(b, "\"NaN\"");
+    return ce_buf_append_str(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+}
+
+ce_err jsonw_double(ce_buf *b, double v)
+{
+    if (!isfinite(v))
+        return write_nonfinite(b, v);
+    char tmp[40];
+    /* Shortest of %.15g..%.17g that reads back exactly. */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    return ce_buf_append_str(b, tmp);
+}
+
+ce_err jsonw_float(ce_buf *b, float v)
+{
+    if (!isfinite(v))
+        return write_nonfinite(b, (double)v);
+    char tmp[40];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
+        if (strtof(tmp, NULL) == v)
+            break;
+    }
+    return ce_buf_append_str(b, tmp);
+}
+
+ce_err jsonw_bool(ce_buf *b, bool v) { return ce_buf_append_str(b, v ? "true" : "false"); }
+
+ce_err jsonw_null(ce_buf *b) { return ce_buf_append(b, "null", 4); }
+
+ce_err jsonw_base64(ce_buf *b, const uint8_t *p, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    ce_err e = ce_buf_reserve(b, (n + 2) / 3 * 4 + 2);
+    if (e)
+        return e;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = tbl[v >> 18];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = tbl[(v >> 6) & 63];
+        *o++ = tbl[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        *o++ = tbl[v >> 18];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        *o++ = tbl[v >> 18];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = tbl[(v >> 6) & 63];
+        *o++ = '=';
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    return CE_OK;
+}

@@ -1,0 +1,67 @@
+/* log.c - level check, formatting and the default logfmt writer (see log.h). */
+#include "util/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+ce_log_level ce_log_threshold = CE_LOG_INFO;
+static ce_log_fn log_fn;
+static void *log_ud;
+static FILE *log_stream;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+
+void ce_log_set_callback(ce_log_fn fn, void *ud)
+{
+    log_fn = fn;
+    log_ud = ud;
+}
+
+void ce_log_set_level(ce_log_level lvl) { ce_log_threshold = lvl; }
+
+void ce_log_set_stream(FILE *f) { log_stream = f; }
+
+int ce_log_level_parse(const char *s)
+{
+    for (int i = 0; i <= CE_LOG_OFF; i++)
+        if (strcmp(s, level_names[i]) == 0)
+            return i;
+    if (strcmp(s, "warning") == 0)
+        return CE_LOG_WARN;
+    return -1;
+}
+
+const char *ce_log_level_name(ce_log_level lvl)
+{
+    return (lvl >= CE_LOG_DEBUG && lvl <= CE_LOG_OFF) ? level_names[lvl] : "info";
+}
+
+void ce_log_emit(ce_log_level lvl, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (log_fn) {
+        log_fn(lvl, line, log_ud);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char tbuf[32];
+    strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
+    pthread_mutex_lock(&log_mu);
+    FILE *out = log_stream ? log_stream : stderr;
+    fprintf(out, "ts=%s.%03ldZ level=%s %s\n", tbuf, ts.tv_nsec / 1000000L,
+            ce_log_level_name(lvl), line);
+    fflush(out);
+    pthread_mutex_unlock(&log_mu);
+}

@@ -1,0 +1,46 @@
+/*
+ * log.h - logging through one callback.
+ *
+ * Library code never prints: it calls ce_log(), which checks the level before
+ * formatting and hands one finished line (without newline) to the installed
+ * callback. The default callback writes logfmt lines to stderr:
+ *   ts=2026-11-25T22:00:00.123Z level=info sync=orders msg="pass done" indexed=10
+ * Messages are expected to be logfmt key=value pairs after a msg; use
+ * ce_log_kv-style formatting in the message itself (e.g. "msg=\"x\" n=%d").
+ * Never log a secret.
+ */
+#ifndef CE_LOG_H
+#define CE_LOG_H
+
+#include <stdio.h>
+
+typedef enum { CE_LOG_DEBUG = 0, CE_LOG_INFO, CE_LOG_WARN, CE_LOG_ERROR, CE_LOG_OFF } ce_log_level;
+
+/* Receives one formatted line: level and the text after the level field. */
+typedef void (*ce_log_fn)(ce_log_level level, const char *line, void *ud);
+
+extern ce_log_level ce_log_threshold;
+
+/* Install a callback (NULL restores the stderr default). Not thread-safe against ce_log. */
+void ce_log_set_callback(ce_log_fn fn, void *ud);
+void ce_log_set_level(ce_log_level lvl);
+/* Parse "debug|info|warn|error|off"; returns -1 for unknown text. */
+int ce_log_level_parse(const char *s);
+const char *ce_log_level_name(ce_log_level lvl);
+/* Direct the default callback to this stream (NULL = stderr). Caller keeps ownership. */
+void ce_log_set_stream(FILE *f);
+
+/* Format and emit. `fmt` should produce logfmt pairs, e.g. "msg=\"connected\" host=%s". */
+void ce_log_emit(ce_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define ce_log(lvl, ...)                          \
+    do {                                          \
+        if ((lvl) >= ce_log_threshold)            \
+            ce_log_emit((lvl), __VA_ARGS__);      \
+    } while (0)
+#define ce_debug(...) ce_log(CE_LOG_DEBUG, __VA_ARGS__)
+#define ce_info(...)  ce_log(CE_LOG_INFO, __VA_ARGS__)
+#define ce_warn(...)  ce_log(CE_LOG_WARN, __VA_ARGS__)
+#define ce_error(...) ce_log(CE_LOG_ERROR, __VA_ARGS__)
+
+#endif
