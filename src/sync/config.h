@@ -1,0 +1,106 @@
+/*
+ * config.h - the configuration model shared by the CLI (which loads and validates it,
+ * src/cli/config.c) and the engine (which runs it). Plain data: the loader fills it,
+ * sync_config_free releases every string it owns.
+ *
+ * PyCassElastic's config is accepted unchanged; every extension has a default that
+ * works (see README "Configuration reference").
+ */
+#ifndef CE_SYNC_CONFIG_H
+#define CE_SYNC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SYNC_DIR_BOTH = 0, SYNC_DIR_TO_ES, SYNC_DIR_TO_CASSANDRA } sync_direction;
+
+typedef enum {
+    SYNC_READ_AUTO = 0,     /* filter when filter_date is true, else read every row */
+    SYNC_READ_FILTER,       /* range on the window column (index or ALLOW FILTERING) */
+    SYNC_READ_BUCKETS,      /* partition key is a time bucket: read overlapping buckets */
+    SYNC_READ_FULL_SCAN,    /* token-range parallel scan, rows filtered client-side */
+    SYNC_READ_ALL           /* every row (PyCassElastic without filter_date) */
+} sync_read_mode;
+
+typedef struct {
+    char *name;
+    char *comments;
+    char *id_col;           /* key column(s): "id" or "a,b" for composite keys */
+    char *date_col;         /* may be NULL */
+    char *version_col;      /* Unix time in version_unit; window column */
+    bool filter_date;
+    bool ignore_same_source;
+    sync_direction direction;
+    sync_read_mode read_mode;
+    char *source_field;     /* default "source" */
+    int64_t version_unit_us;/* microseconds per version unit: 1000 for ms (default) */
+    /* Cassandra side */
+    char *keyspace;         /* from sync, else from "table" = ks.table, else global */
+    char *table;
+    char *cassandra_source_id;   /* default "cassandra" */
+    /* date buckets (read_mode = BUCKETS) */
+    char *bucket_col;
+    char *bucket_format;    /* strftime format of the bucket value, e.g. "%Y%m%d%H" */
+    int64_t bucket_seconds; /* bucket width, e.g. 3600 */
+    /* Elasticsearch side */
+    char *index;
+    char *type;             /* sent only to servers with mapping types */
+    char *es_source_id;     /* default "elasticsearch" */
+    /* window */
+    int64_t safety_lag_ms;  /* default 2000 */
+    int64_t overlap_ms;     /* default 60000 */
+    /* sizes */
+    int page_size;          /* Cassandra page size, default 5000 */
+    int es_page_size;       /* ES read page size, default 1000 */
+    int bulk_max_docs;      /* default 5000 */
+    int bulk_max_bytes;     /* default 5 MiB */
+    int bulk_concurrency;   /* default 2 */
+    int write_concurrency;  /* Cassandra writes in flight, default 256 */
+    int scan_ranges;        /* token ranges for full scans, default 4 x nodes x 16 */
+    bool delete_old_versions;   /* PyCassElastic (id, version) layout cleanup; default true */
+    bool create_index;      /* default true */
+    bool alter_table;       /* add columns for new ES fields; default true */
+} sync_def;
+
+typedef struct {
+    char **hosts;
+    size_t nhosts;
+    int port;                  /* default 9042 */
+    char *keyspace;
+    char *username, *password; /* password may come from env: "password_env" */
+    bool tls;
+    char *tls_ca_file, *tls_cert_file, *tls_key_file;
+    bool tls_no_verify;
+    char *read_consistency;    /* default "local_quorum" */
+    char *write_consistency;   /* default "local_quorum" */
+    int protocol_version;      /* 0 = negotiate */
+    bool compression;          /* default false */
+    int request_timeout_ms;    /* default 12000 */
+} sync_cassandra_conf;
+
+typedef struct {
+    char **urls;
+    size_t nurls;
+    char *username, *password, *api_key, *bearer_token;
+    char *tls_ca_file, *tls_cert_file, *tls_key_file;
+    bool tls_no_verify;
+    int request_timeout_ms;    /* default 60000 */
+} sync_es_conf;
+
+typedef struct {
+    double period_s;           /* seconds between passes, default 60 */
+    sync_cassandra_conf cassandra;
+    sync_es_conf es;
+    sync_def *syncs;
+    size_t nsyncs;
+    char *state_dir;           /* default: the config file's folder */
+    char *dead_letter_path;    /* default: <state_dir>/casselastic.deadletter.jsonl */
+    char *log_file;            /* NULL = stderr */
+    char *log_level;           /* default "info" */
+    char *config_path;         /* absolute path of the file loaded */
+} sync_config;
+
+void sync_config_free(sync_config *c);
+
+#endif

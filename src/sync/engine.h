@@ -1,0 +1,54 @@
+/*
+ * engine.h - the sync engine: runs passes of the configured syncs.
+ *
+ * The CLI loads a sync_config, makes an engine (which connects to both sides) and
+ * calls sync_engine_pass once (`once`) or every period (`run`). The stop flag is
+ * checked between batches: when set, the pass finishes what is in flight, saves
+ * checkpoints for what was acknowledged, and returns CE_ECANCELED.
+ */
+#ifndef CE_SYNC_ENGINE_H
+#define CE_SYNC_ENGINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "sync/config.h"
+#include "util/err.h"
+
+typedef struct sync_engine sync_engine;
+
+typedef struct {
+    bool has_since;          /* --since: override checkpoints for this run */
+    int64_t since_ms;
+    volatile sig_atomic_t *stop;   /* set by signal handlers; may be NULL */
+    bool progress;           /* print a progress line on a terminal (stderr) */
+} sync_pass_opts;
+
+typedef struct {
+    char name[128];
+    bool ok;
+    /* Cassandra -> ES */
+    uint64_t c2e_read, c2e_indexed, c2e_conflicts, c2e_skipped, c2e_rejected, c2e_failed;
+    uint64_t c2e_deleted_old;
+    /* ES -> Cassandra */
+    uint64_t e2c_read, e2c_written, e2c_skipped, e2c_rejected, e2c_failed, e2c_columns_added;
+    int64_t window_start_ms, window_end_ms;
+    double seconds;
+    char error[256];
+} sync_pass_result;
+
+typedef struct {
+    size_t nsyncs;
+    sync_pass_result *syncs; /* owned by the engine; valid until the next pass / free */
+} sync_pass_report;
+
+/* Connect to Cassandra and Elasticsearch. On failure *out may still be set (use
+ * sync_engine_errmsg), free it in every case. */
+ce_err sync_engine_new(const sync_config *cfg, sync_engine **out);
+const char *sync_engine_errmsg(const sync_engine *e);
+/* One pass of every sync. CE_OK only when all syncs succeeded; CE_EPARTIAL when some
+ * failed (see report), CE_ECANCELED when stopped. */
+ce_err sync_engine_pass(sync_engine *e, const sync_pass_opts *o, sync_pass_report *report);
+void sync_engine_free(sync_engine *e);
+
+#endif

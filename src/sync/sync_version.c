@@ -1,3 +1,0 @@
-/* sync_version.c - placeholder translation unit until the engine lands. */
-int ce_sync_placeholder(void);
-int ce_sync_placeholder(void) { return 0; }
