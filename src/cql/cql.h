@@ -77,6 +77,19 @@ ce_err cql_type_parse(const char *text, cql_type **out);
 ce_err cql_type_format(const cql_type *t, ce_buf *b);
 /* Fixed wire size of a type's values or -1 if variable (vector elements need it). */
 int cql_type_fixed_size(const cql_type *t);
+/* An empty node of the given kind (no children); NULL on allocation failure. */
+cql_type *cql_type_new(cql_type_kind kind);
+/* Append child `sub` (and for udt a copy of field_name) to t. Takes ownership of sub
+ * in every case (freed on failure). CE_ENOMEM on allocation failure. */
+ce_err cql_type_add_sub(cql_type *t, cql_type *sub, const char *field_name);
+/* Parse a Cassandra marshal class name as sent for custom types on the wire
+ * ("org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType,3)",
+ * ListType(...), MapType, SetType, TupleType, UserType(ks,hexname,hexfield:type...),
+ * FrozenType, ReversedType, simple classes). Unknown classes give a CQL_T_CUSTOM node
+ * holding the full text. *out owned by caller. CE_ENOMEM / CE_EINVAL on failure. */
+ce_err cql_type_parse_class(const char *cls, cql_type **out);
+/* CQL name of a kind ("int", "text", "list", ...); static, never NULL. */
+const char *cql_type_kind_name(cql_type_kind k);
 
 /* A bound value: len >= 0 bytes; CQL_NULL (-1) null; CQL_UNSET (-2) unset (v4+). */
 #define CQL_NULL (-1)
