@@ -177,6 +177,11 @@ cql_value cql_result_cell(const cql_result *r, size_t row, size_t col);
 bool cql_result_has_more_pages(const cql_result *r);
 /* Paging state to pass in cql_query_opts for the next page (NULL/0 if none). */
 cql_value cql_result_paging_state(const cql_result *r);
+/* SET_KEYSPACE / SCHEMA_CHANGE results: the keyspace named (NULL otherwise). */
+const char *cql_result_keyspace(const cql_result *r);
+/* SCHEMA_CHANGE results: change type ("CREATED", ...), target ("TABLE", ...) and the
+ * object name ("" for keyspaces); NULL for other kinds. Strings owned by the result. */
+const char *cql_result_schema_change(const cql_result *r, const char **target, const char **object);
 
 /* Server error details, filled when a call fails with CE_ESERVER. */
 typedef struct {
