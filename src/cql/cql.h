@@ -153,6 +153,8 @@ typedef enum {
 
 /* Parse "local_quorum" etc. (case-insensitive); -1 if unknown. */
 int cql_consistency_parse(const char *s);
+/* Lower-case name of a consistency level ("local_quorum"); "unknown" if none. Static. */
+const char *cql_consistency_name(int level);
 
 typedef enum {
     CQL_RESULT_VOID = 1,
