@@ -1,0 +1,306 @@
+/*
+ * client.c - es_client: options, lifetime, server detection and the blocking
+ * request helpers the other files build on.
+ *
+ * es_client_new normalizes the base URLs, prepares the curl multi handle and the
+ * authorization header (kept out of every log), then asks GET / what the server is
+ * (GET /_nodes/_local where / is not served) and derives the features the rest of
+ * the module adapts to (point in time API, mapping types).
+ */
+#include "es/es_int.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+void es_client_opts_init(es_client_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->connect_timeout_ms = 5000;
+    o->request_timeout_ms = 60000;
+    o->max_retries = 8;
+    o->retry_base_ms = 100;
+    o->gzip = true;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+void es_client_set_error(es_client *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+void es_client_set_http_error(es_client *c, const char *what, long status, const ce_buf *resp)
+{
+    const char *type = NULL, *reason = NULL;
+    json_t *root = NULL;
+    if (resp && resp->len) {
+        json_error_t jerr;
+        root = json_loadb(resp->data, resp->len, 0, &jerr);
+        json_t *err = json_object_get(root, "error");
+        if (json_is_object(err)) {
+            json_t *rc = json_array_get(json_object_get(err, "root_cause"), 0);
+            type = json_string_value(json_object_get(err, "type"));
+            reason = json_string_value(json_object_get(err, "reason"));
+            if (!reason && rc)
+                reason = json_string_value(json_object_get(rc, "reason"));
+        } else if (json_is_string(err)) {
+            reason = json_string_value(err);
+        }
+    }
+    if (type || reason)
+        es_client_set_error(c, "%s: HTTP %ld: %s: %s", what, status, type ? type : "error",
+                            reason ? reason : "");
+    else if (resp && resp->len)
+        es_client_set_error(c, "%s: HTTP %ld: %.200s", what, status, resp->data);
+    else
+        es_client_set_error(c, "%s: HTTP %ld", what, status);
+    json_decref(root);
+}
+
+static char *dup_opt(const char *s, bool *fail)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *fail = true;
+    return d;
+}
+
+static void free_secret(char *s)
+{
+    if (!s)
+        return;
+    volatile char *p = s;
+    while (*p)
+        *p++ = 0;
+    free(s);
+}
+
+static ce_err client_detect(es_client *c)
+{
+    ce_buf resp = CE_BUF_INIT;
+    long st = 0;
+    ce_err e = es_client_request(c, "GET", "/", NULL, 0, &st, &resp);
+    if (e)
+        goto out;
+    if (st == 401 || st == 403) {
+        es_client_set_http_error(c, "GET /", st, &resp);
+        e = CE_EAUTH;
+        goto out;
+    }
+    if (st == 200 &&
+        es_detect_parse_root(resp.data, resp.len, &c->flavor, c->version, sizeof c->version) ==
+            CE_OK)
+        goto found;
+    ce_buf_reset(&resp);
+    e = es_client_request(c, "GET",
+                          "/_nodes/_local?filter_path=nodes.*.version,nodes.*.build_flavor,"
+                          "nodes.*.distribution",
+                          NULL, 0, &st, &resp);
+    if (e)
+        goto out;
+    if (st == 401 || st == 403) {
+        es_client_set_http_error(c, "GET /_nodes/_local", st, &resp);
+        e = CE_EAUTH;
+        goto out;
+    }
+    if (st != 200) {
+        es_client_set_http_error(c, "server detection (GET / and GET /_nodes/_local)", st, &resp);
+        e = CE_EHTTP;
+        goto out;
+    }
+    e = es_detect_parse_nodes(resp.data, resp.len, &c->flavor, c->version, sizeof c->version);
+    if (e) {
+        es_client_set_error(c, "server detection: no version in GET /_nodes/_local");
+        goto out;
+    }
+found:
+    es_version_split(c->version, &c->major, &c->minor);
+    if (c->flavor == ES_FLAVOR_OPENSEARCH)
+        c->has_pit = c->major > 2 || (c->major == 2 && c->minor >= 4);
+    else
+        c->has_pit = c->major > 7 || (c->major == 7 && c->minor >= 10);
+    e = CE_OK;
+out:
+    ce_buf_free(&resp);
+    return e;
+}
+
+ce_err es_client_new(const es_client_opts *o, es_client **out)
+{
+    *out = NULL;
+    pthread_once(&curl_once, curl_init_once);
+    es_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return CE_ENOMEM;
+    *out = c;
+    c->opts = *o;
+    bool fail = false;
+    c->opts.urls = NULL;
+    c->opts.username = dup_opt(o->username, &fail);
+    c->opts.password = dup_opt(o->password, &fail);
+    c->opts.api_key = NULL;
+    c->opts.bearer_token = NULL;
+    c->opts.tls_ca_file = dup_opt(o->tls_ca_file, &fail);
+    c->opts.tls_cert_file = dup_opt(o->tls_cert_file, &fail);
+    c->opts.tls_key_file = dup_opt(o->tls_key_file, &fail);
+    if (c->opts.connect_timeout_ms <= 0)
+        c->opts.connect_timeout_ms = 5000;
+    if (c->opts.request_timeout_ms <= 0)
+        c->opts.request_timeout_ms = 60000;
+    if (c->opts.max_retries < 0)
+        c->opts.max_retries = 0;
+    if (c->opts.retry_base_ms <= 0)
+        c->opts.retry_base_ms = 100;
+    c->gzip = o->gzip;
+    c->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)c;
+    if (!c->rng)
+        c->rng = 0x9E3779B97F4A7C15ULL;
+    if (fail) {
+        es_client_set_error(c, "out of memory");
+        return CE_ENOMEM;
+    }
+    if (!o->urls || o->nurls == 0) {
+        es_client_set_error(c, "no Elasticsearch/OpenSearch URL given");
+        return CE_ECONFIG;
+    }
+    c->urls = calloc(o->nurls, sizeof *c->urls);
+    if (!c->urls)
+        return CE_ENOMEM;
+    for (size_t i = 0; i < o->nurls; i++) {
+        c->urls[i] = o->urls[i] ? es_url_normalize(o->urls[i]) : NULL;
+        if (!c->urls[i]) {
+            es_client_set_error(c, "invalid URL #%zu", i + 1);
+            return CE_ECONFIG;
+        }
+        c->nurls++;
+    }
+    if (o->api_key || o->bearer_token) {
+        ce_buf h = CE_BUF_INIT;
+        ce_err e = o->api_key ? ce_buf_printf(&h, "Authorization: ApiKey %s", o->api_key)
+                              : ce_buf_printf(&h, "Authorization: Bearer %s", o->bearer_token);
+        c->auth_header = e ? NULL : ce_buf_steal(&h, NULL);
+        ce_buf_free(&h);
+        if (!c->auth_header)
+            return CE_ENOMEM;
+    }
+    c->multi = curl_multi_init();
+    c->cap_idle = 16;
+    c->idle = calloc(c->cap_idle, sizeof *c->idle);
+    if (!c->multi || !c->idle) {
+        es_client_set_error(c, "out of memory");
+        return CE_ENOMEM;
+    }
+    ce_err e = client_detect(c);
+    if (e) {
+        if (!c->errmsg[0])
+            es_client_set_error(c, "server detection failed: %s", ce_strerror(e));
+        return e;
+    }
+    char red[256];
+    es_url_redact(c->urls[0], red, sizeof red);
+    ce_info("msg=\"es connected\" url=\"%s\" flavor=%s version=%s pit=%d", red,
+            c->flavor == ES_FLAVOR_OPENSEARCH ? "opensearch" : "elasticsearch", c->version,
+            (int)c->has_pit);
+    return CE_OK;
+}
+
+void es_client_free(es_client *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nidle; i++)
+        curl_easy_cleanup(c->idle[i]);
+    free(c->idle);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    for (size_t i = 0; i < c->nurls; i++)
+        free(c->urls[i]);
+    free(c->urls);
+    free_secret((char *)c->opts.username);
+    free_secret((char *)c->opts.password);
+    free_secret(c->auth_header);
+    free((char *)c->opts.tls_ca_file);
+    free((char *)c->opts.tls_cert_file);
+    free((char *)c->opts.tls_key_file);
+    free(c);
+}
+
+const char *es_client_errmsg(const es_client *c) { return c ? c->errmsg : "no client"; }
+es_flavor es_client_flavor(const es_client *c) { return c->flavor; }
+int es_client_major_version(const es_client *c) { return c->major; }
+const char *es_client_version(const es_client *c) { return c->version; }
+bool es_client_has_types(const es_client *c)
+{
+    return c->flavor == ES_FLAVOR_ELASTICSEARCH && c->major > 0 && c->major <= 6;
+}
+
+ce_err es_client_request(es_client *c, const char *method, const char *path, const char *body,
+                         size_t body_len, long *status, ce_buf *resp)
+{
+    es_req r;
+    es_req_init(&r);
+    r.method = method;
+    r.body = body;
+    r.body_len = body ? body_len : 0;
+    ce_err e = ce_buf_append_str(&r.path, path);
+    if (!e)
+        e = es_http_run(c, &r);
+    if (e) {
+        es_client_set_error(c, "%s", r.errmsg[0] ? r.errmsg : ce_strerror(e));
+    } else {
+        if (status)
+            *status = r.status;
+        if (resp)
+            e = ce_buf_append(resp, r.resp.data, r.resp.len);
+    }
+    es_req_free(&r);
+    return e;
+}
+
+ce_err es_client_json(es_client *c, const char *method, const char *path, const char *body,
+                      long *status, json_t **out)
+{
+    ce_buf resp = CE_BUF_INIT;
+    *out = NULL;
+    ce_err e = es_client_request(c, method, path, body, body ? strlen(body) : 0, status, &resp);
+    if (!e && resp.len) {
+        json_error_t jerr;
+        *out = json_loadb(resp.data, resp.len, 0, &jerr);
+        if (!*out && *status >= 200 && *status < 300) {
+            es_client_set_error(c, "%s %s: malformed JSON answer: %s", method, path, jerr.text);
+            e = CE_EJSON;
+        }
+    }
+    ce_buf_free(&resp);
+    return e;
+}
+
+ce_err es_path_escape(ce_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    ce_err e = CE_OK;
+    for (size_t i = 0; i < n && !e; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == '*' || ch == ',') {
+            e = ce_buf_append_byte(b, ch);
+        } else {
+            char t[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            e = ce_buf_append(b, t, 3);
+        }
+    }
+    return e;
+}

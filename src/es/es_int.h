@@ -1,0 +1,128 @@
+/*
+ * es_int.h - internals shared by the files of the es module (not part of the public API).
+ *
+ * The transport (http.c) runs requests described by es_req on one curl multi handle:
+ * submit them, drive the multi handle, and each request's `done` callback fires once
+ * with its final outcome (after transport-level retries and failover). Blocking calls
+ * are a loop over the same machine (es_http_wait). The other files (detect, bulk,
+ * search, indices) build requests and interpret answers.
+ */
+#ifndef CE_ES_INT_H
+#define CE_ES_INT_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "es/es.h"
+#include "util/buf.h"
+
+typedef struct es_req es_req;
+typedef void (*es_req_done_fn)(es_req *r, void *ud);
+
+struct es_req {
+    /* ---- input, set by the caller before es_http_submit */
+    const char *method;        /* static string: "GET", "POST", "PUT", "DELETE", "HEAD" */
+    ce_buf path;               /* owned: path and query string, starting with '/' */
+    const char *body;          /* borrowed; must stay valid until done */
+    size_t body_len;
+    bool ndjson;               /* Content-Type application/x-ndjson instead of JSON */
+    bool retry_status;         /* retry 429/502/503/504 answers (default true) */
+    bool no_gzip;              /* never compress this body */
+    int delay_ms;              /* wait this long before the first attempt */
+    es_req_done_fn done;       /* may be NULL for blocking use */
+    void *ud;
+
+    /* ---- output, valid when done fires */
+    long status;               /* last HTTP status, 0 when none was received */
+    ce_buf resp;               /* response body of the last attempt */
+    ce_err err;                /* CE_OK when an HTTP answer was received */
+    char errmsg[256];          /* transport error text (no credentials) */
+    int attempts;              /* attempts made */
+    bool finished;
+
+    /* ---- transport state */
+    CURL *easy;
+    struct curl_slist *hdrs;
+    ce_buf gz;                 /* gzip copy of body when compressing */
+    bool gz_on;                /* this attempt sends gz */
+    bool gz_probe;             /* plain resend after a gzip refusal */
+    int url_idx;
+    int conn_fail_round;       /* consecutive connection failures (for failover) */
+    uint64_t due_ms;           /* start time while waiting */
+    uint64_t start_ms;
+    es_req *next_wait;         /* wait list link */
+    bool waiting, running;
+};
+
+struct es_client {
+    es_client_opts opts;
+    char **urls;               /* normalized base URLs without trailing '/' */
+    size_t nurls;
+    int url_cur;
+    CURLM *multi;
+    CURL **idle;               /* pool of easy handles for reuse (keep-alive) */
+    size_t nidle, cap_idle;
+    int running;               /* requests attached to the multi handle */
+    es_req *wait_head;         /* requests waiting for their start time */
+    struct curl_slist *auth_hdr_list; /* never logged */
+    char *auth_header;         /* "Authorization: ..." (api key or bearer); never logged */
+    bool gzip;                 /* compress request bodies (may be turned off on refusal) */
+    uint64_t rng;
+    es_flavor flavor;
+    int major, minor;
+    char version[64];
+    bool has_pit;
+    char errmsg[512];
+};
+
+/* ---- http.c */
+void es_req_init(es_req *r);
+/* Reset outputs and transport state so the request can be submitted again; keeps buffers. */
+void es_req_reset(es_req *r);
+void es_req_free(es_req *r);
+/* Set the path with printf formatting. */
+ce_err es_req_set_path(es_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Queue a request (starts at once unless delay_ms). The request must stay alive until done. */
+ce_err es_http_submit(es_client *c, es_req *r);
+/* Make progress: non-blocking when wait_ms is 0, else waits up to wait_ms for activity.
+ * Completion callbacks run inside. */
+ce_err es_http_drive(es_client *c, int wait_ms);
+/* Submit and block until r is finished (other requests progress too). */
+ce_err es_http_run(es_client *c, es_req *r);
+/* Detach a request that is running or waiting, without calling done. */
+void es_http_cancel(es_client *c, es_req *r);
+/* Requests submitted and not finished (running or waiting to start). */
+int es_http_pending(const es_client *c);
+/* Backoff delay in ms for the given attempt (1-based), with jitter. */
+int es_backoff_ms(es_client *c, int attempt);
+uint64_t es_now_ms(void);
+/* Normalize one base URL: "host" -> "http://host:9200", "host:port" -> "http://host:port",
+ * trailing '/' dropped. Returns a malloc'd string or NULL. */
+char *es_url_normalize(const char *in);
+
+/* ---- gzip.c: gzip (RFC 1952) one buffer into out (appended). */
+ce_err es_gzip(const char *in, size_t n, ce_buf *out, int level);
+
+/* ---- detect.c: parse GET / and GET /_nodes/_local bodies (codecs). */
+ce_err es_detect_parse_root(const char *body, size_t len, es_flavor *flavor, char *version,
+                            size_t version_n);
+ce_err es_detect_parse_nodes(const char *body, size_t len, es_flavor *flavor, char *version,
+                             size_t version_n);
+/* Split "8.17.0" into major/minor; returns false when not a version. */
+bool es_version_split(const char *v, int *major, int *minor);
+
+/* ---- client.c */
+void es_client_set_error(es_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copy the server's error type and reason from an error body into c->errmsg with a prefix. */
+void es_client_set_http_error(es_client *c, const char *what, long status, const ce_buf *resp);
+/* Blocking JSON request with parsing: *out gets the parsed body (may be NULL if none). */
+ce_err es_client_json(es_client *c, const char *method, const char *path, const char *body,
+                      long *status, json_t **out);
+
+/* ---- query.c: write the "query" value of an es_query (codec). */
+ce_err es_query_write(ce_buf *b, const es_query *q);
+
+/* Append a path segment percent-encoded (index names, ids). */
+ce_err es_path_escape(ce_buf *b, const char *s, size_t n);
+
+#endif
