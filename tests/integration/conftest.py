@@ -66,7 +66,9 @@ def testbed_env():
     return _read_testbed_env()
 
 
-def _cluster(hosts, port, **kw):
+def _make_cluster(hosts, port, **kw):
+    """A python-driver Cluster (protocol v5, round robin, 30 s requests); extra keyword
+    arguments (auth_provider, ssl_context, ...) go to Cluster. The caller shuts it down."""
     from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
     from cassandra.policies import RoundRobinPolicy
 
@@ -75,10 +77,18 @@ def _cluster(hosts, port, **kw):
                    execution_profiles={EXEC_PROFILE_DEFAULT: profile}, **kw)
 
 
+@pytest.fixture(scope="session")
+def make_cluster():
+    """The function _make_cluster(hosts, port, **kw): a python-driver Cluster (protocol v5,
+    round robin, 30 s requests; kw such as auth_provider/ssl_context go to Cluster). The test
+    shuts it down."""
+    return _make_cluster
+
+
 @pytest.fixture(scope="module")
 def cassandra_cluster(testbed_env):
     """python-driver Cluster connected to the default node; shut down after the module."""
-    cluster = _cluster([testbed_env["CE_CASSANDRA_HOST"]], int(testbed_env["CE_CASSANDRA_PORT"]))
+    cluster = _make_cluster([testbed_env["CE_CASSANDRA_HOST"]], int(testbed_env["CE_CASSANDRA_PORT"]))
     try:
         cluster.connect()
     except Exception as e:  # NoHostAvailable and friends
@@ -197,7 +207,7 @@ def _cql_alive(host, port, auth=None, timeout=5):
     kw = {}
     if auth:
         kw["auth_provider"] = PlainTextAuthProvider(*auth)
-    cluster = _cluster([host], port, **kw)
+    cluster = _make_cluster([host], port, **kw)
     try:
         cluster.connect().execute("SELECT release_version FROM system.local", timeout=timeout)
         return True, ""

@@ -74,11 +74,8 @@ def test_casselastic_version(ce_bin):
     assert "casselastic" in (out.stdout + out.stderr).lower(), out
 
 
-def test_two_nodes_seen_by_driver(two_nodes):
-    from cassandra.cluster import Cluster
-    from cassandra.policies import RoundRobinPolicy
-    cluster = Cluster([two_nodes["hosts"][0]], port=two_nodes["port"], protocol_version=5,
-                      load_balancing_policy=RoundRobinPolicy())
+def test_two_nodes_seen_by_driver(two_nodes, make_cluster):
+    cluster = make_cluster([two_nodes["hosts"][0]], two_nodes["port"])
     try:
         session = cluster.connect()
         up = sorted(str(h.address) for h in cluster.metadata.all_hosts() if h.is_up)
@@ -90,32 +87,28 @@ def test_two_nodes_seen_by_driver(two_nodes):
         cluster.shutdown()
 
 
-def _auth_connect(info, ssl_context=None, password=None):
+def _auth_connect(make_cluster, info, ssl_context=None, password=None):
     from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
-    from cassandra.policies import RoundRobinPolicy
-    cluster = Cluster([info["host"]], port=info["port"], protocol_version=5, connect_timeout=10,
-                      load_balancing_policy=RoundRobinPolicy(),
-                      ssl_context=ssl_context,
-                      auth_provider=PlainTextAuthProvider(info["user"], password or info["password"]))
+    cluster = make_cluster([info["host"]], info["port"], ssl_context=ssl_context,
+                           auth_provider=PlainTextAuthProvider(info["user"], password or info["password"]))
     try:
         return cluster.connect().execute("SELECT release_version FROM system.local").one().release_version
     finally:
         cluster.shutdown()
 
 
-def test_auth_instance_plain_tls_and_refusals(cassandra_auth):
+def test_auth_instance_plain_tls_and_refusals(cassandra_auth, make_cluster):
     import ssl
     from cassandra.cluster import NoHostAvailable
     info = cassandra_auth
-    assert _auth_connect(info).startswith("5.0.")                      # plain + password
+    assert _auth_connect(make_cluster, info).startswith("5.0.")  # plain + password
     ctx = ssl.create_default_context(cafile=info["ca"])
     ctx.check_hostname = False                                         # cert names 127.0.0.3 by IP SAN
-    assert _auth_connect(info, ssl_context=ctx).startswith("5.0.")     # TLS, right CA
+    assert _auth_connect(make_cluster, info, ssl_context=ctx).startswith("5.0.")  # TLS, right CA
     ctx = ssl.create_default_context(cafile=info["ca"])
     ctx.load_cert_chain(info["client_cert"], info["client_key"])
-    assert _auth_connect(info, ssl_context=ctx).startswith("5.0.")     # TLS + client certificate
+    assert _auth_connect(make_cluster, info, ssl_context=ctx).startswith("5.0.")  # TLS + client certificate
     with pytest.raises(NoHostAvailable):
-        _auth_connect(info, ssl_context=ssl.create_default_context(cafile=info["wrong_ca"]))
+        _auth_connect(make_cluster, info, ssl_context=ssl.create_default_context(cafile=info["wrong_ca"]))
     with pytest.raises(NoHostAvailable):
-        _auth_connect(info, password="wrong-password")
+        _auth_connect(make_cluster, info, password="wrong-password")

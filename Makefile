@@ -1,0 +1,108 @@
+# casselastic developer and CI entry points. `make test` is the whole check (the same path
+# .ci/run takes); `make quickstart` builds, starts the test bed and loads a demo keyspace.
+# Both start the test bed if it is not running and LEAVE IT RUNNING (`make testbed-stop` ends it).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+VENV          ?= build/venv
+PYTHON        := $(VENV)/bin/python
+TESTBED_OPTS  ?=
+FUZZ_SECONDS  ?= 20
+PYTEST_ARGS   ?=
+
+# Debian 12 packages for building, testing and the test bed (JDK 17 + Maven only for the bed).
+DEB_PKGS := cmake ninja-build gcc clang pkg-config libcmocka-dev libjansson-dev liblz4-dev \
+            libcurl4-openssl-dev libssl-dev zlib1g-dev libclang-rt-14-dev maven \
+            openjdk-17-jdk-headless unzip curl python3 python3-venv openssl ca-certificates
+
+# The phases of `make test`, in order.
+TEST_PHASES := deps venv build build-asan testbed-start unit integration fuzz
+
+.PHONY: deps venv build build-asan testbed-start testbed-stop testbed-status unit integration \
+        fuzz test quickstart clean help
+
+help:
+	@echo "make build | build-asan | deps | venv | testbed-start | testbed-stop | testbed-status"
+	@echo "make unit | integration | fuzz | test | quickstart"
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	echo "deps: installing$$missing"; \
+	$$sudo apt-get update -q; \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing
+
+venv:
+	scripts/testbed venv
+
+build:
+	cmake -S . -B build/ci -G Ninja -DCE_WERROR=ON
+	ninja -C build/ci
+
+build-asan:
+	cmake -S . -B build/asan -G Ninja -DCE_WERROR=ON -DCE_SANITIZE=ON
+	ninja -C build/asan
+
+testbed-start:
+	scripts/testbed start $(TESTBED_OPTS)
+
+testbed-stop:
+	scripts/testbed stop
+
+testbed-status:
+	scripts/testbed status
+
+unit:
+	ctest --test-dir build/asan --output-on-failure --no-tests=error -j2
+	ctest --test-dir build/ci --output-on-failure --no-tests=error -j2
+
+# pytest exits 5 when it collected no test: that fails here like any other non-zero exit.
+integration:
+	CE_BUILD_DIR="$(CURDIR)/build/ci" $(PYTHON) -m pytest tests/integration -ra -p no:cacheprovider \
+	  --timeout=900 $(PYTEST_ARGS)
+
+# Short libFuzzer runs (FUZZ_SECONDS each) of every tests/fuzz/fuzz_*.c, built with clang in
+# build/fuzz with ASan/UBSan and coverage on the whole library. New inputs go to build/fuzz/corpus.
+fuzz:
+	@targets=$$(for f in tests/fuzz/fuzz_*.c; do [ -e "$$f" ] && basename "$$f" .c; done); \
+	if [ -z "$$targets" ]; then echo "fuzz: no tests/fuzz/fuzz_*.c targets yet; skipping"; exit 0; fi; \
+	CC=clang cmake -S . -B build/fuzz -G Ninja -DCE_FUZZ=ON -DCE_SANITIZE=ON -DCE_WERROR=ON \
+	  -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link; \
+	ninja -C build/fuzz $$targets; \
+	for t in $$targets; do \
+	  mkdir -p "build/fuzz/corpus/$$t"; seeds=""; \
+	  [ -d "tests/fuzz/corpus/$$t" ] && seeds="tests/fuzz/corpus/$$t"; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  "build/fuzz/$$t" -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 "build/fuzz/corpus/$$t" $$seeds; \
+	done
+
+# Runs the phases in order and prints how long each took; stops at the first failure.
+test:
+	@declare -a times=(); total0=$$(date +%s); \
+	for phase in $(TEST_PHASES); do \
+	  t0=$$(date +%s); echo "=== make $$phase"; \
+	  if ! $(MAKE) --no-print-directory $$phase TESTBED_OPTS="$(TESTBED_OPTS)"; then \
+	    times+=("$$phase FAILED after $$(( $$(date +%s) - t0 )) s"); \
+	    printf '=== %s\n' "$${times[@]}"; exit 1; \
+	  fi; \
+	  times+=("$$phase $$(( $$(date +%s) - t0 )) s"); \
+	done; \
+	printf '=== %s\n' "$${times[@]}"; \
+	echo "=== make test passed in $$(( $$(date +%s) - total0 )) s; the test bed is left running (make testbed-stop)"
+
+quickstart:
+	@for phase in deps venv build testbed-start; do \
+	  $(MAKE) --no-print-directory $$phase TESTBED_OPTS="$(TESTBED_OPTS)"; \
+	done
+	PYTHON="$(PYTHON)" scripts/quickstart
+	@echo "quickstart: test bed left running (scripts/testbed status; make testbed-stop to end it)"
+
+clean:
+	rm -rf build/ci build/asan build/fuzz
