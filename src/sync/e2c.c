@@ -1,0 +1,441 @@
+/*
+ * e2c.c - the Elasticsearch -> Cassandra pass.
+ *
+ * 1. Schema: fields of the index mapping missing from the table are added with a typed
+ *    ALTER TABLE ADD (mapping.c picks the type); a field whose mapping cannot be written
+ *    into the existing column's type is reported and skipped.
+ * 2. Read the documents whose version field is in the window (point in time +
+ *    search_after), excluding those whose source is Cassandra (ignore_same_source).
+ * 3. Each document -> values of a prepared
+ *      INSERT INTO ks.t (every column) VALUES (...) USING TIMESTAMP ?
+ *    with timestamp = version x version_unit_us: Cassandra's last-write-wins keeps the
+ *    newest copy whatever the order. Missing fields are UNSET. Up to write_concurrency
+ *    writes in flight (token-aware). Unconvertible documents and writes the server
+ *    refuses as invalid go to the dead-letter file; timeouts/unavailability fail the
+ *    pass (the checkpoint stays).
+ */
+#include "sync/sync_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util/log.h"
+
+static const char *dir_name = "to_cassandra";
+
+typedef struct {
+    cql_future *f;
+    json_t *hit;
+} pending_write;
+
+typedef struct {
+    sync_pass_ctx *ctx;
+    const sync_def *d;
+    cql_table_meta *meta;
+    cql_prepared *ins;
+    size_t ncols;
+    const char **names;
+    const cql_type **types;
+    bool *skip, *is_key;
+    sync_docmap dm;
+    pending_write *ring;
+    size_t window, head, count;
+    bool dl_failed;
+    ce_err write_err;
+} e2c;
+
+static void set_error(e2c *c, const char *fmt, const char *detail)
+{
+    sync_pass_result *res = c->ctx->res;
+    if (res->error[0])
+        return;
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, fmt, detail ? detail : "");
+    size_t n = strlen(tmp);
+    if (n >= sizeof res->error)
+        n = sizeof res->error - 1;
+    memcpy(res->error, tmp, n);
+    res->error[n] = 0;
+}
+
+static const char *hit_id(const json_t *hit)
+{
+    const char *id = json_string_value(json_object_get(hit, "_id"));
+    return id ? id : "";
+}
+
+static void dead_letter(e2c *c, const json_t *hit, const char *reason)
+{
+    c->ctx->res->e2c_rejected++;
+    ce_warn("sync=%s dir=to_cassandra msg=\"document rejected\" id=\"%s\" reason=\"%s\"", c->d->name,
+            hit_id(hit), reason);
+    if (!c->ctx->dl)
+        return;
+    const json_t *src = json_object_get(hit, "_source");
+    char *doc = src ? json_dumps(src, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (sync_deadletter_write(c->ctx->dl, c->d->name, dir_name, hit_id(hit), reason, doc,
+                              doc ? strlen(doc) : 0) != CE_OK)
+        c->dl_failed = true;
+    free(doc);
+}
+
+static bool is_invalid_request(int32_t code)
+{
+    /* Syntax, Invalid, ConfigError: the same write would fail again */
+    return code == 0x2000 || code == 0x2200 || code == 0x2300;
+}
+
+/* Wait for the oldest write and account for it. */
+static void complete_oldest(e2c *c)
+{
+    pending_write *p = &c->ring[c->head];
+    ce_err e = cql_future_wait(p->f, NULL);
+    if (e == CE_OK) {
+        c->ctx->res->e2c_written++;
+    } else {
+        const cql_error_info *info = cql_future_error(p->f);
+        const char *msg = cql_future_errmsg(p->f);
+        if (e == CE_ESERVER && info && is_invalid_request(info->code)) {
+            char reason[600];
+            snprintf(reason, sizeof reason, "cassandra refused the write: %s", info->message);
+            dead_letter(c, p->hit, reason);
+        } else {
+            c->ctx->res->e2c_failed++;
+            if (!c->write_err)
+                c->write_err = e;
+            if (c->ctx->res->e2c_failed <= 5)
+                ce_warn("sync=%s dir=to_cassandra msg=\"write failed\" id=\"%s\" error=\"%s\"",
+                        c->d->name, hit_id(p->hit), msg ? msg : ce_strerror(e));
+        }
+    }
+    cql_future_free(p->f);
+    json_decref(p->hit);
+    p->f = NULL;
+    p->hit = NULL;
+    c->head = (c->head + 1) % c->window;
+    c->count--;
+}
+
+static ce_err reload_meta(e2c *c)
+{
+    cql_table_meta_free(c->meta);
+    c->meta = NULL;
+    return cql_session_table_meta(c->ctx->cql, sync_keyspace(c->ctx), c->d->table, &c->meta);
+}
+
+/* Add columns for index fields the table lacks; mark conflicting fields skipped. */
+static ce_err evolve_schema(e2c *c, json_t *props, bool *changed)
+{
+    sync_pass_ctx *ctx = c->ctx;
+    const char *key;
+    json_t *prop;
+    *changed = false;
+    json_object_foreach(props, key, prop) {
+        if (!json_is_object(prop))
+            continue;
+        const cql_column_meta *cm = cql_table_meta_column(c->meta, key);
+        if (cm)
+            continue;
+        if (!c->d->alter_table)
+            continue;
+        ce_buf q = CE_BUF_INIT;
+        const char *ty = sync_cql_type_for_es(prop);
+        ce_err e = ce_buf_append_str(&q, "ALTER TABLE ");
+        e = e ? e : cql_quote_ident(&q, c->meta->keyspace);
+        e = e ? e : ce_buf_append_byte(&q, '.');
+        e = e ? e : cql_quote_ident(&q, c->meta->table);
+        e = e ? e : ce_buf_append_str(&q, " ADD ");
+        e = e ? e : cql_quote_ident(&q, key);
+        e = e ? e : ce_buf_printf(&q, " %s", ty);
+        cql_result *r = NULL;
+        cql_error_info info;
+        memset(&info, 0, sizeof info);
+        cql_query_opts qo;
+        cql_query_opts_init(&qo);
+        qo.consistency = CQL_CONSISTENCY_ONE;
+        if (!e)
+            e = cql_session_query(ctx->cql, ce_buf_cstr(&q), NULL, 0, &qo, &r, &info);
+        cql_result_free(r);
+        if (e == CE_OK) {
+            ctx->res->e2c_columns_added++;
+            *changed = true;
+            ce_info("sync=%s dir=to_cassandra msg=\"column added\" table=%s.%s column=\"%s\" type=%s "
+                    "es_type=%s",
+                    c->d->name, c->meta->keyspace, c->meta->table, key, ty, sync_es_prop_type(prop));
+        } else if (e == CE_ESERVER && strstr(info.message, "already exist")) {
+            *changed = true; /* added concurrently */
+        } else {
+            ce_warn("sync=%s dir=to_cassandra msg=\"cannot add column\" column=\"%s\" type=%s error=\"%s\"",
+                    c->d->name, key, ty, e == CE_ESERVER ? info.message : ce_strerror(e));
+        }
+        ce_buf_free(&q);
+    }
+    return CE_OK;
+}
+
+static void note_conflicts(e2c *c, json_t *props)
+{
+    for (size_t i = 0; i < c->ncols; i++) {
+        json_t *prop = props ? json_object_get(props, c->names[i]) : NULL;
+        if (!prop || sync_es_compatible(prop, c->types[i]))
+            continue;
+        c->skip[i] = true;
+        char what[400];
+        snprintf(what, sizeof what, "field \"%s\" (%s) does not fit column type", c->names[i],
+                 sync_es_prop_type(prop));
+        ce_warn("sync=%s dir=to_cassandra msg=\"type conflict: field skipped\" field=\"%s\" es_type=%s",
+                c->d->name, c->names[i], sync_es_prop_type(prop));
+        set_error(c, "type conflict: %s; field skipped", what);
+    }
+}
+
+static ce_err prepare_insert(e2c *c)
+{
+    const cql_table_meta *m = c->meta;
+    ce_buf q = CE_BUF_INIT;
+    ce_err e = ce_buf_append_str(&q, "INSERT INTO ");
+    e = e ? e : cql_quote_ident(&q, m->keyspace);
+    e = e ? e : ce_buf_append_byte(&q, '.');
+    e = e ? e : cql_quote_ident(&q, m->table);
+    e = e ? e : ce_buf_append_str(&q, " (");
+    for (size_t i = 0; i < m->ncolumns && !e; i++) {
+        if (m->columns[i].type->kind == CQL_T_COUNTER) {
+            ce_buf_free(&q);
+            set_error(c, "%s", "counter tables cannot be written from Elasticsearch");
+            return CE_EUNSUPPORTED;
+        }
+        if (i)
+            e = ce_buf_append_byte(&q, ',');
+        if (!e)
+            e = cql_quote_ident(&q, m->columns[i].name);
+    }
+    e = e ? e : ce_buf_append_str(&q, ") VALUES (");
+    for (size_t i = 0; i < m->ncolumns && !e; i++)
+        e = ce_buf_append_str(&q, i ? ",?" : "?");
+    e = e ? e : ce_buf_append_str(&q, ") USING TIMESTAMP ?");
+    cql_error_info info;
+    if (!e)
+        e = cql_session_prepare(c->ctx->cql, ce_buf_cstr(&q), &c->ins, &info);
+    if (e) {
+        ce_error("sync=%s dir=to_cassandra msg=\"prepare failed\" error=\"%s\"", c->d->name,
+                 e == CE_ESERVER ? info.message : cql_session_errmsg(c->ctx->cql));
+        set_error(c, "prepare INSERT failed: %s", e == CE_ESERVER ? info.message : ce_strerror(e));
+    }
+    ce_buf_free(&q);
+    if (e)
+        return e;
+    c->ncols = m->ncolumns;
+    c->names = calloc(c->ncols + 1, sizeof *c->names);
+    c->types = calloc(c->ncols + 1, sizeof *c->types);
+    c->skip = calloc(c->ncols + 1, sizeof *c->skip);
+    c->is_key = calloc(c->ncols + 1, sizeof *c->is_key);
+    if (!c->names || !c->types || !c->skip || !c->is_key)
+        return CE_ENOMEM;
+    if (cql_prepared_param_count(c->ins) != c->ncols + 1) {
+        set_error(c, "%s", "unexpected parameter count of the INSERT");
+        return CE_EPROTO;
+    }
+    for (size_t i = 0; i < c->ncols; i++) {
+        c->names[i] = m->columns[i].name;
+        const cql_type *pt = cql_prepared_param_type(c->ins, i);
+        c->types[i] = pt ? pt : m->columns[i].type;
+        c->is_key[i] = m->columns[i].role == CQL_COL_PARTITION_KEY || m->columns[i].role == CQL_COL_CLUSTERING;
+    }
+    /* the doc map */
+    sync_docmap *dm = &c->dm;
+    memset(dm, 0, sizeof *dm);
+    dm->ncols = c->ncols;
+    dm->names = c->names;
+    dm->types = c->types;
+    dm->skip = c->skip;
+    dm->is_key = c->is_key;
+    dm->source_col = -1;
+    dm->version_field = c->d->version_col;
+    dm->es_source_id = c->d->es_source_id;
+    dm->version_unit_us = c->d->version_unit_us;
+    for (size_t i = 0; i < 256; i++)
+        dm->key_part[i] = -1;
+    if (c->ncols > 256) {
+        set_error(c, "%s", "tables with more than 256 columns are not supported");
+        return CE_EUNSUPPORTED;
+    }
+    char ids[SYNC_MAX_KEY_PARTS][128];
+    int nid = c->d->id_col ? sync_split_names(c->d->id_col, ids, SYNC_MAX_KEY_PARTS) : 0;
+    if (nid < 0)
+        return CE_ECONFIG;
+    if (nid == 0) {
+        nid = (int)(m->npartition_keys + m->nclustering);
+        if (nid > SYNC_MAX_KEY_PARTS)
+            return CE_EUNSUPPORTED;
+        for (int k = 0; k < nid; k++)
+            snprintf(ids[k], sizeof ids[k], "%s", m->columns[k].name);
+    }
+    dm->nid = (size_t)nid;
+    for (size_t i = 0; i < c->ncols; i++) {
+        for (int k = 0; k < nid; k++)
+            if (strcmp(c->names[i], ids[k]) == 0)
+                dm->key_part[i] = k;
+        if (c->d->source_field && strcmp(c->names[i], c->d->source_field) == 0)
+            dm->source_col = (int)i;
+    }
+    return CE_OK;
+}
+
+static ce_err write_hits(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals, ce_buf *err)
+{
+    sync_pass_ctx *ctx = c->ctx;
+    size_t i;
+    json_t *hit;
+    json_array_foreach(hits, i, hit) {
+        ctx->res->e2c_read++;
+        int64_t version = 0;
+        ce_buf_reset(err);
+        ce_err e = sync_doc_values(&c->dm, hit, storage, vals, &version, err);
+        if (e == CE_ENOMEM)
+            return e;
+        if (e) {
+            dead_letter(c, hit, ce_buf_cstr(err));
+            continue;
+        }
+        while (c->count >= c->window)
+            complete_oldest(c);
+        cql_query_opts qo;
+        cql_query_opts_init(&qo);
+        qo.consistency = ctx->write_cl;
+        cql_future *f = cql_session_execute_async(ctx->cql, c->ins, vals, c->ncols + 1, &qo);
+        if (!f)
+            return CE_ENOMEM;
+        pending_write *p = &c->ring[(c->head + c->count) % c->window];
+        p->f = f;
+        p->hit = json_incref(hit);
+        c->count++;
+        /* let completions flow without blocking */
+        (void)cql_session_run(ctx->cql, 0);
+        while (c->count > 0 && cql_future_done(c->ring[c->head].f))
+            complete_oldest(c);
+    }
+    return CE_OK;
+}
+
+ce_err sync_e2c_run(sync_pass_ctx *ctx)
+{
+    e2c c;
+    memset(&c, 0, sizeof c);
+    c.ctx = ctx;
+    c.d = ctx->def;
+    const sync_def *d = c.d;
+    bool exists = false;
+    ce_err rc = es_index_exists(ctx->es, d->index, &exists);
+    if (rc) {
+        set_error(&c, "index check failed: %s", es_client_errmsg(ctx->es));
+        return rc;
+    }
+    if (!exists) {
+        ce_info("sync=%s dir=to_cassandra msg=\"index does not exist: nothing to read\" index=%s",
+                d->name, d->index);
+        return CE_OK;
+    }
+    rc = cql_session_table_meta(ctx->cql, sync_keyspace(ctx), d->table, &c.meta);
+    if (rc) {
+        char what[300];
+        snprintf(what, sizeof what, "%s.%s: %s", sync_keyspace(ctx), d->table,
+                 rc == CE_ENOTFOUND ? "no such table" : cql_session_errmsg(ctx->cql));
+        set_error(&c, "table %s", what);
+        return rc;
+    }
+    json_t *props = NULL;
+    void *pv = NULL;
+    if (es_index_get_properties(ctx->es, d->index, &pv) == CE_OK)
+        props = pv;
+    else
+        ce_warn("sync=%s dir=to_cassandra msg=\"cannot read the index mapping\" error=\"%s\"", d->name,
+                es_client_errmsg(ctx->es));
+    if (props && json_is_object(props)) {
+        bool changed = false;
+        evolve_schema(&c, props, &changed);
+        if (changed)
+            rc = reload_meta(&c);
+    }
+    if (!rc)
+        rc = prepare_insert(&c);
+    if (!rc && props)
+        note_conflicts(&c, props);
+    json_decref(props);
+
+    es_search *s = NULL;
+    ce_buf storage = CE_BUF_INIT, err = CE_BUF_INIT;
+    cql_value *vals = NULL;
+    if (!rc) {
+        c.window = d->write_concurrency > 0 ? (size_t)d->write_concurrency : 256;
+        c.ring = calloc(c.window, sizeof *c.ring);
+        vals = calloc(c.ncols + 1, sizeof *vals);
+        if (!c.ring || !vals)
+            rc = CE_ENOMEM;
+    }
+    if (!rc) {
+        es_search_opts so;
+        es_search_opts_init(&so);
+        so.index = d->index;
+        so.query.range_field = d->version_col;
+        so.query.has_gte = so.query.has_lt = true;
+        so.query.gte = sync_version_floor(ctx->win.start_ms, d->version_unit_us);
+        so.query.lt = sync_version_ceil(ctx->win.end_ms, d->version_unit_us);
+        if (d->ignore_same_source && d->source_field && d->cassandra_source_id) {
+            so.query.must_not_field = d->source_field;
+            so.query.must_not_value = d->cassandra_source_id;
+        }
+        if (d->es_page_size > 0)
+            so.page_size = (size_t)d->es_page_size;
+        rc = es_search_open(ctx->es, &so, &s);
+        if (rc)
+            set_error(&c, "search failed: %s", es_client_errmsg(ctx->es));
+        else
+            ce_info("sync=%s dir=to_cassandra msg=\"reading\" version_gte=%lld version_lt=%lld total=%lld",
+                    d->name, (long long)so.query.gte, (long long)so.query.lt,
+                    (long long)es_search_total(s));
+    }
+    bool stopped = false;
+    while (!rc) {
+        void *hv = NULL;
+        rc = es_search_next(s, &hv);
+        if (rc) {
+            set_error(&c, "search failed: %s", es_client_errmsg(ctx->es));
+            break;
+        }
+        json_t *hits = hv;
+        if (!hits || json_array_size(hits) == 0)
+            break;
+        rc = write_hits(&c, hits, &storage, vals, &err);
+        int64_t total = es_search_total(s);
+        sync_progress(ctx, dir_name, ctx->res->e2c_read, ctx->res->e2c_written,
+                      total > 0 ? (double)ctx->res->e2c_read / (double)total : -1.0, false);
+        if (!rc && sync_stop_requested(ctx)) {
+            stopped = true;
+            break;
+        }
+    }
+    while (c.count > 0)
+        complete_oldest(&c);
+    es_search_close(s);
+    sync_progress(ctx, dir_name, ctx->res->e2c_read, ctx->res->e2c_written, 1.0, true);
+    if (!rc && c.write_err) {
+        set_error(&c, "%s", "some writes to Cassandra failed");
+        rc = CE_EPARTIAL;
+    }
+    if (!rc && c.dl_failed) {
+        set_error(&c, "%s", "dead-letter file could not be written");
+        rc = CE_EIO;
+    }
+    if (!rc && stopped)
+        rc = CE_ECANCELED;
+    ce_buf_free(&storage);
+    ce_buf_free(&err);
+    free(vals);
+    free(c.ring);
+    free(c.names);
+    free(c.types);
+    free(c.skip);
+    free(c.is_key);
+    cql_table_meta_free(c.meta);
+    return rc;
+}

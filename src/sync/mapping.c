@@ -1,0 +1,240 @@
+/*
+ * mapping.c - the Elasticsearch mapping of a Cassandra table, and the CQL type of an
+ * Elasticsearch field (pure: builds JSON text, reads jansson objects).
+ *
+ * CQL -> ES (index creation, docs/sync.md has the table): text -> text with a keyword
+ * subfield (key columns -> keyword), integers -> long/integer/short/byte, varint and
+ * decimal -> keyword (every digit kept), float/double -> float/double (ignore_malformed
+ * so NaN/Infinity stay in _source), timestamp/date -> date, time/duration/uuid/timeuuid
+ * -> keyword, inet -> ip, blob -> binary, list/set -> the element's mapping,
+ * vector<float,n> -> knn_vector (OpenSearch) / dense_vector (Elasticsearch), UDT -> object
+ * with typed properties, map/tuple -> object with enabled:false (kept in _source, not
+ * indexed). The source field -> keyword, the version column -> long.
+ *
+ * ES -> CQL (new fields): long -> bigint, integer -> int, short -> smallint, byte ->
+ * tinyint, unsigned_long -> varint, double/scaled_float -> double, float/half_float ->
+ * float, boolean -> boolean, date/date_nanos -> timestamp, keyword/text/... -> text,
+ * binary -> blob, ip -> inet, dense_vector/knn_vector -> list<float>, objects and
+ * anything else -> text holding the value's JSON.
+ */
+#include "sync/sync_int.h"
+
+#include <jansson.h>
+#include <string.h>
+#include "util/jsonw.h"
+
+static ce_err prop_str(ce_buf *b, const char *type) { return ce_buf_printf(b, "{\"type\":\"%s\"}", type); }
+
+ce_err sync_mapping_property(const cql_type *t, bool is_key, const sync_es_target *tg, ce_buf *b)
+{
+    switch (t->kind) {
+    case CQL_T_ASCII:
+    case CQL_T_VARCHAR:
+        if (is_key)
+            return prop_str(b, "keyword");
+        return ce_buf_append_str(
+            b, "{\"type\":\"text\",\"fields\":{\"keyword\":{\"type\":\"keyword\",\"ignore_above\":256}}}");
+    case CQL_T_BIGINT:
+    case CQL_T_COUNTER: return prop_str(b, "long");
+    case CQL_T_INT: return prop_str(b, "integer");
+    case CQL_T_SMALLINT: return prop_str(b, "short");
+    case CQL_T_TINYINT: return prop_str(b, "byte");
+    case CQL_T_VARINT:
+    case CQL_T_DECIMAL:
+    case CQL_T_TIME:
+    case CQL_T_DURATION:
+    case CQL_T_UUID:
+    case CQL_T_TIMEUUID: return prop_str(b, "keyword");
+    case CQL_T_FLOAT: return ce_buf_append_str(b, "{\"type\":\"float\",\"ignore_malformed\":true}");
+    case CQL_T_DOUBLE: return ce_buf_append_str(b, "{\"type\":\"double\",\"ignore_malformed\":true}");
+    case CQL_T_BOOLEAN: return prop_str(b, "boolean");
+    case CQL_T_BLOB: return prop_str(b, "binary");
+    case CQL_T_INET: return prop_str(b, "ip");
+    case CQL_T_TIMESTAMP:
+    case CQL_T_DATE:
+        return ce_buf_append_str(b, "{\"type\":\"date\",\"format\":\"strict_date_optional_time||epoch_millis\"}");
+    case CQL_T_LIST:
+    case CQL_T_SET:
+        if (t->nsub == 1)
+            return sync_mapping_property(t->sub[0], false, tg, b);
+        return prop_str(b, "keyword");
+    case CQL_T_VECTOR:
+        if (t->nsub == 1 && t->sub[0]->kind == CQL_T_FLOAT && t->dimension > 0) {
+            if (tg->flavor == ES_FLAVOR_OPENSEARCH)
+                return ce_buf_printf(b, "{\"type\":\"knn_vector\",\"dimension\":%u}", t->dimension);
+            if (tg->flavor == ES_FLAVOR_ELASTICSEARCH && tg->major >= 8 && t->dimension <= 4096)
+                return ce_buf_printf(b,
+                                     "{\"type\":\"dense_vector\",\"dims\":%u,\"index\":true,"
+                                     "\"similarity\":\"l2_norm\"}",
+                                     t->dimension);
+        }
+        if (t->nsub == 1)
+            return sync_mapping_property(t->sub[0], false, tg, b);
+        return prop_str(b, "float");
+    case CQL_T_UDT: {
+        ce_err e = ce_buf_append_str(b, "{\"type\":\"object\",\"properties\":{");
+        for (size_t i = 0; i < t->nsub && !e; i++) {
+            if (i)
+                e = ce_buf_append_byte(b, ',');
+            const char *fn = t->field_names ? t->field_names[i] : "";
+            if (!e)
+                e = jsonw_key(b, fn, strlen(fn));
+            if (!e)
+                e = sync_mapping_property(t->sub[i], false, tg, b);
+        }
+        return e ? e : ce_buf_append_str(b, "}}");
+    }
+    case CQL_T_MAP:
+    case CQL_T_TUPLE:
+    default: return ce_buf_append_str(b, "{\"type\":\"object\",\"enabled\":false}");
+    }
+}
+
+static bool has_opensearch_knn(const cql_table_meta *m, const sync_es_target *tg)
+{
+    if (tg->flavor != ES_FLAVOR_OPENSEARCH)
+        return false;
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        const cql_type *t = m->columns[i].type;
+        if (t && t->kind == CQL_T_VECTOR && t->nsub == 1 && t->sub[0]->kind == CQL_T_FLOAT)
+            return true;
+    }
+    return false;
+}
+
+static bool name_in_list(const char *name, const char *list)
+{
+    char names[SYNC_MAX_KEY_PARTS][128];
+    int n = list ? sync_split_names(list, names, SYNC_MAX_KEY_PARTS) : 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const sync_es_target *tg,
+                          ce_buf *b)
+{
+    ce_err e = ce_buf_append_str(b, "{");
+    if (!e && has_opensearch_knn(m, tg))
+        e = ce_buf_append_str(b, "\"settings\":{\"index\":{\"knn\":true}},");
+    if (!e)
+        e = ce_buf_append_str(b, "\"mappings\":{");
+    if (!e && tg->has_types) {
+        e = jsonw_cstr(b, tg->type && *tg->type ? tg->type : "_doc");
+        if (!e)
+            e = ce_buf_append_str(b, ":{");
+    }
+    if (!e)
+        e = ce_buf_append_str(b, "\"properties\":{");
+    bool source_seen = false;
+    for (size_t i = 0; i < m->ncolumns && !e; i++) {
+        const cql_column_meta *c = &m->columns[i];
+        if (i)
+            e = ce_buf_append_byte(b, ',');
+        if (!e)
+            e = jsonw_key(b, c->name, strlen(c->name));
+        if (e)
+            break;
+        bool is_key = c->role == CQL_COL_PARTITION_KEY || c->role == CQL_COL_CLUSTERING ||
+                      name_in_list(c->name, d->id_col);
+        const cql_type_kind k = c->type->kind;
+        bool integral = k == CQL_T_BIGINT || k == CQL_T_INT || k == CQL_T_SMALLINT ||
+                        k == CQL_T_TINYINT || k == CQL_T_VARINT || k == CQL_T_COUNTER;
+        if (d->source_field && strcmp(c->name, d->source_field) == 0) {
+            source_seen = true;
+            e = prop_str(b, "keyword");
+        } else if (d->version_col && strcmp(c->name, d->version_col) == 0 && integral) {
+            e = prop_str(b, "long");
+        } else if (d->date_col && strcmp(c->name, d->date_col) == 0 && integral) {
+            e = ce_buf_append_str(b, "{\"type\":\"date\",\"format\":\"epoch_millis||strict_date_optional_time\"}");
+        } else {
+            e = sync_mapping_property(c->type, is_key, tg, b);
+        }
+    }
+    if (!e && !source_seen && d->source_field) {
+        if (m->ncolumns)
+            e = ce_buf_append_byte(b, ',');
+        if (!e)
+            e = jsonw_key(b, d->source_field, strlen(d->source_field));
+        if (!e)
+            e = prop_str(b, "keyword");
+    }
+    if (!e)
+        e = ce_buf_append_str(b, tg->has_types ? "}}}}" : "}}}");
+    return e;
+}
+
+const char *sync_es_prop_type(const void *propp)
+{
+    const json_t *prop = propp;
+    const char *t = json_string_value(json_object_get(prop, "type"));
+    if (t)
+        return t;
+    if (json_object_get(prop, "properties"))
+        return "object";
+    return "object";
+}
+
+const char *sync_cql_type_for_es(const void *prop)
+{
+    static const struct {
+        const char *es, *cql;
+    } map[] = {
+        {"long", "bigint"},          {"integer", "int"},          {"short", "smallint"},
+        {"byte", "tinyint"},         {"unsigned_long", "varint"}, {"double", "double"},
+        {"scaled_float", "double"},  {"float", "float"},          {"half_float", "float"},
+        {"boolean", "boolean"},      {"date", "timestamp"},       {"date_nanos", "timestamp"},
+        {"keyword", "text"},         {"text", "text"},            {"constant_keyword", "text"},
+        {"wildcard", "text"},        {"match_only_text", "text"}, {"binary", "blob"},
+        {"ip", "inet"},              {"dense_vector", "list<float>"}, {"knn_vector", "list<float>"},
+    };
+    const char *t = sync_es_prop_type(prop);
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].es, t) == 0)
+            return map[i].cql;
+    return "text";
+}
+
+static bool kind_in(cql_type_kind k, const cql_type_kind *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (set[i] == k)
+            return true;
+    return false;
+}
+
+#define KIND_IN(k, ...)                                                                      \
+    kind_in((k), (const cql_type_kind[]){__VA_ARGS__},                                       \
+            sizeof((const cql_type_kind[]){__VA_ARGS__}) / sizeof(cql_type_kind))
+
+bool sync_es_compatible(const void *prop, const cql_type *t)
+{
+    const char *cql = sync_cql_type_for_es(prop);
+    const char *es = sync_es_prop_type(prop);
+    cql_type_kind k = t->kind;
+    if (k == CQL_T_VARCHAR || k == CQL_T_ASCII)
+        return true; /* anything can be kept as text (JSON for structured values) */
+    if (strcmp(cql, "bigint") == 0 || strcmp(cql, "int") == 0 || strcmp(cql, "smallint") == 0 ||
+        strcmp(cql, "tinyint") == 0 || strcmp(cql, "varint") == 0)
+        return KIND_IN(k, CQL_T_BIGINT, CQL_T_INT, CQL_T_SMALLINT, CQL_T_TINYINT, CQL_T_VARINT,
+                       CQL_T_COUNTER, CQL_T_DECIMAL, CQL_T_DOUBLE, CQL_T_FLOAT, CQL_T_TIMESTAMP);
+    if (strcmp(cql, "double") == 0 || strcmp(cql, "float") == 0)
+        return KIND_IN(k, CQL_T_DOUBLE, CQL_T_FLOAT, CQL_T_DECIMAL);
+    if (strcmp(cql, "boolean") == 0)
+        return k == CQL_T_BOOLEAN;
+    if (strcmp(cql, "timestamp") == 0)
+        return KIND_IN(k, CQL_T_TIMESTAMP, CQL_T_DATE, CQL_T_BIGINT);
+    if (strcmp(cql, "inet") == 0)
+        return k == CQL_T_INET;
+    if (strcmp(cql, "blob") == 0)
+        return k == CQL_T_BLOB;
+    if (strcmp(cql, "list<float>") == 0)
+        return KIND_IN(k, CQL_T_LIST, CQL_T_SET, CQL_T_VECTOR);
+    if (strcmp(es, "keyword") == 0 || strcmp(es, "text") == 0 || strcmp(es, "constant_keyword") == 0 ||
+        strcmp(es, "wildcard") == 0 || strcmp(es, "match_only_text") == 0)
+        /* strings parse into most scalar types (uuid, inet, time, numbers as text, ...) */
+        return !KIND_IN(k, CQL_T_LIST, CQL_T_SET, CQL_T_MAP, CQL_T_UDT, CQL_T_TUPLE, CQL_T_VECTOR);
+    /* objects, nested, geo, flattened...: structured columns */
+    return KIND_IN(k, CQL_T_MAP, CQL_T_UDT, CQL_T_LIST, CQL_T_SET, CQL_T_TUPLE);
+}

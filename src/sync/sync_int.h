@@ -1,0 +1,178 @@
+/*
+ * sync_int.h - internals of the sync engine shared by its files:
+ *   window.c   pass windows, version units, time buckets (pure)
+ *   docmap.c   _id encoding, Cassandra row -> JSON document, document -> bound values (pure)
+ *   mapping.c  Elasticsearch mapping from a CQL schema, CQL type from an ES mapping (pure)
+ *   c2e.c      the Cassandra -> Elasticsearch pass
+ *   e2c.c      the Elasticsearch -> Cassandra pass
+ *   engine.c   connections, checkpoints, logging, the pass loop
+ * Only engine.h is public.
+ */
+#ifndef CE_SYNC_INT_H
+#define CE_SYNC_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "cql/cql.h"
+#include "es/es.h"
+#include "sync/config.h"
+#include "sync/deadletter.h"
+#include "sync/engine.h"
+#include "util/buf.h"
+
+/* ---------------------------------------------------------------- window.c */
+
+/* A pass window [start_ms, end_ms) on the version column, in Unix ms. */
+typedef struct {
+    int64_t start_ms, end_ms;
+    bool initial;          /* no checkpoint or a start at 0: an initial load */
+} sync_window;
+
+/* Start of the window: since (when given) wins, else checkpoint - overlap, else
+ * lastruntime - overlap, else 0. End: now - safety_lag (never below start). */
+void sync_window_compute(bool has_since, int64_t since_ms, bool has_checkpoint, int64_t checkpoint_ms,
+                         bool has_lastrun, int64_t lastrun_ms, int64_t overlap_ms,
+                         int64_t safety_lag_ms, int64_t now_ms, sync_window *out);
+/* Unix ms -> version units (floor / ceiling). unit_us <= 0 means ms. */
+int64_t sync_version_floor(int64_t ms, int64_t unit_us);
+int64_t sync_version_ceil(int64_t ms, int64_t unit_us);
+/* Bucket start (seconds, aligned on multiples of width since the epoch) holding t_s. */
+int64_t sync_bucket_floor(int64_t t_s, int64_t width_s);
+/* strftime(fmt) of the UTC time t_s into out. CE_EINVAL when it does not fit. */
+ce_err sync_bucket_format(const char *fmt, int64_t t_s, char *out, size_t n);
+/* Number of buckets of width_s overlapping [start_ms, end_ms). */
+int64_t sync_bucket_count(int64_t start_ms, int64_t end_ms, int64_t width_s);
+int64_t sync_now_ms(void);
+
+/* ---------------------------------------------------------------- docmap.c */
+
+#define SYNC_MAX_KEY_PARTS 16
+
+/*
+ * _id encoding. One key component: its text form as is (a string's characters, a
+ * number's digits, a uuid's text, a timestamp's ISO text) - PyCassElastic's str(id).
+ * Several components: each text form with '\' -> "\\" and ':' -> "\:", joined by ':'.
+ */
+ce_err sync_id_append_part(ce_buf *id, const char *text, size_t n, bool composite);
+/* Text form of one serialized CQL value (as used in _id), appended to out; scratch is
+ * reused. CE_EINVAL for a null value. */
+ce_err sync_value_text(const cql_type *t, const uint8_t *p, int32_t len, ce_buf *out, ce_buf *scratch);
+/* Split an _id into exactly nparts components (unescaping when nparts > 1). Each part
+ * is written NUL-terminated into storage; parts[i] point into it. CE_EINVAL when the
+ * count differs. */
+ce_err sync_id_split(const char *id, size_t n, size_t nparts, ce_buf *storage, size_t *offs);
+
+/* Signed integer value of a serialized bigint/int/smallint/tinyint/counter/timestamp/
+ * varint (<= 8 bytes). CE_ECONVERT otherwise or for null. */
+ce_err sync_value_int64(const cql_type *t, const uint8_t *p, int32_t len, int64_t *out);
+
+/* How a C->E row maps to a document. Row layout: ncols table columns, then optional
+ * WRITETIME columns (indexes < 0 when absent). */
+typedef struct {
+    size_t ncols;
+    const char *const *names;          /* ncols field names */
+    const cql_type *const *types;      /* ncols types */
+    size_t nid;
+    int id_idx[SYNC_MAX_KEY_PARTS];
+    int version_idx;                   /* -1: table has no such column */
+    int source_idx;                    /* -1: table has no source column */
+    int wt_source_idx, wt_version_idx, wt_any_idx;  /* WRITETIME columns or -1 */
+    const char *source_field;
+    const char *cassandra_source_id, *es_source_id;
+    int64_t version_unit_us;
+} sync_rowmap;
+
+/* _id of a row. CE_EINVAL (reason in err) when a key part is null. */
+ce_err sync_row_id(const sync_rowmap *m, const cql_value *cells, ce_buf *id, ce_buf *scratch,
+                   ce_buf *err);
+/* Version of a row in version units: the version column, else WRITETIME (us) converted.
+ * CE_ENOTFOUND when neither is available. *from_writetime tells which. */
+ce_err sync_row_version(const sync_rowmap *m, const cql_value *cells, int64_t *version,
+                        bool *from_writetime);
+/* True when the row came from Elasticsearch and was not changed since in Cassandra:
+ * source == es_source_id and (when both WRITETIMEs are known) WRITETIME(source) >=
+ * WRITETIME(version). */
+bool sync_row_is_echo(const sync_rowmap *m, const cql_value *cells);
+/* The JSON object of a row (every column, nulls as null, source stamped with
+ * cassandra_source_id when null/absent), appended to doc. */
+ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc);
+
+/* How an E->C document maps to the INSERT's parameters. */
+typedef struct {
+    size_t ncols;                      /* INSERT columns (the timestamp parameter follows) */
+    const char *const *names;
+    const cql_type *const *types;
+    const bool *skip;                  /* NULL or per column: do not bind (type conflict) */
+    int key_part[256];                 /* per column (< 256): index in the _id parts or -1 */
+    const bool *is_key;                /* per column: primary key column */
+    size_t nid;                        /* parts in _id */
+    int source_col;                    /* -1 when the table has none */
+    const char *version_field;
+    const char *es_source_id;
+    int64_t version_unit_us;
+} sync_docmap;
+
+/*
+ * Convert one search hit ({"_id":..., "_source":{...}}, jansson json_t* as void*) into
+ * values for the INSERT: vals gets ncols + 1 values (the last one the timestamp in us),
+ * their bytes stored in storage (reset first). Missing fields -> UNSET; key columns
+ * missing from _source are decoded from _id. CE_ECONVERT / CE_EINVAL with the reason in
+ * err when the document cannot be written.
+ */
+ce_err sync_doc_values(const sync_docmap *m, const void *hit, ce_buf *storage, cql_value *vals,
+                       int64_t *version, ce_buf *err);
+
+/* ---------------------------------------------------------------- mapping.c */
+
+typedef struct {
+    es_flavor flavor;
+    int major;
+    bool has_types;
+    const char *type;              /* mapping type name for ES <= 6 */
+} sync_es_target;
+
+/* Index creation body {"settings":{...},"mappings":{...}} for a table. */
+ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const sync_es_target *t,
+                          ce_buf *body);
+/* The property object for one CQL type (is_key: text ids become keywords). */
+ce_err sync_mapping_property(const cql_type *t, bool is_key, const sync_es_target *tg,
+                             ce_buf *b);
+/* CQL type text for an ES mapping property (jansson object as void*). Never NULL. */
+const char *sync_cql_type_for_es(const void *prop);
+/* Whether values of an ES property can be written into a column of type t. */
+bool sync_es_compatible(const void *prop, const cql_type *t);
+/* ES "type" of a property ("object" when it has properties and no type). */
+const char *sync_es_prop_type(const void *prop);
+
+/* ---------------------------------------------------------------- passes */
+
+typedef struct {
+    cql_session *cql;
+    es_client *es;
+    sync_deadletter *dl;           /* may be NULL: rejected items only logged */
+    const sync_config *cfg;
+    const sync_def *def;
+    const sync_pass_opts *opts;
+    cql_consistency read_cl, write_cl;
+    sync_window win;
+    sync_pass_result *res;
+    int64_t pass_started_ms;
+} sync_pass_ctx;
+
+/* Cassandra -> Elasticsearch over ctx->win. CE_OK when every item got a final outcome. */
+ce_err sync_c2e_run(sync_pass_ctx *ctx);
+/* Elasticsearch -> Cassandra over ctx->win. */
+ce_err sync_e2c_run(sync_pass_ctx *ctx);
+
+/* Progress line (stderr, \r, at most 4 per second); fraction < 0 when unknown. */
+void sync_progress(sync_pass_ctx *ctx, const char *dir, uint64_t read, uint64_t done,
+                   double fraction, bool final);
+bool sync_stop_requested(const sync_pass_ctx *ctx);
+/* Keyspace of a sync (sync, else global). */
+const char *sync_keyspace(const sync_pass_ctx *ctx);
+/* Split "a,b" into trimmed names; returns count (<= max), -1 when too many. Names are
+ * written into storage. */
+int sync_split_names(const char *list, char names[][128], int max);
+
+#endif
