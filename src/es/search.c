@@ -7,8 +7,10 @@
  * "pit":{"id","keep_alive"} and no index in the path, DELETE /_pit {"id"}.
  * OpenSearch >= 2.4: POST /<index>/_search/point_in_time?keep_alive=, searches
  * carry "pit":{"id","keep_alive"}, DELETE /_search/point_in_time {"pit_id":[..]}.
- * Both sort on the caller's field then "_shard_doc", which is unique within a
- * PIT. Scroll sorts on the field (or "_doc"). Hits carry _version ("version":
+ * The sort is the caller's field then a unique tiebreaker: "_shard_doc" on
+ * Elasticsearch; OpenSearch (2.19 still) has no "_shard_doc" and no implicit
+ * tiebreaker, so it sorts on "_id" there, and where _id fielddata is disabled
+ * (indices.id_field_data.enabled: false) the read falls back to scroll. Scroll sorts on the field (or "_doc"). Hits carry _version ("version":
  * true). The PIT or scroll is always closed by es_search_close, also after errors.
  */
 #include "es/es_int.h"
@@ -229,7 +231,8 @@ static ce_err write_common(es_search *s, ce_buf *b)
     }
     if (!e) {
         if (s->pit)
-            e = ce_buf_append_str(b, "{\"_shard_doc\":\"asc\"}");
+            e = ce_buf_append_str(b, c->flavor == ES_FLAVOR_OPENSEARCH ? "{\"_id\":\"asc\"}"
+                                                                       : "{\"_shard_doc\":\"asc\"}");
         else if (!s->sort_field)
             e = ce_buf_append_str(b, "\"_doc\"");
     }
@@ -302,6 +305,21 @@ ce_err es_search_next(es_search *s, void **hits)
         goto out;
     json_error_t jerr;
     json_t *r = json_loadb(resp.data, resp.len, 0, &jerr);
+    if (st == 400 && s->first && s->pit && c->flavor == ES_FLAVOR_OPENSEARCH) {
+        /* Sorting on _id refused: read with scroll instead. */
+        ce_warn("msg=\"es point in time read refused, falling back to scroll\" index=\"%s\" "
+                "status=%ld",
+                s->index, st);
+        json_decref(r);
+        close_pit_or_scroll(s);
+        free(s->pit_id);
+        s->pit_id = NULL;
+        s->pit = false;
+        ce_buf_free(&path);
+        ce_buf_free(&body);
+        ce_buf_free(&resp);
+        return es_search_next(s, hits);
+    }
     if (st != 200) {
         if (s->first && !s->pit && is_not_found(st, r)) {
             es_client_set_error(c, "index %s not found", s->index);
