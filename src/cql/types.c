@@ -86,25 +86,26 @@ cql_type *cql_type_clone(const cql_type *t)
     return c;
 }
 
+/*
+ * Mirrors Cassandra's AbstractType.valueLengthIfFixed(), which decides whether vector
+ * elements are packed without lengths. Checked against Cassandra 5.0: tinyint,
+ * smallint, date and time are NOT fixed there (their vector elements carry a vint
+ * length), although their values always have 1, 2, 4 and 8 bytes.
+ */
 int cql_type_fixed_size(const cql_type *t)
 {
     if (!t)
         return -1;
     switch (t->kind) {
     case CQL_T_BOOLEAN:
-    case CQL_T_TINYINT:
-        return t->kind == CQL_T_BOOLEAN ? 1 : 1;
-    case CQL_T_SMALLINT:
-        return 2;
+        return 1;
     case CQL_T_INT:
     case CQL_T_FLOAT:
-    case CQL_T_DATE:
         return 4;
     case CQL_T_BIGINT:
     case CQL_T_COUNTER:
     case CQL_T_DOUBLE:
     case CQL_T_TIMESTAMP:
-    case CQL_T_TIME:
         return 8;
     case CQL_T_UUID:
     case CQL_T_TIMEUUID:

@@ -12,6 +12,7 @@
 #include "cql/cql.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -151,7 +152,9 @@ static int64_t floor_div(int64_t a, int64_t b)
 static ce_err timestamp_json(ce_buf *b, int64_t ms)
 {
     int64_t days = floor_div(ms, 86400000);
-    int64_t msod = ms - days * 86400000;
+    int64_t msod = ms % 86400000;
+    if (msod < 0)
+        msod += 86400000;
     int64_t y;
     unsigned m, d;
     cqlv_civil_from_days(days, &y, &m, &d);
@@ -447,6 +450,8 @@ static ce_err value_json(const cql_type *t, const uint8_t *p, int32_t len, ce_bu
         uint64_t u = cqlv_rd64(p);
         double d;
         memcpy(&d, &u, sizeof d);
+        if (d == 0 && signbit(d))
+            return ce_buf_append_str(b, "-0.0"); /* "-0" would read back as integer 0 */
         return jsonw_double(b, d);
     }
     case CQL_T_FLOAT: {
@@ -455,6 +460,8 @@ static ce_err value_json(const cql_type *t, const uint8_t *p, int32_t len, ce_bu
         uint32_t u = cqlv_rd32(p);
         float f;
         memcpy(&f, &u, sizeof f);
+        if (f == 0 && signbit(f))
+            return ce_buf_append_str(b, "-0.0");
         return jsonw_float(b, f);
     }
     case CQL_T_VARINT:
