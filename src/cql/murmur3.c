@@ -5,7 +5,7 @@
  * port reads the 1..15 tail bytes as signed bytes (sign-extended before shifting),
  * which differs from the reference C implementation for bytes >= 0x80; this file
  * reproduces that quirk. The token Long.MIN_VALUE is reserved as the ring's minimum
- * and maps to Long.MAX_VALUE. Composite partition keys are hashed over the routing
+ * and maps to Long.MAX_VALUE; only the empty key has it. Composite partition keys are hashed over the routing
  * key <u16 length><bytes><0x00> per component (cql_routing_key).
  */
 #include "cql/cql.h"
@@ -39,6 +39,8 @@ int64_t cql_murmur3_token(const uint8_t *key, size_t len)
     const uint64_t c1 = UINT64_C(0x87c37b91114253d5);
     const uint64_t c2 = UINT64_C(0x4cf5ad432745937f);
     uint64_t h1 = 0, h2 = 0;
+    if (len == 0)
+        return INT64_MIN; /* Cassandra: the empty key is the ring minimum */
     size_t nblocks = len / 16;
     for (size_t i = 0; i < nblocks; i++) {
         uint64_t k1 = block64(key + i * 16);
