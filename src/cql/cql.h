@@ -282,6 +282,14 @@ cql_future *cql_session_batch_async(cql_session *s, int batch_type, cql_prepared
 ce_err cql_session_run(cql_session *s, int timeout_ms);
 /* Number of requests in flight. */
 size_t cql_session_inflight(const cql_session *s);
+/* Asynchronous simple query (values copied, routed round robin). NULL only on
+ * allocation failure; free with cql_future_free. */
+cql_future *cql_session_query_async(cql_session *s, const char *cql, const cql_value *values, size_t n,
+                                    const cql_query_opts *q);
+/* Host i (0 <= i < cql_session_host_count(s, false)): address, whether it is up, and
+ * how many requests were sent to it. false when i is out of range. Strings owned by
+ * the session. */
+bool cql_session_host_info(const cql_session *s, size_t i, const char **addr, bool *up, uint64_t *requests);
 
 bool cql_future_done(const cql_future *f);
 /* Run the session until f is done. Returns its status; on success *out (if not NULL)
