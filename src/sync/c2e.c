@@ -370,7 +370,8 @@ static ce_err plan_tasks(c2e *c, const char *select_prefix)
             set_error(c, "cannot bind bucket values: %s", ce_buf_cstr(&c->err));
         return e;
     }
-    size_t want = d->scan_ranges > 0 ? (size_t)d->scan_ranges : 64;
+    size_t nhosts = cql_session_host_count(ctx->cql, true);
+    size_t want = d->scan_ranges > 0 ? (size_t)d->scan_ranges : 64 * (nhosts ? nhosts : 1);
     cql_token_range *ranges = NULL;
     size_t nr = 0;
     e = cql_session_token_ranges(ctx->cql, want, &ranges, &nr);
