@@ -394,7 +394,7 @@ void es_bulk_free(es_bulk *b)
     free(b);
 }
 
-static ce_err write_action(ce_buf *o, const char *action, const char *index, const char *type,
+ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, const char *type,
                            const char *id, size_t id_len, es_version_type vt, int64_t version,
                            bool has_types)
 {
@@ -438,7 +438,7 @@ ce_buf *es_bulk_index_begin(es_bulk *b, const char *index, const char *type, con
         return NULL;
     ce_buf *o = &b->cur->body;
     size_t off = o->len;
-    if (write_action(o, "{\"index\":{", index, type, id, id_len, vt, version,
+    if (es_bulk_write_action(o, "{\"index\":{", index, type, id, id_len, vt, version,
                      es_client_has_types(b->c))) {
         o->len = off;
         return NULL;
@@ -525,7 +525,7 @@ ce_err es_bulk_delete(es_bulk *b, const char *index, const char *type, const cha
         return CE_ENOMEM;
     ce_buf *o = &b->cur->body;
     size_t off = o->len;
-    ce_err e = write_action(o, "{\"delete\":{", index, type, id, id_len, vt, version,
+    ce_err e = es_bulk_write_action(o, "{\"delete\":{", index, type, id, id_len, vt, version,
                             es_client_has_types(b->c));
     if (!e)
         e = req_push_item(b->cur, off, o->len, o->len, tag);

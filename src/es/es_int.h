@@ -119,6 +119,12 @@ void es_client_set_http_error(es_client *c, const char *what, long status, const
 ce_err es_client_json(es_client *c, const char *method, const char *path, const char *body,
                       long *status, json_t **out);
 
+/* ---- bulk.c: one action line ({"index":{...}}\n) for `action` = "{\"index\":{" or
+ * "{\"delete\":{"; _type only when has_types and type; _id only when id. */
+ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, const char *type,
+                            const char *id, size_t id_len, es_version_type vt, int64_t version,
+                            bool has_types);
+
 /* ---- query.c: write the "query" value of an es_query (codec). */
 ce_err es_query_write(ce_buf *b, const es_query *q);
 
