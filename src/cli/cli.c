@@ -1,26 +1,245 @@
-/* cli.c - command dispatcher (skeleton: --version and --help). */
+/*
+ * cli.c - command dispatcher: global flags, per-command option parsing and --help.
+ *
+ * Each command has one row in `commands` (name, usage text, which options it takes);
+ * parsing is getopt_long over the union of options, refusing the ones the command
+ * does not take. The commands themselves live in cmd_*.c.
+ */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "cli/cli_int.h"
 #include "version.h"
+
+enum {
+    OPT_CONFIG = 1 << 0,
+    OPT_STATE_DIR = 1 << 1,
+    OPT_LOG_LEVEL = 1 << 2,
+    OPT_SINCE = 1 << 3,
+    OPT_SYNC = 1 << 4,
+    OPT_JSON = 1 << 5,
+    OPT_EFFECTIVE = 1 << 6,
+    OPT_EXIT_ON_ERROR = 1 << 7,
+    OPT_TIMEOUT = 1 << 8,
+    OPT_POSITIONAL_CONFIG = 1 << 9
+};
+
+typedef struct {
+    const char *name;
+    unsigned opts;
+    int (*run)(const cli_opts *o);
+    const char *summary;
+    const char *usage;
+    bool hidden;
+} command;
+
+static int run_reference(const cli_opts *o)
+{
+    (void)o;
+    return cli_cmd_config_reference();
+}
+
+#define COMMON_HELP                                                                        \
+    "  -c, --config CONFIG   the JSON config file\n"                                       \
+    "      --state-dir DIR   folder for checkpoints, pidfile, status and dead letters\n"  \
+    "                        (default: state_dir of the config, else its folder)\n"       \
+    "      --log-level L     debug | info | warn | error | off (default: log_level)\n"
+
+static const command commands[] = {
+    {"run", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_EXIT_ON_ERROR, cli_cmd_run,
+     "run as a daemon, one pass every `period` seconds",
+     "usage: casselastic run -c CONFIG [options]\n"
+     "\n"
+     "Runs in the foreground: one pass of every sync every `period` seconds (the sleep is\n"
+     "period minus the pass time). Holds <state_dir>/casselastic.pid; writes\n"
+     "<state_dir>/casselastic.status.json after each pass. SIGTERM/SIGINT: finish the\n"
+     "current batch, save checkpoints, exit 0 (a second SIGINT exits at once, 130).\n"
+     "SIGHUP reopens log_file. A failing pass is logged and retried next period; servers\n"
+     "unreachable at start are retried with backoff.\n"
+     "\n"
+     "options:\n" COMMON_HELP
+     "      --since WHEN      first pass starts at WHEN (\"YYYYMMDD HH:MM\" or ISO 8601, UTC),\n"
+     "                        ignoring checkpoints; later passes use the checkpoints\n"
+     "      --sync NAME       only this sync (repeatable)\n"
+     "      --exit-on-error   exit (3) instead of retrying when a server is unreachable at start\n", false},
+    {"once", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC, cli_cmd_once,
+     "one pass of every sync, then exit",
+     "usage: casselastic once -c CONFIG [options]\n"
+     "\n"
+     "One pass of every sync, a summary per sync on stdout. Exit 0 when every sync\n"
+     "succeeded, 1 when one failed, 2 for a bad config (nothing changed), 3 when a server\n"
+     "cannot be reached.\n"
+     "\n"
+     "options:\n" COMMON_HELP
+     "      --since WHEN      start at WHEN (\"YYYYMMDD HH:MM\" or ISO 8601, UTC) instead of\n"
+     "                        the checkpoints\n"
+     "      --sync NAME       only this sync (repeatable)\n", false},
+    {"status", OPT_CONFIG | OPT_STATE_DIR | OPT_JSON, cli_cmd_status, "checkpoints, lag and last pass counts",
+     "usage: casselastic status -c CONFIG [--json] [--state-dir DIR]\n"
+     "\n"
+     "Per sync and direction: checkpoint position, lag, last pass counts; whether the\n"
+     "daemon is running. Exit 0 (also when no daemon runs: \"daemon: not running\"),\n"
+     "2 for a bad config.\n"
+     "\n"
+     "options:\n"
+     "  -c, --config CONFIG   the JSON config file\n"
+     "      --state-dir DIR   state folder (default: from the config)\n"
+     "      --json            one JSON object on stdout\n", false},
+    {"stop", OPT_CONFIG | OPT_STATE_DIR | OPT_TIMEOUT, cli_cmd_stop, "stop the daemon started with this config",
+     "usage: casselastic stop -c CONFIG [--timeout SECONDS] [--state-dir DIR]\n"
+     "\n"
+     "Sends SIGTERM to the process holding <state_dir>/casselastic.pid and waits for it to\n"
+     "save its checkpoints and exit. Exit 0 once it is gone, 1 when it is still running\n"
+     "after the timeout, 4 when no daemon was running.\n"
+     "\n"
+     "options:\n"
+     "  -c, --config CONFIG   the JSON config file\n"
+     "      --state-dir DIR   state folder (default: from the config)\n"
+     "      --timeout S       seconds to wait (default 60)\n", false},
+    {"check", OPT_CONFIG | OPT_POSITIONAL_CONFIG | OPT_STATE_DIR | OPT_EFFECTIVE, cli_cmd_check,
+     "validate a config file",
+     "usage: casselastic check [-c] CONFIG [--effective]\n"
+     "\n"
+     "Validates the config: every problem is printed with its JSON path (syntax errors\n"
+     "with line and column). Exit 0 when valid (a summary of the syncs is printed), 2\n"
+     "otherwise. Connects to nothing.\n"
+     "\n"
+     "options:\n"
+     "  -c, --config CONFIG   the JSON config file (or give it as the argument)\n"
+     "      --state-dir DIR   as run would use it\n"
+     "      --effective       print every key with its effective value (defaults included)\n", false},
+    {"config-reference", 0, run_reference, "print the config key reference (Markdown)",
+     "usage: casselastic config-reference\n", true},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: casselastic <command> [options]\n"
-            "\n"
-            "Keeps Cassandra tables and Elasticsearch/OpenSearch indexes in sync.\n"
-            "\n"
-            "commands:\n"
-            "  run -c CONFIG     run as a daemon, one pass every `period` seconds\n"
-            "  once -c CONFIG    one pass of every sync, then exit\n"
-            "  status -c CONFIG  checkpoints, lag and last pass counts\n"
-            "  stop -c CONFIG    stop the daemon started with this config\n"
-            "  check CONFIG      validate a config file\n"
-            "\n"
-            "  --version         print the version\n"
-            "  --help            this text\n");
+    fprintf(out, "usage: casselastic <command> [options]\n"
+                 "\n"
+                 "Keeps Cassandra tables and Elasticsearch/OpenSearch indexes in sync.\n"
+                 "\n"
+                 "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (commands[i].hidden)
+            continue;
+        char left[32];
+        snprintf(left, sizeof left, "%s%s", commands[i].name,
+                 (commands[i].opts & OPT_POSITIONAL_CONFIG) ? " CONFIG" : " -c CONFIG");
+        fprintf(out, "  %-18s%s\n", left, commands[i].summary);
+    }
+    fprintf(out, "\n"
+                 "  --version         print the version\n"
+                 "  --help            this text; `casselastic COMMAND --help` for a command\n"
+                 "\n"
+                 "exit codes: 0 ok, 1 a pass or command failed, 2 bad usage or invalid config\n"
+                 "(nothing changed), 3 a server could not be reached, 4 no daemon running\n"
+                 "(status/stop). See docs/cli.md.\n");
+}
+
+static const struct option long_options[] = {
+    {"config", required_argument, NULL, 'c'},   {"state-dir", required_argument, NULL, 'S'},
+    {"log-level", required_argument, NULL, 'L'}, {"since", required_argument, NULL, 's'},
+    {"sync", required_argument, NULL, 'y'},      {"json", no_argument, NULL, 'j'},
+    {"effective", no_argument, NULL, 'e'},       {"exit-on-error", no_argument, NULL, 'x'},
+    {"timeout", required_argument, NULL, 't'},   {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+static unsigned opt_flag(int c)
+{
+    switch (c) {
+    case 'c': return OPT_CONFIG;
+    case 'S': return OPT_STATE_DIR;
+    case 'L': return OPT_LOG_LEVEL;
+    case 's': return OPT_SINCE;
+    case 'y': return OPT_SYNC;
+    case 'j': return OPT_JSON;
+    case 'e': return OPT_EFFECTIVE;
+    case 'x': return OPT_EXIT_ON_ERROR;
+    case 't': return OPT_TIMEOUT;
+    }
+    return 0;
+}
+
+static const char *opt_name(int c)
+{
+    for (const struct option *o = long_options; o->name; o++)
+        if (o->val == c)
+            return o->name;
+    return "?";
+}
+
+static int parse_and_run(const command *cmd, int argc, char **argv)
+{
+    cli_opts o = {.timeout_s = 60};
+    optind = 0; /* full reset (glibc), so cli_main can run more than once */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:h", long_options, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(cmd->usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (c == '?' || c == ':') {
+            if (optopt)
+                fprintf(stderr, "casselastic %s: option -%c needs a value or is unknown\n", cmd->name, optopt);
+            else
+                fprintf(stderr, "casselastic %s: unknown option or missing value: %s\n", cmd->name,
+                        argv[optind - 1]);
+            fprintf(stderr, "see: casselastic %s --help\n", cmd->name);
+            return CLI_EXIT_CONFIG;
+        }
+        if (!(cmd->opts & opt_flag(c))) {
+            fprintf(stderr, "casselastic %s: --%s is not an option of this command\n", cmd->name, opt_name(c));
+            return CLI_EXIT_CONFIG;
+        }
+        switch (c) {
+        case 'c': o.config_path = optarg; break;
+        case 'S': o.state_dir = optarg; break;
+        case 'L': o.log_level = optarg; break;
+        case 's': o.since = optarg; break;
+        case 'y':
+            if (o.nsync_names == CLI_MAX_SYNC_FILTERS) {
+                fprintf(stderr, "casselastic %s: too many --sync options\n", cmd->name);
+                return CLI_EXIT_CONFIG;
+            }
+            o.sync_names[o.nsync_names++] = optarg;
+            break;
+        case 'j': o.json = true; break;
+        case 'e': o.effective = true; break;
+        case 'x': o.exit_on_error = true; break;
+        case 't': {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (*end || end == optarg || t < 0 || t > 86400) {
+                fprintf(stderr, "casselastic %s: --timeout: expected seconds (0-86400), got \"%s\"\n", cmd->name,
+                        optarg);
+                return CLI_EXIT_CONFIG;
+            }
+            o.timeout_s = (int)t;
+            break;
+        }
+        }
+    }
+    /* Positional arguments (getopt moved them to the end): the config of `check CONFIG`. */
+    for (; optind < argc; optind++) {
+        if ((cmd->opts & OPT_POSITIONAL_CONFIG) && !o.config_path) {
+            o.config_path = argv[optind];
+            continue;
+        }
+        fprintf(stderr, "casselastic %s: unexpected argument \"%s\" (see --help)\n", cmd->name, argv[optind]);
+        return CLI_EXIT_CONFIG;
+    }
+    if ((cmd->opts & OPT_CONFIG) && !o.config_path) {
+        fprintf(stderr, "casselastic %s: a config file is needed: -c CONFIG (see --help)\n", cmd->name);
+        return CLI_EXIT_CONFIG;
+    }
+    return cmd->run(&o);
 }
 
 int cli_main(int argc, char **argv)
@@ -29,14 +248,24 @@ int cli_main(int argc, char **argv)
         usage(stderr);
         return CLI_EXIT_CONFIG;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    const char *a = argv[1];
+    if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0 || strcmp(a, "version") == 0) {
         printf("casselastic %s\n", CE_VERSION);
         return CLI_EXIT_OK;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0) {
+        if (argc >= 3 && strcmp(a, "help") == 0)
+            for (size_t i = 0; i < NCOMMANDS; i++)
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    fputs(commands[i].usage, stdout);
+                    return CLI_EXIT_OK;
+                }
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    fprintf(stderr, "casselastic: unknown command '%s' (see --help)\n", argv[1]);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(a, commands[i].name) == 0)
+            return parse_and_run(&commands[i], argc - 1, argv + 1);
+    fprintf(stderr, "casselastic: unknown command \"%s\" (see casselastic --help)\n", a);
     return CLI_EXIT_CONFIG;
 }

@@ -12,6 +12,7 @@
 #define CE_SYNC_CHECKPOINT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "util/err.h"
 
@@ -36,7 +37,15 @@ void sync_checkpoint_clear(sync_checkpoint *cp);
 /* PyCassElastic's start point: "<dir>/lastruntime.log" holding "YYYYMMDD HH:MM" (UTC).
  * CE_ENOTFOUND if absent, CE_EINVAL if unparsable. */
 ce_err sync_lastruntime_read(const char *dir, int64_t *ms_out);
-/* Parse "YYYYMMDD HH:MM" (UTC) -> ms. */
+/* Parse "YYYYMMDD HH:MM" (UTC) -> ms. Also accepts ISO 8601 in UTC:
+ * "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS][Z]" (space instead of T allowed). CE_EINVAL otherwise. */
 ce_err sync_parse_since(const char *text, int64_t *ms_out);
+
+/* Write a whole file atomically: temp file in the same folder (O_EXCL), fsync, rename,
+ * fsync of the folder. mode 0 = 0644. On failure the old file (if any) is untouched and
+ * no temp file is left. CE_ENOTFOUND when the folder does not exist, CE_EIO otherwise. */
+ce_err sync_file_write_atomic(const char *path, const char *data, size_t len, int mode);
+/* "2026-11-25T22:00:00.123Z" for a Unix time in ms (UTC). */
+ce_err sync_format_iso_ms(int64_t ms, char out[32]);
 
 #endif

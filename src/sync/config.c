@@ -10,8 +10,10 @@ static void free_strv(char **v, size_t n)
     free(v);
 }
 
-static void free_sync(sync_def *s)
+void sync_def_free(sync_def *s)
 {
+    if (!s)
+        return;
     char **fields[] = {&s->name, &s->comments, &s->id_col, &s->date_col, &s->version_col,
                        &s->source_field, &s->keyspace, &s->table, &s->cassandra_source_id,
                        &s->bucket_col, &s->bucket_format, &s->index, &s->type, &s->es_source_id};
@@ -26,7 +28,7 @@ void sync_config_free(sync_config *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->nsyncs; i++)
-        free_sync(&c->syncs[i]);
+        sync_def_free(&c->syncs[i]);
     free(c->syncs);
     sync_cassandra_conf *k = &c->cassandra;
     free_strv(k->hosts, k->nhosts);

@@ -1,10 +1,10 @@
 /*
  * config.h - the configuration model shared by the CLI (which loads and validates it,
- * src/cli/config.c) and the engine (which runs it). Plain data: the loader fills it,
+ * src/cli/config_load.c) and the engine (which runs it). Plain data: the loader fills it,
  * sync_config_free releases every string it owns.
  *
  * PyCassElastic's config is accepted unchanged; every extension has a default that
- * works (see README "Configuration reference").
+ * works (see docs/config.md; the loader's key table is src/cli/config_keys.c).
  */
 #ifndef CE_SYNC_CONFIG_H
 #define CE_SYNC_CONFIG_H
@@ -57,16 +57,16 @@ typedef struct {
     int bulk_max_bytes;     /* default 5 MiB */
     int bulk_concurrency;   /* default 2 */
     int write_concurrency;  /* Cassandra writes in flight, default 256 */
-    int scan_ranges;        /* token ranges for full scans, default 4 x nodes x 16 */
+    int scan_ranges;        /* token ranges for full scans; 0 (default) = 4 x nodes x 16 */
     bool delete_old_versions;   /* PyCassElastic (id, version) layout cleanup; default true */
     bool create_index;      /* default true */
     bool alter_table;       /* add columns for new ES fields; default true */
 } sync_def;
 
 typedef struct {
-    char **hosts;
+    char **hosts;              /* host names or addresses, without ports */
     size_t nhosts;
-    int port;                  /* default 9042 */
+    int port;                  /* default 9042; or the port given as "host:port" in url */
     char *keyspace;
     char *username, *password; /* password may come from env: "password_env" */
     bool tls;
@@ -80,9 +80,10 @@ typedef struct {
 } sync_cassandra_conf;
 
 typedef struct {
-    char **urls;
+    char **urls;               /* normalised: "http(s)://host:port", no trailing '/' */
     size_t nurls;
     char *username, *password, *api_key, *bearer_token;
+    bool tls;                  /* tls.enabled: bare hosts get https:// (added by cli) */
     char *tls_ca_file, *tls_cert_file, *tls_key_file;
     bool tls_no_verify;
     int request_timeout_ms;    /* default 60000 */
@@ -101,6 +102,9 @@ typedef struct {
     char *config_path;         /* absolute path of the file loaded */
 } sync_config;
 
+/* Release every string the config owns and zero it. NULL is a no-op. */
 void sync_config_free(sync_config *c);
+/* Release the strings of one sync (the struct itself is not freed). NULL is a no-op. */
+void sync_def_free(sync_def *s);
 
 #endif

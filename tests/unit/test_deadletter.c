@@ -1,0 +1,150 @@
+/* test_deadletter.c - dead-letter lines are valid JSON with every field, whatever the
+ * document (valid JSON, pretty-printed, not JSON, NULL), also from several threads. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "sync/deadletter.h"
+
+static char path[256];
+
+static int setup(void **st)
+{
+    (void)st;
+    snprintf(path, sizeof path, "/tmp/ce-test-dl-%ld.jsonl", (long)getpid());
+    unlink(path);
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    unlink(path);
+    return 0;
+}
+
+/* Parse every line; returns how many, and the parsed lines in out (caller decrefs). */
+static size_t read_lines(json_t **out, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t n = 0, lcap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &lcap, f)) > 0) {
+        assert_int_equal(line[len - 1], '\n');
+        json_error_t jerr;
+        json_t *j = json_loadb(line, (size_t)len, 0, &jerr);
+        if (!j)
+            fprintf(stderr, "bad line: %s (%s)\n", line, jerr.text);
+        assert_non_null(j);
+        assert_true(json_is_object(j));
+        const char *keys[] = {"ts", "sync", "direction", "id", "reason", "doc"};
+        for (size_t k = 0; k < 6; k++)
+            assert_non_null(json_object_get(j, keys[k]));
+        if (n < cap)
+            out[n] = j;
+        else
+            json_decref(j);
+        n++;
+    }
+    free(line);
+    fclose(f);
+    return n;
+}
+
+static void test_lines(void **st)
+{
+    (void)st;
+    sync_deadletter *d;
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    const char *doc = "{\"a\": 1, \"b\": [true, null]}";
+    assert_int_equal(sync_deadletter_write(d, "orders", "to_es", "42", "mapper_parsing_exception: bad",
+                                           doc, strlen(doc)), CE_OK);
+    const char *pretty = "{\n  \"x\": \"y\"\n}";
+    assert_int_equal(sync_deadletter_write(d, "orders", "to_cassandra", "k\"1", "convert", pretty,
+                                           strlen(pretty)), CE_OK);
+    const char *notjson = "not json\n\"at all";
+    assert_int_equal(sync_deadletter_write(d, "orders", "to_es", NULL, "x", notjson, strlen(notjson)), CE_OK);
+    assert_int_equal(sync_deadletter_write(d, "o", "to_es", "1", "r", NULL, 0), CE_OK);
+    assert_int_equal(sync_deadletter_count(d), 4);
+    sync_deadletter_close(d);
+
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    json_t *l[8];
+    assert_int_equal(read_lines(l, 8), 4);
+    assert_string_equal(json_string_value(json_object_get(l[0], "sync")), "orders");
+    assert_string_equal(json_string_value(json_object_get(l[0], "direction")), "to_es");
+    assert_string_equal(json_string_value(json_object_get(l[0], "id")), "42");
+    assert_string_equal(json_string_value(json_object_get(l[0], "reason")), "mapper_parsing_exception: bad");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(l[0], "doc"), "a")), 1);
+    const char *ts = json_string_value(json_object_get(l[0], "ts"));
+    assert_int_equal(strlen(ts), 24);
+    assert_int_equal(ts[23], 'Z');
+    assert_string_equal(json_string_value(json_object_get(l[1], "id")), "k\"1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(l[1], "doc"), "x")), "y");
+    assert_true(json_is_null(json_object_get(l[2], "id")));
+    assert_string_equal(json_string_value(json_object_get(l[2], "doc")), notjson);
+    assert_true(json_is_null(json_object_get(l[3], "doc")));
+    for (int i = 0; i < 4; i++)
+        json_decref(l[i]);
+
+    /* reopening appends */
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    assert_int_equal(sync_deadletter_write(d, "o", "to_es", "2", "r", "3", 1), CE_OK);
+    sync_deadletter_close(d);
+    assert_int_equal(read_lines(NULL, 0), 5);
+    assert_int_equal(sync_deadletter_open("/nonexistent-ce-dir/x.jsonl", &d), CE_ENOTFOUND);
+    sync_deadletter_close(NULL);
+}
+
+static void *writer(void *arg)
+{
+    sync_deadletter *d = arg;
+    char doc[64];
+    for (int i = 0; i < 500; i++) {
+        snprintf(doc, sizeof doc, "{\"n\": %d, \"pad\": \"%040d\"}", i, i);
+        if (sync_deadletter_write(d, "t", "to_es", "id", "r", doc, strlen(doc)) != CE_OK)
+            return arg;
+    }
+    return NULL;
+}
+
+static void test_threads(void **st)
+{
+    (void)st;
+    sync_deadletter *d;
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, writer, d);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    assert_int_equal(sync_deadletter_count(d), 2000);
+    sync_deadletter_close(d);
+    assert_int_equal(read_lines(NULL, 0), 2000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
