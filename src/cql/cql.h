@@ -219,6 +219,8 @@ typedef struct {
     int connections_per_host;          /* default 1 */
     bool token_aware;                  /* default true (set via cql_session_opts_init) */
     bool discover;                     /* default true: use system.peers(_v2) */
+    bool prepare_lazily;               /* default false: PREPARE on every up host at once;
+                                          true: only where executed (on Unprepared) */
 } cql_session_opts;
 
 typedef struct {

@@ -1023,6 +1023,34 @@ static void prepared_free(cql_prepared *p)
     free(p);
 }
 
+/* PREPARE on every other host that is up, so executions routed there do not meet
+ * Unprepared. Failures are ignored: Unprepared is handled when met. */
+static void prepare_elsewhere(cql_session *s, const char *cql, int skip_host)
+{
+    cql_future *fs[64];
+    size_t n = 0;
+    for (size_t i = 0; i < s->nhosts && n < 64; i++) {
+        if ((int)i == skip_host || !s->hosts[i].conn || s->hosts[i].conn->state != CS_READY)
+            continue;
+        cql_future *f = future_new(s, FK_PREPARE);
+        if (!f)
+            break;
+        f->cql_len = strlen(cql);
+        if (!(f->cql = strdup(cql))) {
+            future_release(f);
+            break;
+        }
+        f->pin_host = (int)i;
+        cql_session_submit(s, f);
+        fs[n++] = f;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cql_future_wait(fs[i], NULL))
+            ce_debug("msg=\"cql prepare on another host failed\" err=\"%s\"", fs[i]->errmsg);
+        cql_future_free(fs[i]);
+    }
+}
+
 ce_err cql_session_prepare(cql_session *s, const char *cql, cql_prepared **out, cql_error_info *info)
 {
     *out = NULL;
@@ -1042,9 +1070,18 @@ ce_err cql_session_prepare(cql_session *s, const char *cql, cql_prepared **out, 
     }
     cql_session_submit(s, f);
     cql_result *r = NULL;
-    ce_err e = cql_session_wait_result(s, f, &r, info);
-    if (e)
+    ce_err e = cql_future_wait(f, &r);
+    int first_host = f->host;
+    if (e) {
+        if (info)
+            *info = f->info;
+        cql_session_set_err(s, "%s", f->errmsg);
+        cql_future_free(f);
         return e;
+    }
+    cql_future_free(f);
+    if (!s->o.prepare_lazily)
+        prepare_elsewhere(s, cql, first_host);
     if (r->kind != CQL_RESULT_PREPARED) {
         cql_result_free(r);
         cql_session_set_err(s, "PREPARE did not return a prepared statement");
@@ -1226,6 +1263,19 @@ ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
         ce_err e = cql_cluster_discover(s);
         if (e)
             ce_warn("msg=\"cql discovery failed; using contact points only\" err=\"%s\"", s->errmsg);
+    }
+    /* bring up the other hosts now, so routing works from the first request */
+    int64_t until = cql_now_ms() + s->o.connect_timeout_ms;
+    for (;;) {
+        bool settling = false;
+        for (size_t i = 0; i < s->nhosts; i++) {
+            cql_host *h = &s->hosts[i];
+            if (!h->up && h->failures == 0)
+                settling = true;
+        }
+        if (!settling || cql_now_ms() > until)
+            break;
+        cql_session_run(s, 50);
     }
     s->errmsg[0] = '\0';
     return CE_OK;

@@ -11,6 +11,7 @@
  *            --keyspace K  --page-size N  --consistency NAME  --serial NAME
  *            --timeout MS  --no-discover  --no-token-aware  --stats  --concurrency N
  *            --timestamp USEC  --log debug|info|warn|error
+ *            --prepare-lazily (PREPARE only where executed: exercises Unprepared)
  *   query CQL [JSON]         run CQL (all pages); JSON array binds by position, JSON
  *                            object binds by name (prepared when JSON is given)
  *   exec CQL                 prepare CQL, then execute it once per stdin line (a JSON
@@ -576,7 +577,7 @@ static int usage(void)
     fprintf(stderr, "usage: ce_cql_tool [--host H] [--port P] [--proto 4|5] [--compression] [--user U --password P]\n"
                     "  [--tls --ca F [--cert C --key K] [--no-verify]] [--keyspace K] [--page-size N]\n"
                     "  [--consistency C] [--serial C] [--timeout MS] [--no-discover] [--no-token-aware] [--stats]\n"
-                    "  [--concurrency N] [--timestamp USEC] [--log LEVEL]\n"
+                    "  [--concurrency N] [--timestamp USEC] [--log LEVEL] [--prepare-lazily]\n"
                     "  query CQL [JSON] | exec CQL | scan KS TABLE N | ranges N | hosts | meta KS TABLE |\n"
                     "  write-loop KS TABLE COUNT MS\n");
     return 1;
@@ -612,6 +613,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--timestamp")) { NEEDV(); g_q.timestamp = strtoll(v, NULL, 10); }
         else if (!strcmp(a, "--no-discover")) g_opts.discover = false;
         else if (!strcmp(a, "--no-token-aware")) g_opts.token_aware = false;
+        else if (!strcmp(a, "--prepare-lazily")) g_opts.prepare_lazily = true;
         else if (!strcmp(a, "--stats")) g_stats = true;
         else if (!strcmp(a, "--concurrency")) { NEEDV(); g_concurrency = atoi(v) > 0 ? atoi(v) : 1; }
         else if (!strcmp(a, "--log")) { NEEDV(); int l = ce_log_level_parse(v); if (l >= 0) ce_log_set_level((ce_log_level)l); }
