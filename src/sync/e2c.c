@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "util/log.h"
 
 static const char *dir_name = "to_cassandra";
@@ -114,6 +115,48 @@ static void complete_oldest(e2c *c)
     p->hit = NULL;
     c->head = (c->head + 1) % c->window;
     c->count--;
+}
+
+/* Collect the schema versions of one RESULT into vs (up to max); returns the count. */
+static size_t schema_versions(cql_session *s, const char *q, char vs[][40], size_t n, size_t max)
+{
+    cql_result *r = NULL;
+    cql_query_opts qo;
+    cql_query_opts_init(&qo);
+    qo.consistency = CQL_CONSISTENCY_ONE;
+    if (cql_session_query(s, q, NULL, 0, &qo, &r, NULL) != CE_OK)
+        return n;
+    ce_buf b = CE_BUF_INIT;
+    for (size_t row = 0; row < cql_result_row_count(r) && n < max; row++) {
+        cql_value v = cql_result_cell(r, row, 0);
+        if (v.len <= 0)
+            continue;
+        ce_buf_reset(&b);
+        if (cql_value_to_json(cql_result_column_type(r, 0), v.ptr, v.len, &b) == CE_OK)
+            snprintf(vs[n++], 40, "%.*s", (int)b.len, b.data);
+    }
+    ce_buf_free(&b);
+    cql_result_free(r);
+    return n;
+}
+
+/* After ALTER TABLE: wait (at most ~10 s) until the nodes agree on the schema, as
+ * drivers do, so the next PREPARE sees the new columns wherever it lands. */
+static void wait_schema_agreement(cql_session *s)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char vs[64][40];
+        size_t n = schema_versions(s, "SELECT schema_version FROM system.local", vs, 0, 64);
+        n = schema_versions(s, "SELECT schema_version FROM system.peers", vs, n, 64);
+        bool agree = n > 0;
+        for (size_t i = 1; i < n && agree; i++)
+            agree = strcmp(vs[i], vs[0]) == 0;
+        if (agree)
+            return;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ce_warn("msg=\"no schema agreement after ALTER TABLE; continuing\"");
 }
 
 static ce_err reload_meta(e2c *c)
@@ -214,8 +257,18 @@ static ce_err prepare_insert(e2c *c)
         e = ce_buf_append_str(&q, i ? ",?" : "?");
     e = e ? e : ce_buf_append_str(&q, ") USING TIMESTAMP ?");
     cql_error_info info;
-    if (!e)
+    memset(&info, 0, sizeof info);
+    for (int attempt = 0; !e && attempt < 50; attempt++) {
         e = cql_session_prepare(c->ctx->cql, ce_buf_cstr(&q), &c->ins, &info);
+        /* a node that has not seen a just-added column yet */
+        if (e != CE_ESERVER || !strstr(info.message, "Undefined column"))
+            break;
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        e = CE_OK;
+        if (attempt == 49)
+            e = CE_ESERVER;
+    }
     if (e) {
         ce_error("sync=%s dir=to_cassandra msg=\"prepare failed\" error=\"%s\"", c->d->name,
                  e == CE_ESERVER ? info.message : cql_session_errmsg(c->ctx->cql));
@@ -237,8 +290,11 @@ static ce_err prepare_insert(e2c *c)
     }
     for (size_t i = 0; i < c->ncols; i++) {
         c->names[i] = m->columns[i].name;
+        /* copies: a re-preparation on another node replaces the statement's metadata */
         const cql_type *pt = cql_prepared_param_type(c->ins, i);
-        c->types[i] = pt ? pt : m->columns[i].type;
+        c->types[i] = cql_type_clone(pt ? pt : m->columns[i].type);
+        if (!c->types[i])
+            return CE_ENOMEM;
         c->is_key[i] = m->columns[i].role == CQL_COL_PARTITION_KEY || m->columns[i].role == CQL_COL_CLUSTERING;
     }
     /* the doc map */
@@ -353,8 +409,10 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
     if (props && json_is_object(props)) {
         bool changed = false;
         evolve_schema(&c, props, &changed);
-        if (changed)
+        if (changed) {
+            wait_schema_agreement(ctx->cql);
             rc = reload_meta(&c);
+        }
     }
     if (!rc)
         rc = prepare_insert(&c);
@@ -433,6 +491,8 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
     free(vals);
     free(c.ring);
     free(c.names);
+    for (size_t i = 0; c.types && i < c.ncols; i++)
+        cql_type_free((cql_type *)c.types[i]);
     free(c.types);
     free(c.skip);
     free(c.is_key);

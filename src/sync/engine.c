@@ -1,8 +1,8 @@
 /*
  * engine.c - the sync engine: connects to both sides and runs passes (see engine.h).
  *
- * A pass runs every sync of the config in turn, each in its directions (Cassandra ->
- * Elasticsearch first, then back), each direction over its own window:
+ * A pass runs every sync of the config in turn, each in its directions (Elasticsearch ->
+ * Cassandra first, then Cassandra -> Elasticsearch), each direction over its own window:
  *   [checkpoint - overlap, now - safety_lag)
  * (start: --since, else the checkpoint, else PyCassElastic's lastruntime.log, else 0).
  * The checkpoint moves to the window end only when the direction's pass succeeded,
@@ -325,8 +325,11 @@ ce_err sync_engine_pass(sync_engine *e, const sync_pass_opts *o, sync_pass_repor
         sync_pass_result *res = &e->results[i];
         snprintf(res->name, sizeof res->name, "%s", d->name ? d->name : "");
         res->ok = true;
-        if (d->direction == SYNC_DIR_BOTH || d->direction == SYNC_DIR_TO_ES) {
-            ce_err rc = run_direction(e, o, d, res, true);
+        /* Elasticsearch -> Cassandra first: Cassandra's last-write-wins then settles
+         * which copy is newest even for documents indexed without external versions,
+         * and the Cassandra -> Elasticsearch pass carries the result over. */
+        if (d->direction == SYNC_DIR_BOTH || d->direction == SYNC_DIR_TO_CASSANDRA) {
+            ce_err rc = run_direction(e, o, d, res, false);
             if (rc == CE_ECANCELED)
                 canceled = true;
             else if (rc)
@@ -334,8 +337,8 @@ ce_err sync_engine_pass(sync_engine *e, const sync_pass_opts *o, sync_pass_repor
         }
         if (!canceled && o && o->stop && *o->stop)
             canceled = true;
-        if (!canceled && (d->direction == SYNC_DIR_BOTH || d->direction == SYNC_DIR_TO_CASSANDRA)) {
-            ce_err rc = run_direction(e, o, d, res, false);
+        if (!canceled && (d->direction == SYNC_DIR_BOTH || d->direction == SYNC_DIR_TO_ES)) {
+            ce_err rc = run_direction(e, o, d, res, true);
             if (rc == CE_ECANCELED)
                 canceled = true;
             else if (rc)

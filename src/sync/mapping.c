@@ -60,7 +60,7 @@ ce_err sync_mapping_property(const cql_type *t, bool is_key, const sync_es_targe
         return prop_str(b, "keyword");
     case CQL_T_VECTOR:
         if (t->nsub == 1 && t->sub[0]->kind == CQL_T_FLOAT && t->dimension > 0) {
-            if (tg->flavor == ES_FLAVOR_OPENSEARCH)
+            if (tg->flavor == ES_FLAVOR_OPENSEARCH && !tg->no_knn)
                 return ce_buf_printf(b, "{\"type\":\"knn_vector\",\"dimension\":%u}", t->dimension);
             if (tg->flavor == ES_FLAVOR_ELASTICSEARCH && tg->major >= 8 && t->dimension <= 4096)
                 return ce_buf_printf(b,
@@ -92,7 +92,7 @@ ce_err sync_mapping_property(const cql_type *t, bool is_key, const sync_es_targe
 
 static bool has_opensearch_knn(const cql_table_meta *m, const sync_es_target *tg)
 {
-    if (tg->flavor != ES_FLAVOR_OPENSEARCH)
+    if (tg->flavor != ES_FLAVOR_OPENSEARCH || tg->no_knn)
         return false;
     for (size_t i = 0; i < m->ncolumns; i++) {
         const cql_type *t = m->columns[i].type;

@@ -130,6 +130,7 @@ typedef struct {
     int major;
     bool has_types;
     const char *type;              /* mapping type name for ES <= 6 */
+    bool no_knn;                   /* OpenSearch without the k-NN plugin: vectors as floats */
 } sync_es_target;
 
 /* Index creation body {"settings":{...},"mappings":{...}} for a table. */

@@ -133,7 +133,7 @@ static const char *mapping_of(const char *cql, bool key, es_flavor fl, ce_buf *b
 {
     cql_type *t = NULL;
     assert_int_equal(cql_type_parse(cql, &t), CE_OK);
-    sync_es_target tg = {fl, fl == ES_FLAVOR_OPENSEARCH ? 2 : 8, false, NULL};
+    sync_es_target tg = {fl, fl == ES_FLAVOR_OPENSEARCH ? 2 : 8, false, NULL, false};
     ce_buf_reset(b);
     assert_int_equal(sync_mapping_property(t, key, &tg, b), CE_OK);
     cql_type_free(t);
