@@ -36,7 +36,7 @@ struct es_req {
     long status;               /* last HTTP status, 0 when none was received */
     ce_buf resp;               /* response body of the last attempt */
     ce_err err;                /* CE_OK when an HTTP answer was received */
-    char errmsg[256];          /* transport error text (no credentials) */
+    char errmsg[512];          /* transport error text (no credentials) */
     int attempts;              /* attempts made */
     bool finished;
 

@@ -328,17 +328,13 @@ static void attempt_done(es_client *c, es_req *r, CURLcode rc)
         curl_easy_cleanup(h);
     r->attempts++;
     uint64_t ms = es_now_ms() - r->start_ms;
-    char red[512];
-    if (ce_log_threshold <= CE_LOG_DEBUG || rc != CURLE_OK) {
-        char full[512];
-        snprintf(full, sizeof full, "%s%.*s", c->urls[r->url_idx], (int)r->path.len, r->path.data);
-        es_url_redact(full, red, sizeof red);
-    } else {
-        red[0] = '\0';
-    }
-    ce_debug("msg=\"es request\" method=%s url=\"%s\" status=%ld ms=%llu bytes=%zu gzip=%d attempt=%d%s%s",
+    char red[512], full[512];
+    snprintf(full, sizeof full, "%s%.*s", c->urls[r->url_idx], (int)r->path.len, r->path.data);
+    es_url_redact(full, red, sizeof red);
+    ce_debug("msg=\"es request\" method=%s url=\"%s\" status=%ld ms=%llu bytes=%zu gzip=%d "
+             "attempt=%d error=\"%s\"",
              r->method, red, st, (unsigned long long)ms, r->gz_on ? r->gz.len : r->body_len,
-             (int)r->gz_on, r->attempts, rc ? " curl_error=" : "", rc ? "yes" : "");
+             (int)r->gz_on, r->attempts, rc ? curl_easy_strerror(rc) : "");
     int maxr = c->opts.max_retries;
 
     if (rc != CURLE_OK) {
@@ -350,7 +346,8 @@ static void attempt_done(es_client *c, es_req *r, CURLcode rc)
                  : rc == CURLE_WRITE_ERROR ? CE_ELIMIT
                                            : CE_EIO;
         /* curl's messages carry host names, never our credentials. */
-        snprintf(r->errmsg, sizeof r->errmsg, "%s %s: %s", r->method, red, curl_easy_strerror(rc));
+        snprintf(r->errmsg, sizeof r->errmsg, "%s %.300s: %.150s", r->method, red,
+                 curl_easy_strerror(rc));
         if (curl_is_retryable(rc) && r->attempts <= maxr) {
             if (c->nurls > 1 && c->url_cur == r->url_idx) {
                 c->url_cur = (r->url_idx + 1) % (int)c->nurls;
