@@ -110,7 +110,11 @@ typedef struct {
  *   date -> "2026-11-25"; time -> "10:00:00.123456789"; duration -> "1mo2d3ns"
  *   (ISO-like CQL duration text); list/set/vector -> array; map -> object when keys
  *   are text-like else array of [key, value] pairs; tuple -> array; udt -> object.
- * CE_EPROTO when the bytes do not match the type.
+ * Edge forms: decimal with scale < 0 or > 64 -> 12345E+2 / 1E-100; timestamps outside
+ * years 0000-9999 -> epoch ms number; dates outside them -> "+010000-01-01"; empty
+ * (0-byte) non-string values -> null; custom types -> base64 like blob.
+ * CE_EPROTO when the bytes do not match the type (b unchanged); CE_ENOMEM/CE_ELIMIT
+ * when b cannot grow (b unchanged).
  */
 ce_err cql_value_to_json(const cql_type *t, const uint8_t *p, int32_t len, ce_buf *b);
 
