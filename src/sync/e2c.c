@@ -86,17 +86,52 @@ static bool is_invalid_request(int32_t code)
     return code == 0x2000 || code == 0x2200 || code == 0x2300;
 }
 
+/* A node that has not applied a just-added column yet: write again (blocking) for a
+ * few seconds. true when the write finally went through. */
+static bool retry_write_after_schema_lag(e2c *c, const json_t *hit)
+{
+    ce_buf storage = CE_BUF_INIT, err = CE_BUF_INIT;
+    cql_value *vals = calloc(c->ncols + 1, sizeof *vals);
+    bool ok = false;
+    for (int attempt = 0; vals && attempt < 50 && !ok; attempt++) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        int64_t version;
+        ce_buf_reset(&err);
+        if (sync_doc_values(&c->dm, hit, &storage, vals, &version, &err) != CE_OK)
+            break;
+        cql_query_opts qo;
+        cql_query_opts_init(&qo);
+        qo.consistency = c->ctx->write_cl;
+        cql_error_info info;
+        memset(&info, 0, sizeof info);
+        ce_err e = cql_session_execute(c->ctx->cql, c->ins, vals, c->ncols + 1, &qo, NULL, &info);
+        if (e == CE_OK)
+            ok = true;
+        else if (!(e == CE_ESERVER && strstr(info.message, "Undefined column")))
+            break;
+    }
+    free(vals);
+    ce_buf_free(&storage);
+    ce_buf_free(&err);
+    return ok;
+}
+
 /* Wait for the oldest write and account for it. */
 static void complete_oldest(e2c *c)
 {
     pending_write *p = &c->ring[c->head];
     ce_err e = cql_future_wait(p->f, NULL);
+    const cql_error_info *info = e ? cql_future_error(p->f) : NULL;
+    if (e == CE_ESERVER && info && strstr(info->message, "Undefined column") &&
+        retry_write_after_schema_lag(c, p->hit))
+        e = CE_OK;
     if (e == CE_OK) {
         c->ctx->res->e2c_written++;
     } else {
-        const cql_error_info *info = cql_future_error(p->f);
         const char *msg = cql_future_errmsg(p->f);
-        if (e == CE_ESERVER && info && is_invalid_request(info->code)) {
+        if (e == CE_ESERVER && info && is_invalid_request(info->code) &&
+            !strstr(info->message, "Undefined column")) {
             char reason[600];
             snprintf(reason, sizeof reason, "cassandra refused the write: %s", info->message);
             dead_letter(c, p->hit, reason);

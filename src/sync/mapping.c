@@ -215,6 +215,15 @@ bool sync_es_compatible(const void *prop, const cql_type *t)
     cql_type_kind k = t->kind;
     if (k == CQL_T_VARCHAR || k == CQL_T_ASCII)
         return true; /* anything can be kept as text (JSON for structured values) */
+    /* every Elasticsearch field may hold an array: lists, sets and vectors of a
+     * compatible element type fit */
+    if ((k == CQL_T_LIST || k == CQL_T_SET || k == CQL_T_VECTOR) && t->nsub == 1 &&
+        strcmp(cql, "text") != 0 && sync_es_compatible(prop, t->sub[0]))
+        return true;
+    if ((k == CQL_T_LIST || k == CQL_T_SET || k == CQL_T_VECTOR) && t->nsub == 1 &&
+        strcmp(cql, "text") == 0 && strcmp(es, "object") != 0 && strcmp(es, "nested") != 0 &&
+        strcmp(es, "flattened") != 0 && strcmp(es, "flat_object") != 0)
+        return sync_es_compatible(prop, t->sub[0]);
     if (strcmp(cql, "bigint") == 0 || strcmp(cql, "int") == 0 || strcmp(cql, "smallint") == 0 ||
         strcmp(cql, "tinyint") == 0 || strcmp(cql, "varint") == 0)
         return KIND_IN(k, CQL_T_BIGINT, CQL_T_INT, CQL_T_SMALLINT, CQL_T_TINYINT, CQL_T_VARINT,

@@ -119,6 +119,16 @@ static void test_es_to_cql(void **st)
     assert_true(sync_es_compatible(obj, t_map));
     assert_false(sync_es_compatible(obj, t_int));
     assert_false(sync_es_compatible(bl, t_int));
+    /* any field may hold an array: lists/sets of a compatible element fit */
+    cql_type *t_list = NULL, *t_uset = NULL;
+    assert_int_equal(cql_type_parse("list<int>", &t_list), CE_OK);
+    assert_int_equal(cql_type_parse("set<uuid>", &t_uset), CE_OK);
+    assert_true(sync_es_compatible(lng, t_list));
+    assert_true(sync_es_compatible(kw, t_uset));
+    assert_false(sync_es_compatible(bl, t_list));
+    assert_false(sync_es_compatible(lng, t_uset));
+    cql_type_free(t_list);
+    cql_type_free(t_uset);
     json_decref(lng);
     json_decref(kw);
     json_decref(obj);
