@@ -177,7 +177,8 @@ ce_err es_client_new(const es_client_opts *o, es_client **out)
         return CE_ECONFIG;
     }
     c->urls = calloc(o->nurls, sizeof *c->urls);
-    if (!c->urls)
+    c->url_loopback = calloc(o->nurls, sizeof *c->url_loopback);
+    if (!c->urls || !c->url_loopback)
         return CE_ENOMEM;
     for (size_t i = 0; i < o->nurls; i++) {
         c->urls[i] = o->urls[i] ? es_url_normalize(o->urls[i]) : NULL;
@@ -185,6 +186,7 @@ ce_err es_client_new(const es_client_opts *o, es_client **out)
             es_client_set_error(c, "invalid URL #%zu", i + 1);
             return CE_ECONFIG;
         }
+        c->url_loopback[i] = es_url_is_loopback(c->urls[i]);
         c->nurls++;
     }
     if (o->api_key || o->bearer_token) {
@@ -229,6 +231,7 @@ void es_client_free(es_client *c)
     for (size_t i = 0; i < c->nurls; i++)
         free(c->urls[i]);
     free(c->urls);
+    free(c->url_loopback);
     free_secret((char *)c->opts.username);
     free_secret((char *)c->opts.password);
     free_secret(c->auth_header);

@@ -41,6 +41,8 @@ typedef struct {
     int max_retries;                 /* default 8: retryable items and requests */
     int retry_base_ms;               /* default 100: exponential backoff with jitter */
     bool gzip;                       /* default true: compress request bodies */
+    bool gzip_loopback;              /* default false: no compression towards localhost /
+                                      * 127.x / ::1, where it costs CPU and saves nothing */
 } es_client_opts;
 
 void es_client_opts_init(es_client_opts *o);

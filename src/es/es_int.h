@@ -57,6 +57,7 @@ struct es_req {
 struct es_client {
     es_client_opts opts;
     char **urls;               /* normalized base URLs without trailing '/' */
+    bool *url_loopback;        /* per URL: host is localhost / 127.x / ::1 */
     size_t nurls;
     int url_cur;
     CURLM *multi;
@@ -99,6 +100,8 @@ uint64_t es_now_ms(void);
 /* Normalize one base URL: "host" -> "http://host:9200", "host:port" -> "http://host:port",
  * trailing '/' dropped. Returns a malloc'd string or NULL. */
 char *es_url_normalize(const char *in);
+/* True when a normalized URL's host is localhost, 127.x.x.x or [::1]. */
+bool es_url_is_loopback(const char *url);
 
 /* ---- gzip.c: gzip (RFC 1952) one buffer into out (appended). */
 ce_err es_gzip(const char *in, size_t n, ce_buf *out, int level);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "util/log.h"
@@ -143,6 +144,21 @@ char *es_url_normalize(const char *in)
     return ce_buf_steal(&b, NULL);
 }
 
+bool es_url_is_loopback(const char *url)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    const char *at = strchr(h, '@'), *sl = strchr(h, '/');
+    if (at && (!sl || at < sl))
+        h = at + 1;
+    if (strncmp(h, "[::1]", 5) == 0)
+        return true;
+    size_t n = strcspn(h, ":/");
+    if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+        return true;
+    return strncmp(h, "127.", 4) == 0;
+}
+
 static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
 {
     es_req *r = ud;
@@ -256,6 +272,8 @@ static ce_err attempt_start(es_client *c, es_req *r)
     } else if (r->body || strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0) {
         const char *b = r->body ? r->body : "";
         size_t bl = r->body ? r->body_len : 0;
+        if (r->gz_on && c->url_loopback[r->url_idx] && !c->opts.gzip_loopback)
+            r->gz_on = false; /* failed over to a loopback node */
         if (r->gz_on) {
             b = r->gz.data;
             bl = r->gz.len;
@@ -397,7 +415,8 @@ ce_err es_http_submit(es_client *c, es_req *r)
     es_req_reset(r);
     if (!r->path.data || r->path.len == 0 || r->path.data[0] != '/')
         return CE_EINVAL;
-    if (c->gzip && !r->no_gzip && r->body && r->body_len >= ES_GZIP_MIN_BYTES) {
+    bool loop = c->url_loopback[c->url_cur] && !c->opts.gzip_loopback;
+    if (c->gzip && !loop && !r->no_gzip && r->body && r->body_len >= ES_GZIP_MIN_BYTES) {
         if (es_gzip(r->body, r->body_len, &r->gz, 1) == CE_OK)
             r->gz_on = true;
         else

@@ -496,7 +496,7 @@ def test_failover_and_gzip_refused(es_clients, ce_bin, unique_name):
     try:
         with FaultProxy(url, refuse_gzip=True) as px:
             p = tool(ce_bin, px.url, "bulk-load", "--index", index, "--count", 3000, "--max-docs", 500,
-                     urls=["127.0.0.1:1", px.url])
+                     urls=["127.0.0.1:1", px.url], extra=["--gzip-loopback"])
             s = summary(p.stdout)
             assert s["ok"] == 3000 and s["failed"] == 0
             # After a refusal the client stops compressing (a second request may have
@@ -506,7 +506,11 @@ def test_failover_and_gzip_refused(es_clients, ce_bin, unique_name):
         assert count(client, index) == 3000
         with FaultProxy(url) as px:
             tool(ce_bin, px.url, "bulk-load", "--index", index, "--count", 3000, "--max-docs", 500,
-                 "--version-base", 100000)
+                 "--version-base", 100000, extra=["--gzip-loopback"])
             assert px.gzip_bodies >= 6  # compressed when accepted
+        with FaultProxy(url) as px:
+            tool(ce_bin, px.url, "bulk-load", "--index", index, "--count", 3000, "--max-docs", 500,
+                 "--version-base", 200000)
+            assert px.gzip_bodies == 0  # not towards loopback by default
     finally:
         delete_index(client, index)

@@ -3,7 +3,7 @@
  *
  *   ce_es_tool [global options] COMMAND [options]
  * Global: --url U (repeatable), --user U, --password P (or env CE_ES_PASSWORD),
- *   --api-key K, --bearer T, --ca FILE, --no-gzip, --retries N, --retry-base-ms N,
+ *   --api-key K, --bearer T, --ca FILE, --no-gzip, --gzip-loopback, --retries N, --retry-base-ms N,
  *   --timeout-ms N, --log-level L
  * Commands:
  *   detect                                   flavor=.. version=.. major=.. pit=..
@@ -335,6 +335,8 @@ int main(int argc, char **argv)
             o.tls_ca_file = argv[++i];
         } else if (strcmp(s, "--no-gzip") == 0) {
             o.gzip = false;
+        } else if (strcmp(s, "--gzip-loopback") == 0) {
+            o.gzip_loopback = true;
         } else if (strcmp(s, "--retries") == 0 && has_val) {
             o.max_retries = atoi(argv[++i]);
         } else if (strcmp(s, "--retry-base-ms") == 0 && has_val) {

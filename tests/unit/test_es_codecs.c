@@ -113,6 +113,11 @@ static void test_url_normalize(void **st)
     check_norm("http://u:p@h:9200/prefix/", "http://u:p@h:9200/prefix");
     check_norm("  host  ", "http://host:9200");
     check_norm("", NULL);
+    assert_true(es_url_is_loopback("http://localhost:9200"));
+    assert_true(es_url_is_loopback("http://u:p@127.0.0.1:9200/x"));
+    assert_true(es_url_is_loopback("https://[::1]:9200"));
+    assert_false(es_url_is_loopback("http://localhost.example.com:9200"));
+    assert_false(es_url_is_loopback("http://10.0.0.1:9200"));
     check_norm("///", NULL);
 }
 
