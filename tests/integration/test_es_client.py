@@ -9,8 +9,9 @@ import base64
 import gzip
 import http.client
 import json
+import os
 import random
-import socket
+import ssl
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,7 +71,8 @@ class FaultProxy:
     them), answer whole 429s to the first `bulk_whole_429` bulk requests, refuse gzip bodies
     with 415, and records every request's headers."""
 
-    def __init__(self, target, bulk_faults=0, item_every=7, bulk_whole_429=0, refuse_gzip=False):
+    def __init__(self, target, bulk_faults=0, item_every=7, bulk_whole_429=0, refuse_gzip=False,
+                 tls=None, host="127.0.0.1"):
         self.target = urlparse(target)
         self.bulk_faults = bulk_faults
         self.item_every = item_every
@@ -95,9 +97,13 @@ class FaultProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        scheme = "http"
+        if tls:  # tls = ssl.SSLContext for the server side
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = "%s://%s:%d" % (scheme, host, self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):
@@ -514,3 +520,44 @@ def test_failover_and_gzip_refused(es_clients, ce_bin, unique_name):
             assert px.gzip_bodies == 0  # not towards loopback by default
     finally:
         delete_index(client, index)
+
+
+def _tls_ctx(testbed_env, require_client_cert):
+    d = testbed_env.get("CE_TLS_CA")
+    if not d:
+        pytest.skip("no test bed TLS material")
+    from pathlib import Path
+    tls_dir = Path(d).parent
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tls_dir / "server.pem"), str(tls_dir / "server.key"))
+    if require_client_cert:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(d)
+    return ctx
+
+
+def test_tls_ca_hostname_client_cert(es_clients, ce_bin, testbed_env):
+    """TLS through a local TLS-terminating proxy with the test bed's server certificate
+    (SAN 127.0.0.3, localhost): CA file, host-name check on by default, client certificate."""
+    name, url, client = es_clients
+    ca, wrong = testbed_env.get("CE_TLS_CA"), testbed_env.get("CE_TLS_WRONG_CA")
+    with FaultProxy(url, tls=_tls_ctx(testbed_env, False), host="127.0.0.3") as px:
+        p = tool(ce_bin, px.url, "detect", extra=["--ca", ca])
+        assert "flavor=%s" % name in p.stdout
+        p = tool(ce_bin, px.url, "detect", extra=["--ca", wrong, "--retries", "0"], check=False)
+        assert p.returncode == 2 and "CE_ETLS" in p.stderr
+        p = tool(ce_bin, px.url, "detect", extra=["--retries", "0"], check=False)  # system CAs only
+        assert p.returncode == 2
+        p = tool(ce_bin, px.url, "detect", extra=["--insecure"])
+        assert "flavor=" in p.stdout
+    # Same certificate served on an address it does not name: the host-name check refuses it.
+    with FaultProxy(url, tls=_tls_ctx(testbed_env, False), host="127.0.0.1") as px:
+        p = tool(ce_bin, px.url, "detect", extra=["--ca", ca, "--retries", "0"], check=False)
+        assert p.returncode == 2 and "CE_ETLS" in p.stderr
+    with FaultProxy(url, tls=_tls_ctx(testbed_env, True), host="127.0.0.3") as px:
+        tls_dir = os.path.dirname(ca)
+        p = tool(ce_bin, px.url, "detect", extra=["--ca", ca, "--cert", os.path.join(tls_dir, "client.pem"),
+                                                  "--key", os.path.join(tls_dir, "client.key")])
+        assert "flavor=" in p.stdout
+        p = tool(ce_bin, px.url, "detect", extra=["--ca", ca, "--retries", "0"], check=False)
+        assert p.returncode == 2

@@ -3,7 +3,7 @@
  *
  *   ce_es_tool [global options] COMMAND [options]
  * Global: --url U (repeatable), --user U, --password P (or env CE_ES_PASSWORD),
- *   --api-key K, --bearer T, --ca FILE, --no-gzip, --gzip-loopback, --retries N, --retry-base-ms N,
+ *   --api-key K, --bearer T, --ca FILE, --cert FILE, --key FILE, --insecure, --no-gzip, --gzip-loopback, --retries N, --retry-base-ms N,
  *   --timeout-ms N, --log-level L
  * Commands:
  *   detect                                   flavor=.. version=.. major=.. pit=..
@@ -333,6 +333,12 @@ int main(int argc, char **argv)
             o.bearer_token = argv[++i];
         } else if (strcmp(s, "--ca") == 0 && has_val) {
             o.tls_ca_file = argv[++i];
+        } else if (strcmp(s, "--cert") == 0 && has_val) {
+            o.tls_cert_file = argv[++i];
+        } else if (strcmp(s, "--key") == 0 && has_val) {
+            o.tls_key_file = argv[++i];
+        } else if (strcmp(s, "--insecure") == 0) {
+            o.tls_no_verify = true;
         } else if (strcmp(s, "--no-gzip") == 0) {
             o.gzip = false;
         } else if (strcmp(s, "--gzip-loopback") == 0) {
