@@ -95,7 +95,10 @@ typedef struct {
     size_t max_docs;         /* per request; default 5000 */
     int concurrency;         /* requests in flight; default 2 */
     const char *refresh;     /* NULL, "true", "wait_for" */
-    es_bulk_result_fn on_result;   /* called once per item with its final outcome */
+    es_bulk_result_fn on_result;   /* called once per item with its final outcome, from
+                                    * inside es_bulk_commit/_delete/_finish (or any call that
+                                    * drives the client's I/O); it must not call es_bulk_* on
+                                    * the same bulk. For OK items id comes from the answer. */
     void *ud;
 } es_bulk_opts;
 
