@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "util/jsonw.h"
 #include "util/log.h"
 
@@ -699,6 +700,61 @@ static ce_err delete_old_versions(c2e *c)
     return CE_OK; /* cleanup is best effort: the next pass retries */
 }
 
+/* "<state_dir>/<sync>.to_es.bulkload": present while an initial load has the index in
+ * bulk-load settings. A process killed in between leaves it behind; the next pass then
+ * resets the two settings to the server defaults (the saved values died with it). */
+static void bulkload_marker_path(const sync_pass_ctx *ctx, char *out, size_t n)
+{
+    char name[200];
+    snprintf(name, sizeof name, "%s", ctx->def->name ? ctx->def->name : "sync");
+    for (char *p = name; *p; p++)
+        if (*p == '/')
+            *p = '_';
+    snprintf(out, n, "%s/%s.to_es.bulkload", ctx->state_dir ? ctx->state_dir : ".", name);
+}
+
+static bool bulkload_marker_exists(const sync_pass_ctx *ctx)
+{
+    char path[1400];
+    bulkload_marker_path(ctx, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+static void bulkload_marker_set(const sync_pass_ctx *ctx, bool on)
+{
+    char path[1400];
+    bulkload_marker_path(ctx, path, sizeof path);
+    if (!on) {
+        (void)remove(path);
+        return;
+    }
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fprintf(f, "%s\n", ctx->def->index);
+        fflush(f);
+        (void)fsync(fileno(f));
+        fclose(f);
+    }
+}
+
+static void reset_index_settings(sync_pass_ctx *ctx)
+{
+    static const char body[] = "{\"index\":{\"refresh_interval\":null,\"number_of_replicas\":null}}";
+    char path[600];
+    snprintf(path, sizeof path, "/%s/_settings", ctx->def->index);
+    long status = 0;
+    ce_err e = es_client_request(ctx->es, "PUT", path, body, sizeof body - 1, &status, NULL);
+    if (e || status >= 300)
+        ce_warn("sync=%s dir=to_es msg=\"could not reset index settings after an interrupted load\" "
+                "index=%s status=%ld", ctx->def->name, ctx->def->index, status);
+    else
+        ce_info("sync=%s dir=to_es msg=\"index settings reset after an interrupted initial load\" index=%s",
+                ctx->def->name, ctx->def->index);
+}
+
 ce_err sync_c2e_run(sync_pass_ctx *ctx)
 {
     c2e c;
@@ -736,11 +792,14 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
         rc = plan_tasks(&c, ce_buf_cstr(&sel));
     if (!rc)
         rc = ensure_index(&c, &created);
-    if (!rc && ctx->win.initial) {
+    bool recover_settings = bulkload_marker_exists(ctx);
+    if (!rc && ctx->win.initial && !recover_settings) {
+        bulkload_marker_set(ctx, true);
         if (es_index_bulk_load_begin(ctx->es, d->index, &saved) != CE_OK) {
             ce_warn("sync=%s dir=to_es msg=\"could not switch the index to bulk-load settings\" "
                     "error=\"%s\"", d->name, es_client_errmsg(ctx->es));
             saved = NULL;
+            bulkload_marker_set(ctx, false);
         }
     }
     if (!rc) {
@@ -787,7 +846,13 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
         if (es_index_restore_settings(ctx->es, d->index, saved) != CE_OK)
             ce_warn("sync=%s dir=to_es msg=\"could not restore index settings\" index=%s error=\"%s\"",
                     d->name, d->index, es_client_errmsg(ctx->es));
+        else
+            bulkload_marker_set(ctx, false);
         es_index_settings_free(saved);
+    }
+    if (recover_settings) {
+        reset_index_settings(ctx);
+        bulkload_marker_set(ctx, false);
     }
     if (c.bulk && ctx->res->c2e_indexed > 0)
         (void)es_index_refresh(ctx->es, d->index);

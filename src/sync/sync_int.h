@@ -159,6 +159,7 @@ typedef struct {
     sync_window win;
     sync_pass_result *res;
     int64_t pass_started_ms;
+    const char *state_dir;         /* checkpoints and the bulk-load marker live here */
 } sync_pass_ctx;
 
 /* Cassandra -> Elasticsearch over ctx->win. CE_OK when every item got a final outcome. */
