@@ -14,7 +14,9 @@
  * resent after an exponential backoff with jitter. A whole request that fails
  * (transport error after the transport's own retries, 5xx, a malformed answer, an
  * item count that differs) is retried as a whole up to max_retries; 413 splits the
- * request in two. Nothing is reported OK unless the server said so.
+ * request in two. Nothing is reported OK unless the server said so; a resent item
+ * whose 409 names the very version it carries counts as OK (an earlier attempt,
+ * cut off by a timeout or a dropped connection, was applied).
  */
 #include "es/es_int.h"
 
@@ -31,6 +33,7 @@ typedef struct {
     size_t doc_off; /* start of the document line (== end for deletes) */
     size_t end;     /* one past the last newline */
     uint64_t tag;
+    int64_t version; /* external version sent, -1 when none */
 } bulk_item;
 
 typedef struct bulk_req bulk_req;
@@ -58,6 +61,7 @@ struct es_bulk {
     int inflight;
     bool open;            /* index_begin without commit/abort */
     size_t open_off, open_doc_off;
+    int64_t open_version;
     unsigned since_drive;
     es_bulk_stats st;
     ce_err err;
@@ -157,7 +161,8 @@ static void req_release(es_bulk *b, bulk_req *r)
     b->free_list = r;
 }
 
-static ce_err req_push_item(bulk_req *r, size_t off, size_t doc_off, size_t end, uint64_t tag)
+static ce_err req_push_item(bulk_req *r, size_t off, size_t doc_off, size_t end, uint64_t tag,
+                            int64_t version)
 {
     if (r->nitems == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 256;
@@ -167,7 +172,7 @@ static ce_err req_push_item(bulk_req *r, size_t off, size_t doc_off, size_t end,
         r->items = ni;
         r->cap = nc;
     }
-    r->items[r->nitems++] = (bulk_item){off, doc_off, end, tag};
+    r->items[r->nitems++] = (bulk_item){off, doc_off, end, tag, version};
     return CE_OK;
 }
 
@@ -259,7 +264,7 @@ static void resend(es_bulk *b, bulk_req *r, const size_t *idx, size_t n, int att
         e = ce_buf_append(&nr->body, r->body.data + it->off, it->end - it->off);
         if (!e)
             e = req_push_item(nr, base, base + (it->doc_off - it->off), base + (it->end - it->off),
-                              it->tag);
+                              it->tag, it->version);
     }
     if (e) {
         bulk_set_error(b, e, "bulk: out of memory preparing a resend");
@@ -308,6 +313,15 @@ static void on_item(size_t i, es_item_status st, int http_status, const char *id
             r->retry[r->nretry++] = i;
             return;
         }
+    }
+    if (st == ES_ITEM_CONFLICT && cur >= 0 && cur == r->items[i].version &&
+        (r->attempt > 0 || r->http.attempts > 1)) {
+        /* A resend after a timeout or a dropped connection finds the version it carries:
+         * the earlier attempt was applied. The server confirms the state we asked for. */
+        st = ES_ITEM_OK;
+        type = reason = NULL;
+        http_status = 200;
+        cur = -1;
     }
     if (st == ES_ITEM_FAILED)
         bulk_set_error(b, CE_EPARTIAL, "bulk: item %s failed after retries: %s: %s", id,
@@ -446,6 +460,7 @@ ce_buf *es_bulk_index_begin(es_bulk *b, const char *index, const char *type, con
     b->open = true;
     b->open_off = off;
     b->open_doc_off = o->len;
+    b->open_version = vt == ES_VERSION_NONE ? -1 : version;
     return o;
 }
 
@@ -469,7 +484,8 @@ static ce_err after_add(es_bulk *b)
                 return CE_ENOMEM;
             bulk_item last = r->items[r->nitems - 1];
             if (ce_buf_append(&n->body, r->body.data + last.off, last.end - last.off) ||
-                req_push_item(n, 0, last.doc_off - last.off, last.end - last.off, last.tag)) {
+                req_push_item(n, 0, last.doc_off - last.off, last.end - last.off, last.tag,
+                              last.version)) {
                 req_release(b, n);
                 return CE_ENOMEM;
             }
@@ -505,7 +521,7 @@ ce_err es_bulk_commit(es_bulk *b, uint64_t tag)
     }
     ce_err e = ce_buf_append_byte(o, '\n');
     if (!e)
-        e = req_push_item(b->cur, b->open_off, b->open_doc_off, o->len, tag);
+        e = req_push_item(b->cur, b->open_off, b->open_doc_off, o->len, tag, b->open_version);
     if (e) {
         es_bulk_abort(b);
         return e;
@@ -528,7 +544,7 @@ ce_err es_bulk_delete(es_bulk *b, const char *index, const char *type, const cha
     ce_err e = es_bulk_write_action(o, "{\"delete\":{", index, type, id, id_len, vt, version,
                             es_client_has_types(b->c));
     if (!e)
-        e = req_push_item(b->cur, off, o->len, o->len, tag);
+        e = req_push_item(b->cur, off, o->len, o->len, tag, vt == ES_VERSION_NONE ? -1 : version);
     if (e) {
         o->len = off;
         return e;

@@ -14,6 +14,7 @@ import random
 import ssl
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
@@ -72,12 +73,14 @@ class FaultProxy:
     with 415, and records every request's headers."""
 
     def __init__(self, target, bulk_faults=0, item_every=7, bulk_whole_429=0, refuse_gzip=False,
-                 tls=None, host="127.0.0.1"):
+                 tls=None, host="127.0.0.1", bulk_delay=0, delay_s=0.0):
         self.target = urlparse(target)
         self.bulk_faults = bulk_faults
         self.item_every = item_every
         self.bulk_whole_429 = bulk_whole_429
         self.refuse_gzip = refuse_gzip
+        self.bulk_delay = bulk_delay      # the first bulk_delay bulks: forward, then answer late
+        self.delay_s = delay_s
         self.lock = threading.Lock()
         self.headers = []          # list of dicts, one per request
         self.bulk_seen = 0
@@ -160,6 +163,14 @@ class FaultProxy:
                 return
             if k <= self.bulk_faults:
                 self._bulk_with_faults(h, path, body, fwd)
+                return
+            if k <= self.bulk_delay:
+                status, ctype, data = self._forward(h.command, path, body, fwd)
+                time.sleep(self.delay_s)
+                try:
+                    self._reply(h, status, ctype, data)
+                except OSError:
+                    pass  # the client gave up waiting, as intended
                 return
         status, ctype, data = self._forward(h.command, path, body, fwd)
         self._reply(h, status, ctype, data)
@@ -463,6 +474,27 @@ def test_429_items_retried(es_clients, ce_bin, unique_name):
         got = mget_versions(client, index, range(0, 20000, 7))
         assert len(got) == len(range(0, 20000, 7))
         assert all(v == (7 + int(i), 7 + int(i)) for i, v in got.items())
+    finally:
+        delete_index(client, index)
+
+
+def test_timeout_resend_is_not_a_conflict(es_clients, ce_bin, unique_name):
+    """The first bulk answer arrives after the client's timeout although the server applied
+    it: the resend meets its own versions (409 naming the same version) and counts as OK."""
+    name, url, client = es_clients
+    index = unique_name("es")
+    client.indices.create(index=index, body={"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
+    try:
+        with FaultProxy(url, bulk_delay=1, delay_s=4.0) as px:
+            p = tool(ce_bin, px.url, "bulk-load", "--index", index, "--count", 4000, "--max-docs", 1000,
+                     "--version-base", 50, extra=["--timeout-ms", "2000", "--retry-base-ms", "50"])
+            s = summary(p.stdout)
+            assert px.bulk_seen >= 5  # four requests and at least one resend
+            assert s["ok"] == 4000 and s["conflict"] == 0 and s["failed"] == 0, p.stdout
+        assert count(client, index) == 4000
+        # Re-sending the same versions later is a plain conflict again (no resend involved).
+        s = summary(tool(ce_bin, url, "bulk-load", "--index", index, "--count", 100, "--version-base", 50).stdout)
+        assert s["conflict"] == 100 and s["ok"] == 0
     finally:
         delete_index(client, index)
 
