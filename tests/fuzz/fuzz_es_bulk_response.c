@@ -2,10 +2,9 @@
  * fuzz_es_bulk_response.c - libFuzzer target for the _bulk response codec.
  *
  * The first byte picks the expected item count; the rest is the body. Checks the
- * codec's promises: no crash, no callback on failure (validation comes first),
- * exactly `expected` callbacks in order on success, and the fast and full paths
- * agreeing (a body that succeeds must report the same statuses when re-parsed
- * with a different whitespace layout is not checked; only internal consistency).
+ * codec's promises: no crash or overread (the body is an exact-size copy), no
+ * callback on failure (validation comes first), exactly `expected` callbacks in
+ * order on success, and no OK outcome for an item whose status says otherwise.
  */
 #include <stdint.h>
 #include <stdlib.h>
