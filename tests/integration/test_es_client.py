@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import random
+import socket
 import ssl
 import subprocess
 import threading
@@ -73,7 +74,7 @@ class FaultProxy:
     with 415, and records every request's headers."""
 
     def __init__(self, target, bulk_faults=0, item_every=7, bulk_whole_429=0, refuse_gzip=False,
-                 tls=None, host="127.0.0.1", bulk_delay=0, delay_s=0.0):
+                 tls=None, host="127.0.0.1", bulk_delay=0, delay_s=0.0, bulk_drop=0):
         self.target = urlparse(target)
         self.bulk_faults = bulk_faults
         self.item_every = item_every
@@ -81,6 +82,7 @@ class FaultProxy:
         self.refuse_gzip = refuse_gzip
         self.bulk_delay = bulk_delay      # the first bulk_delay bulks: forward, then answer late
         self.delay_s = delay_s
+        self.bulk_drop = bulk_drop        # the first bulk_drop bulks: close the connection, no answer
         self.lock = threading.Lock()
         self.headers = []          # list of dicts, one per request
         self.bulk_seen = 0
@@ -157,6 +159,10 @@ class FaultProxy:
             with self.lock:
                 self.bulk_seen += 1
                 k = self.bulk_seen
+            if k <= self.bulk_drop:
+                h.close_connection = True
+                h.connection.shutdown(socket.SHUT_RDWR)
+                return
             if k <= self.bulk_whole_429:
                 self._reply(h, 429, "application/json",
                             b'{"error":{"type":"es_rejected_execution_exception","reason":"injected"},"status":429}')
@@ -495,6 +501,24 @@ def test_timeout_resend_is_not_a_conflict(es_clients, ce_bin, unique_name):
         # Re-sending the same versions later is a plain conflict again (no resend involved).
         s = summary(tool(ce_bin, url, "bulk-load", "--index", index, "--count", 100, "--version-base", 50).stdout)
         assert s["conflict"] == 100 and s["ok"] == 0
+    finally:
+        delete_index(client, index)
+
+
+def test_dropped_connection_fails_over(es_clients, ce_bin, unique_name):
+    """A node that drops the connection on bulk requests: the client fails over to the next
+    URL mid-stream and every document arrives."""
+    name, url, client = es_clients
+    index = unique_name("es")
+    try:
+        with FaultProxy(url, bulk_drop=1000) as px:
+            p = tool(ce_bin, px.url, "bulk-load", "--index", index, "--count", 6000, "--max-docs", 1000,
+                     urls=[px.url, url], extra=["--retry-base-ms", "20", "--log-level", "warn"])
+            s = summary(p.stdout)
+            assert s["ok"] == 6000 and s["failed"] == 0 and s["conflict"] == 0
+            assert px.bulk_seen >= 1
+            assert "failing over" in p.stderr
+        assert count(client, index) == 6000
     finally:
         delete_index(client, index)
 
