@@ -33,6 +33,7 @@ typedef struct {
     ce_buf paging;
     bool has_paging;
     cql_future *f;
+    int retries;               /* failed page requests sent again */
     bool done;
 } scan_task;
 
@@ -520,6 +521,24 @@ static ce_err run_tasks(c2e *c)
         scan_task *t = &c->tasks[fifo[head]];
         cql_result *r = NULL;
         ce_err e = cql_future_wait(t->f, &r);
+        if (e && !rc && !stopping && t->retries < 3 && e != CE_ENOMEM &&
+            !(e == CE_ESERVER && cql_future_error(t->f) &&
+              (cql_future_error(t->f)->code & 0xff00) == 0x2200)) {
+            /* reads are idempotent: ask for the same page again (timeouts, a node going away) */
+            ce_warn("sync=%s dir=to_es msg=\"page read failed; retrying\" error=\"%s\" attempt=%d", c->d->name,
+                    cql_future_errmsg(t->f) ? cql_future_errmsg(t->f) : ce_strerror(e), t->retries + 1);
+            t->retries++;
+            cql_future_free(t->f);
+            t->f = NULL;
+            head = (head + 1) % C2E_INFLIGHT;
+            count--;
+            rc = task_start(c, t);
+            if (!rc) {
+                fifo[(head + count) % C2E_INFLIGHT] = (size_t)(t - c->tasks);
+                count++;
+            }
+            continue;
+        }
         if (e) {
             if (!rc) {
                 const char *msg = cql_future_errmsg(t->f);

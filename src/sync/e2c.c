@@ -208,6 +208,16 @@ static ce_err evolve_schema(e2c *c, json_t *props, bool *changed)
     const char *key;
     json_t *prop;
     *changed = false;
+    /* the source column makes echo suppression work: add it like a keyword field */
+    json_t *with_source = NULL;
+    const char *sf = c->d->source_field;
+    if (sf && *sf && !json_object_get(props, sf) && !cql_table_meta_column(c->meta, sf)) {
+        with_source = json_deep_copy(props);
+        if (with_source)
+            json_object_set_new(with_source, sf, json_pack("{s:s}", "type", "keyword"));
+        if (with_source)
+            props = with_source;
+    }
     json_object_foreach(props, key, prop) {
         if (!json_is_object(prop))
             continue;
@@ -248,6 +258,7 @@ static ce_err evolve_schema(e2c *c, json_t *props, bool *changed)
         }
         ce_buf_free(&q);
     }
+    json_decref(with_source);
     return CE_OK;
 }
 
