@@ -35,6 +35,8 @@ typedef struct {
     cql_future *f;
     int retries;               /* failed page requests sent again */
     bool done;
+    ce_buf last_id;            /* (id, version) layout: the partition being read ... */
+    int64_t last_max;          /* ... and its highest version so far */
 } scan_task;
 
 typedef struct {
@@ -67,6 +69,26 @@ typedef struct {
 
 static const char *dir_name = "to_es";
 
+static void add_old(c2e *c, const char *id, size_t idlen, int64_t version)
+{
+    if (c->nolds == c->capolds) {
+        size_t nc = c->capolds ? c->capolds * 2 : 64;
+        old_version *no = realloc(c->olds, nc * sizeof *no);
+        if (!no)
+            return; /* best effort: a later pass gets another chance */
+        c->olds = no;
+        c->capolds = nc;
+    }
+    char *copy = malloc(idlen + 1);
+    if (!copy)
+        return;
+    memcpy(copy, id, idlen);
+    copy[idlen] = 0;
+    c->olds[c->nolds].id = copy;
+    c->olds[c->nolds].version = version;
+    c->nolds++;
+}
+
 static void on_item(const es_bulk_item_result *r, void *ud)
 {
     c2e *c = ud;
@@ -75,22 +97,8 @@ static void on_item(const es_bulk_item_result *r, void *ud)
     case ES_ITEM_OK: res->c2e_indexed++; break;
     case ES_ITEM_CONFLICT:
         res->c2e_conflicts++;
-        if (c->cleanup_layout && r->current_version > (int64_t)r->tag && r->id) {
-            if (c->nolds == c->capolds) {
-                size_t nc = c->capolds ? c->capolds * 2 : 64;
-                old_version *no = realloc(c->olds, nc * sizeof *no);
-                if (!no)
-                    break;
-                c->olds = no;
-                c->capolds = nc;
-            }
-            char *id = strdup(r->id);
-            if (id) {
-                c->olds[c->nolds].id = id;
-                c->olds[c->nolds].version = (int64_t)r->tag;
-                c->nolds++;
-            }
-        }
+        if (c->cleanup_layout && r->current_version > (int64_t)r->tag && r->id)
+            add_old(c, r->id, strlen(r->id), (int64_t)r->tag);
         break;
     case ES_ITEM_REJECTED: {
         res->c2e_rejected++;
@@ -439,7 +447,27 @@ static void dead_letter_row(c2e *c, const cql_value *cells, const char *id, cons
     ce_buf_free(&doc);
 }
 
-static ce_err process_rows(c2e *c, cql_result *r)
+/* (id, version) layout: rows of one partition arrive together in clustering order, so
+ * every version below the partition's highest one is an old version (deleted after a
+ * successful pass: by then Elasticsearch acknowledged the newest). */
+static void track_versions(c2e *c, scan_task *t, int64_t version)
+{
+    if (t->last_id.len == c->id.len && memcmp(t->last_id.data, c->id.data, c->id.len) == 0) {
+        if (version > t->last_max) {
+            add_old(c, c->id.data, c->id.len, t->last_max);
+            t->last_max = version;
+        } else if (version < t->last_max) {
+            add_old(c, c->id.data, c->id.len, version);
+        }
+        return;
+    }
+    ce_buf_reset(&t->last_id);
+    if (ce_buf_append(&t->last_id, c->id.data, c->id.len) != CE_OK)
+        ce_buf_reset(&t->last_id);
+    t->last_max = version;
+}
+
+static ce_err process_rows(c2e *c, scan_task *t, cql_result *r)
 {
     sync_pass_result *res = c->ctx->res;
     size_t nrows = cql_result_row_count(r);
@@ -478,6 +506,8 @@ static ce_err process_rows(c2e *c, cql_result *r)
             dead_letter_row(c, cells, NULL, ce_buf_cstr(&c->err));
             continue;
         }
+        if (c->cleanup_layout)
+            track_versions(c, t, version);
         ce_buf *doc = es_bulk_index_begin(c->bulk, index, c->type, c->id.data, c->id.len,
                                           ES_VERSION_EXTERNAL, version);
         if (!doc)
@@ -577,7 +607,7 @@ static ce_err run_tasks(c2e *c)
             c->tasks_done++;
         }
         if (!rc && !stopping)
-            rc = process_rows(c, r);
+            rc = process_rows(c, t, r);
         cql_result_free(r);
         if (!stopping && sync_stop_requested(ctx))
             stopping = true;
@@ -888,6 +918,7 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
         }
         ce_buf_free(&c.tasks[i].binds);
         ce_buf_free(&c.tasks[i].paging);
+        ce_buf_free(&c.tasks[i].last_id);
     }
     free(c.tasks);
     for (size_t i = 0; i < c.nolds; i++)

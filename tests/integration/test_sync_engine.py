@@ -509,3 +509,63 @@ def test_every_cql_type_round_trips(cassandra_session, keyspace, search, ce_bin,
                 assert list(x) == list(y), col
             else:
                 assert x == y, "%s: %r != %r" % (col, x, y)
+
+
+# ------------------------------------------------------------------ read modes and layouts
+
+def test_buckets_read_only_the_window(cassandra_session, keyspace, opensearch_only, ce_bin, tmp_path,
+                                      testbed_env, unique_name):
+    """read_mode buckets: the partition key is an hourly bucket; only buckets overlapping the
+    window are read."""
+    search = opensearch_only
+    s = cassandra_session
+    s.execute("CREATE TABLE %s.ev (bucket text, id int, version bigint, text text, source text, date timestamp, "
+              "PRIMARY KEY (bucket, id))" % keyspace)
+    ins = s.prepare("INSERT INTO %s.ev (bucket, id, version, text) VALUES (?, ?, ?, ?)" % keyspace)
+
+    def bucket(ms):
+        return time.strftime("%Y%m%d%H", time.gmtime(ms // 1000))
+
+    t = now_ms()
+    recent = {i: t - 90000 - i * 1000 for i in range(1, 21)}          # the last two minutes
+    old = {i: t - 5 * 3600000 - i for i in range(100, 110)}           # five hours ago
+    for i, v in {**recent, **old}.items():
+        s.execute(ins, (bucket(v), i, v, "row %d" % i))
+    index = unique_name("ix")
+    search.track(index)
+    write_lastruntime(tmp_path, t - 300000)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("ev", keyspace, "ev", index, read_mode="buckets", direction="to_es",
+                                 bucket={"column": "bucket", "format": "%Y%m%d%H", "seconds": 3600})])
+    p = run_ce(ce_bin, cfg)
+    assert "mode=buckets" in p.stderr
+    hits = search.hits(index)
+    assert set(hits) == {str(i) for i in recent}
+    assert all(hits[str(i)]["_source"]["bucket"] == bucket(v) for i, v in recent.items())
+
+
+def test_pycasselastic_id_version_layout_deletes_old_versions(cassandra_session, keyspace, opensearch_only,
+                                                              ce_bin, tmp_path, testbed_env, unique_name):
+    """PRIMARY KEY (id, version) with filter_date: each update is a new row; once the newest is
+    in Elasticsearch the older rows are deleted from Cassandra (delete_old_versions)."""
+    search = opensearch_only
+    s = cassandra_session
+    s.execute("CREATE TABLE %s.items (id int, version bigint, text varchar, source varchar, date timestamp, "
+              "PRIMARY KEY (id, version))" % keyspace)
+    t = now_ms() - 100000
+    for i in range(1, 6):
+        for k in range(3):                                               # three versions per id
+            insert_pyce(s, keyspace, "items", i, t + k * 1000 + i, "v%d of %d" % (k, i))
+    index = unique_name("ix")
+    search.track(index)
+    write_lastruntime(tmp_path, now_ms() - 300000)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, filter_date=True, direction="to_es")])
+    run_ce(ce_bin, cfg)
+    hits = search.hits(index)
+    assert set(hits) == {str(i) for i in range(1, 6)}
+    for i in range(1, 6):
+        assert hits[str(i)]["_source"]["version"] == t + 2000 + i
+        assert hits[str(i)]["_source"]["text"] == "v2 of %d" % i
+    rows = list(s.execute("SELECT id, version FROM %s.items" % keyspace))
+    assert sorted((r.id, r.version) for r in rows) == [(i, t + 2000 + i) for i in range(1, 6)]
