@@ -417,10 +417,11 @@ ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, co
         e = jsonw_raw(o, "\"_index\":", 9);
     if (!e)
         e = jsonw_cstr(o, index);
-    if (!e && type && has_types) {
+    if (!e && has_types) {
+        /* Elasticsearch 6 wants a type on every action; "_doc" is its 6.x default. */
         e = jsonw_raw(o, ",\"_type\":", 9);
         if (!e)
-            e = jsonw_cstr(o, type);
+            e = jsonw_cstr(o, type ? type : "_doc");
     }
     if (!e && id) {
         e = jsonw_raw(o, ",\"_id\":", 7);

@@ -123,7 +123,7 @@ ce_err es_client_json(es_client *c, const char *method, const char *path, const 
                       long *status, json_t **out);
 
 /* ---- bulk.c: one action line ({"index":{...}}\n) for `action` = "{\"index\":{" or
- * "{\"delete\":{"; _type only when has_types and type; _id only when id. */
+ * "{\"delete\":{"; _type only when has_types (type, or "_doc" when NULL); _id only when id. */
 ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, const char *type,
                             const char *id, size_t id_len, es_version_type vt, int64_t version,
                             bool has_types);

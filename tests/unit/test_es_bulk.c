@@ -308,6 +308,11 @@ static void test_action_line_types_delete(void **st)
                                           false),
                      CE_OK);
     assert_string_equal(ce_buf_cstr(&b), "{\"index\":{\"_index\":\"i\"}}\n");
+    ce_buf_reset(&b);
+    assert_int_equal(es_bulk_write_action(&b, "{\"index\":{", "i", NULL, "1", 1, ES_VERSION_NONE, 0,
+                                          true),
+                     CE_OK);
+    assert_string_equal(ce_buf_cstr(&b), "{\"index\":{\"_index\":\"i\",\"_type\":\"_doc\",\"_id\":\"1\"}}\n");
     ce_buf_free(&b);
 }
 
