@@ -543,6 +543,14 @@ def test_basic_auth_sent_never_logged(es_clients, ce_bin, unique_name):
             for text in (p.stdout, p.stderr):
                 assert password not in text and token not in text
             assert "es request" in p.stderr
+        # API key and bearer token headers, never logged either.
+        for opt, scheme, secret in (("--api-key", "ApiKey", "a2V5aWQ6c2VjcmV0LWFwaS1rZXk="),
+                                    ("--bearer", "Bearer", "tok-XYZ-very-secret")):
+            with FaultProxy(url) as px:
+                p = tool(ce_bin, px.url, "detect", extra=[opt, secret, "--log-level", "debug"])
+                assert px.headers and all(h.get("Authorization") == "%s %s" % (scheme, secret)
+                                          for h in px.headers)
+                assert secret not in p.stderr and secret not in p.stdout
         # Nothing on an error path either (unreachable second URL, failover).
         p = tool(ce_bin, url, "detect", urls=["http://%s:%s@127.0.0.1:1" % (user, password), url],
                  extra=["--log-level", "debug"])
