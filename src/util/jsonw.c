@@ -181,13 +181,88 @@ static ce_err write_nonfinite(ce_buf *b, double v)
     return ce_buf_append_str(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
 }
 
+/*
+ * Shortest decimal that reads back as the same binary value (the free-format digit
+ * generation of Steele & White / Dragon4), done exactly in 128-bit integers for the
+ * values where that fits: value = f * 2^e with -120 <= e < 0 (about 1e-21 <= |v| < 2^53
+ * for doubles). Everything is scaled by S = 2^(2-e): the value is R/S and the rounding
+ * interval is (R - M-, R + M+) / S, closed when f is even (round-half-even readers
+ * map the boundaries to us). Returns the length written to out, or 0 when the value
+ * is outside the fast range (the caller then uses the printf path).
+ */
+static size_t shortest_digits(uint64_t f, int e, bool lower_closer, char *out)
+{
+    if (e >= 0 || e < -120)
+        return 0;
+    typedef unsigned __int128 u128;
+    u128 S = (u128)1 << (2 - e);
+    u128 R = (u128)f << 2;
+    u128 Mp = 2, Mm = lower_closer ? 1 : 2;
+    bool even = (f & 1) == 0;
+    uint64_t ip = (uint64_t)(R / S);
+    R %= S;
+    char frac[64];
+    size_t nf = 0;
+    for (;;) {
+        bool low = even ? R <= Mm : R < Mm;
+        bool high = even ? R + Mp >= S : R + Mp > S;
+        if (low || high) {
+            bool up = high && (!low || 2 * R > S || (2 * R == S && nf && ((frac[nf - 1] - '0') & 1)));
+            if (up) {
+                if (nf == 0)
+                    ip++;
+                else
+                    frac[nf - 1]++; /* never passes '9': the previous step would have stopped */
+            }
+            break;
+        }
+        if (nf == sizeof frac)
+            return 0;
+        R *= 10;
+        Mp *= 10;
+        Mm *= 10;
+        frac[nf++] = (char)('0' + (int)(R / S));
+        R %= S;
+    }
+    size_t n = jsonw_fmt_uint64(out, ip);
+    if (nf) {
+        out[n++] = '.';
+        memcpy(out + n, frac, nf);
+        n += nf;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static ce_err write_digits(ce_buf *b, bool neg, const char *digits, size_t n)
+{
+    ce_err e = CE_OK;
+    if (neg)
+        e = ce_buf_append_byte(b, '-');
+    return e ? e : ce_buf_append(b, digits, n);
+}
+
 ce_err jsonw_double(ce_buf *b, double v)
 {
     if (!isfinite(v))
         return write_nonfinite(b, v);
-    char tmp[40];
-    /* Shortest of %.15g..%.17g that reads back exactly. */
-    for (int prec = 15; prec <= 17; prec++) {
+    char tmp[80];
+    bool neg = signbit(v);
+    double a = fabs(v);
+    if (a == 0)
+        return ce_buf_append_str(b, neg ? "-0.0" : "0");
+    if (a < 9007199254740992.0 && a == (double)(uint64_t)a) /* integral, below 2^53 */
+        return write_digits(b, neg, tmp, jsonw_fmt_uint64(tmp, (uint64_t)a));
+    int exp2;
+    double m = frexp(a, &exp2); /* a = m * 2^exp2, 0.5 <= m < 1 */
+    if (exp2 > -1021) {         /* normal: 53-bit mantissa */
+        uint64_t f = (uint64_t)ldexp(m, 53);
+        size_t n = shortest_digits(f, exp2 - 53, f == (1ULL << 52), tmp);
+        if (n)
+            return write_digits(b, neg, tmp, n);
+    }
+    /* Outside the fast range (huge, tiny, subnormal; rare): fewest %g digits that read back. */
+    for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);
         if (strtod(tmp, NULL) == v)
             break;
@@ -199,8 +274,22 @@ ce_err jsonw_float(ce_buf *b, float v)
 {
     if (!isfinite(v))
         return write_nonfinite(b, (double)v);
-    char tmp[40];
-    for (int prec = 6; prec <= 9; prec++) {
+    char tmp[80];
+    bool neg = signbit(v);
+    float a = fabsf(v);
+    if (a == 0)
+        return ce_buf_append_str(b, neg ? "-0.0" : "0");
+    if (a < 16777216.0f && a == (float)(uint32_t)a)
+        return write_digits(b, neg, tmp, jsonw_fmt_uint64(tmp, (uint32_t)a));
+    int exp2;
+    float m = frexpf(a, &exp2);
+    if (exp2 > -125) { /* normal: 24-bit mantissa */
+        uint64_t f = (uint64_t)ldexpf(m, 24);
+        size_t n = shortest_digits(f, exp2 - 24, f == (1ULL << 23), tmp);
+        if (n)
+            return write_digits(b, neg, tmp, n);
+    }
+    for (int prec = 1; prec <= 9; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
         if (strtof(tmp, NULL) == v)
             break;

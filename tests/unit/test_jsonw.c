@@ -3,6 +3,10 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -66,6 +70,77 @@ static void test_numbers(void **st)
     ce_buf_free(&b);
 }
 
+/* Fewest %g digits that read back as v: the reference for "shortest". */
+static int reference_digits(double v, bool is_float)
+{
+    char t[64];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(t, sizeof t, "%.*g", p, v);
+        if (is_float ? strtof(t, NULL) == (float)v : strtod(t, NULL) == v)
+            return p;
+    }
+    return 17;
+}
+
+static int significant_digits(const char *s)
+{
+    char d[64];
+    int k = 0;
+    bool started = false;
+    for (const char *q = s; *q && *q != 'e' && *q != 'E'; q++)
+        if (*q >= '0' && *q <= '9' && (*q != '0' || started) && k < 63) {
+            started = true;
+            d[k++] = *q;
+        }
+    while (k > 0 && d[k - 1] == '0')
+        k--;
+    return k ? k : 1;
+}
+
+static void test_shortest_roundtrip(void **st)
+{
+    (void)st;
+    static const double fixed[] = {0.1, 1.0 / 3, 2.0 / 7, 5e-324, 2.2250738585072014e-308, 1e300,
+                                   9007199254740992.0, 9007199254740993.0, 123456.789, 1e-7,
+                                   1e21, 1e22, 0.30000000000000004, 1.7976931348623157e308};
+    ce_buf b = CE_BUF_INIT;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 40000; i++) {
+        double v;
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+            v = fixed[i];
+        } else {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17; /* xorshift64 */
+            if (i % 3 == 0)
+                memcpy(&v, &x, sizeof v);          /* any bit pattern */
+            else if (i % 3 == 1)
+                v = (double)(x % 1000000) / 7.0;   /* 16-17 digit values */
+            else
+                v = (double)(x % 100000) / 1000.0; /* human-looking values */
+            if (!isfinite(v))
+                continue;
+        }
+        b.len = 0;
+        assert_int_equal(jsonw_double(&b, v), CE_OK);
+        const char *s = ce_buf_cstr(&b);
+        if (strtod(s, NULL) != v)
+            fail_msg("double %a written as %s does not read back", v, s);
+        if (v != 0 && significant_digits(s) > reference_digits(v, false))
+            fail_msg("double %.17g written as %s is not the shortest", v, s);
+        float f = (float)v;
+        if (!isfinite(f))
+            continue;
+        b.len = 0;
+        assert_int_equal(jsonw_float(&b, f), CE_OK);
+        s = ce_buf_cstr(&b);
+        if (strtof(s, NULL) != f)
+            fail_msg("float %a written as %s does not read back", (double)f, s);
+        if (f != 0 && significant_digits(s) > reference_digits(f, true))
+            fail_msg("float %.9g written as %s is not the shortest", (double)f, s);
+    }
+    ce_buf_free(&b);
+}
+
 static void test_base64(void **st)
 {
     (void)st;
@@ -96,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_plain_and_escapes),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_shortest_roundtrip),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_buf_cap),
     };
