@@ -64,7 +64,7 @@ unit:
 
 # pytest exits 5 when it collected no test: that fails here like any other non-zero exit.
 integration:
-	CE_BUILD_DIR="$(CURDIR)/build/ci" $(PYTHON) -m pytest tests/integration -ra -p no:cacheprovider \
+	CE_BUILD_DIR="$(CURDIR)/build/ci" $(PYTHON) -m pytest tests/integration -ra -p no:cacheprovider --durations=15 \
 	  --timeout=900 $(PYTEST_ARGS)
 
 # Short libFuzzer runs (FUZZ_SECONDS each) of every tests/fuzz/fuzz_*.c, built with clang in

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(300)
 
 
 def test_cassandra_version(cassandra_session):
