@@ -73,14 +73,15 @@ integration:
 fuzz:
 	@targets=$$(for f in tests/fuzz/fuzz_*.c; do if [ -e "$$f" ]; then basename "$$f" .c; fi; done); \
 	if [ -z "$$targets" ]; then echo "fuzz: no tests/fuzz/fuzz_*.c targets yet; skipping"; exit 0; fi; \
-	cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCE_FUZZ=ON; \
-	ninja -C build/fuzz $$targets; \
+	cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCE_FUZZ=ON || exit 1; \
+	ninja -C build/fuzz $$targets || exit 1; \
 	for t in $$targets; do \
-	  mkdir -p "build/fuzz/corpus/$$t"; seeds=""; \
+	  mkdir -p "build/fuzz/corpus/$$t" build/fuzz/artifacts; seeds=""; \
 	  [ -d "tests/fuzz/corpus/$$t" ] && seeds="tests/fuzz/corpus/$$t"; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	  "build/fuzz/$$t" -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	    -print_final_stats=1 "build/fuzz/corpus/$$t" $$seeds; \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ \
+	    "build/fuzz/corpus/$$t" $$seeds || { echo "fuzz: $$t FAILED (input in build/fuzz/artifacts/)"; exit 1; }; \
 	done
 
 # Runs the phases in order and prints how long each took; stops at the first failure.
