@@ -17,6 +17,7 @@
 #include "sync/sync_int.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -411,12 +412,85 @@ static ce_err write_hits(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals,
         p->f = f;
         p->hit = json_incref(hit);
         c->count++;
-        /* let completions flow without blocking */
-        (void)cql_session_run(ctx->cql, 0);
-        while (c->count > 0 && cql_future_done(c->ring[c->head].f))
-            complete_oldest(c);
+        /* let completions flow without blocking, now and then (each poll is a syscall) */
+        if ((i & 63) == 63) {
+            (void)cql_session_run(ctx->cql, 0);
+            while (c->count > 0 && cql_future_done(c->ring[c->head].f))
+                complete_oldest(c);
+        }
     }
     return CE_OK;
+}
+
+/*
+ * Search pages are fetched by a helper thread while this one writes to Cassandra, so
+ * Elasticsearch and Cassandra work at the same time. The thread is the only user of the
+ * es_search (and so of the es client) until it is joined; pages are handed over as
+ * references (jansson reference counts are atomic).
+ */
+#define PREFETCH_PAGES 2
+
+typedef struct {
+    es_search *s;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    json_t *q[PREFETCH_PAGES];
+    size_t head, n;
+    bool done, quit;
+    ce_err err;
+    int64_t total;
+} prefetch;
+
+static void *prefetch_main(void *arg)
+{
+    prefetch *pf = arg;
+    for (;;) {
+        void *hv = NULL;
+        ce_err e = es_search_next(pf->s, &hv);
+        json_t *hits = e ? NULL : json_incref((json_t *)hv);
+        int64_t total = es_search_total(pf->s);
+        pthread_mutex_lock(&pf->mu);
+        pf->total = total;
+        while (pf->n == PREFETCH_PAGES && !pf->quit)
+            pthread_cond_wait(&pf->cv, &pf->mu);
+        if (pf->quit) {
+            pthread_mutex_unlock(&pf->mu);
+            json_decref(hits);
+            return NULL;
+        }
+        bool end = e || !hits || json_array_size(hits) == 0;
+        if (e)
+            pf->err = e;
+        else
+            pf->q[(pf->head + pf->n++) % PREFETCH_PAGES] = hits;
+        if (end)
+            pf->done = true;
+        pthread_cond_broadcast(&pf->cv);
+        pthread_mutex_unlock(&pf->mu);
+        if (end)
+            return NULL;
+    }
+}
+
+/* Next page (owned reference; an empty array at the end) or the search error. */
+static ce_err prefetch_pop(prefetch *pf, json_t **hits)
+{
+    *hits = NULL;
+    pthread_mutex_lock(&pf->mu);
+    while (pf->n == 0 && !pf->done)
+        pthread_cond_wait(&pf->cv, &pf->mu);
+    ce_err e = CE_OK;
+    if (pf->n > 0) {
+        *hits = pf->q[pf->head];
+        pf->head = (pf->head + 1) % PREFETCH_PAGES;
+        pf->n--;
+        pthread_cond_broadcast(&pf->cv);
+    } else {
+        e = pf->err;
+    }
+    pthread_mutex_unlock(&pf->mu);
+    return e;
 }
 
 ce_err sync_e2c_run(sync_pass_ctx *ctx)
@@ -499,25 +573,58 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
                     (long long)es_search_total(s));
     }
     bool stopped = false;
+    prefetch pf;
+    memset(&pf, 0, sizeof pf);
+    bool threaded = false;
+    if (!rc) {
+        pf.s = s;
+        pthread_mutex_init(&pf.mu, NULL);
+        pthread_cond_init(&pf.cv, NULL);
+        threaded = pthread_create(&pf.thread, NULL, prefetch_main, &pf) == 0;
+        if (!threaded) {
+            pthread_mutex_destroy(&pf.mu);
+            pthread_cond_destroy(&pf.cv);
+        }
+    }
     while (!rc) {
-        void *hv = NULL;
-        rc = es_search_next(s, &hv);
-        if (rc) {
-            set_error(&c, "search failed: %s", es_client_errmsg(ctx->es));
+        json_t *hits = NULL;
+        ce_err se = threaded ? prefetch_pop(&pf, &hits) : CE_OK;
+        if (!threaded) {
+            void *hv = NULL;
+            se = es_search_next(s, &hv);
+            hits = json_incref((json_t *)hv);
+        }
+        if (se) {
+            rc = se;
             break;
         }
-        json_t *hits = hv;
-        if (!hits || json_array_size(hits) == 0)
+        if (!hits || json_array_size(hits) == 0) {
+            json_decref(hits);
             break;
+        }
         rc = write_hits(&c, hits, &storage, vals, &err);
-        int64_t total = es_search_total(s);
+        json_decref(hits);
         sync_progress(ctx, dir_name, ctx->res->e2c_read, ctx->res->e2c_written,
-                      total > 0 ? (double)ctx->res->e2c_read / (double)total : -1.0, false);
+                      pf.total > 0 ? (double)ctx->res->e2c_read / (double)pf.total : -1.0, false);
         if (!rc && sync_stop_requested(ctx)) {
             stopped = true;
             break;
         }
     }
+    if (threaded) {
+        pthread_mutex_lock(&pf.mu);
+        pf.quit = true;
+        pthread_cond_broadcast(&pf.cv);
+        pthread_mutex_unlock(&pf.mu);
+        pthread_join(pf.thread, NULL);
+        for (size_t k = 0; k < pf.n; k++)
+            json_decref(pf.q[(pf.head + k) % PREFETCH_PAGES]);
+        pthread_mutex_destroy(&pf.mu);
+        pthread_cond_destroy(&pf.cv);
+    }
+    /* the search is only touched by this thread again from here on */
+    if (rc && rc != CE_ENOMEM && !ctx->res->error[0])
+        set_error(&c, "search failed: %s", es_client_errmsg(ctx->es));
     while (c.count > 0)
         complete_oldest(&c);
     es_search_close(s);
