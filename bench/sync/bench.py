@@ -106,17 +106,22 @@ def write_cfg(folder, e, syncs):
 
 
 def run_measured(argv):
-    """Wall seconds, CPU seconds (user+sys) and peak RSS (MB) of one child process."""
+    """Wall seconds, CPU seconds (user+sys) and peak RSS (MB) of one child process, measured
+    by /usr/bin/time (a small parent: ru_maxrss of a child forked from this big Python
+    process would count the pages it had before exec)."""
     t0 = time.time()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    fd, tf = tempfile.mkstemp()
+    os.close(fd)
+    p = subprocess.run(["/usr/bin/time", "-o", tf, "-f", "%U %S %M"] + list(argv),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wall = time.time() - t0
+    out = p.stdout.decode(errors="replace")
     if p.returncode != 0:
-        sys.stdout.write(out.decode(errors="replace")[-4000:])
+        sys.stdout.write(out[-4000:])
         raise SystemExit("command failed: %s" % " ".join(map(str, argv)))
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, out.decode(errors="replace")
+    u, s_, m = Path(tf).read_text().split()[-3:]
+    os.unlink(tf)
+    return wall, float(u) + float(s_), int(m) / 1024.0, out
 
 
 def sdef(name, table, index, **kw):

@@ -17,8 +17,10 @@
 #include "sync/sync_int.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -65,7 +67,15 @@ typedef struct {
     size_t nolds, capolds;
     bool dl_failed;
     uint64_t scanned;
+    double cql_wait_s, es_wait_s;  /* time blocked on each side (debug log) */
 } c2e;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static const char *dir_name = "to_es";
 
@@ -520,7 +530,9 @@ static ce_err process_rows(c2e *c, scan_task *t, cql_result *r)
             dead_letter_row(c, cells, ce_buf_cstr(&c->id), "row cannot be converted to JSON");
             continue;
         }
+        double t0 = mono_s();
         e = es_bulk_commit(c->bulk, (uint64_t)version);
+        c->es_wait_s += mono_s() - t0;
         if (e) {
             set_error(c, "bulk request failed: %s", es_bulk_errmsg(c->bulk));
             return e;
@@ -529,10 +541,64 @@ static ce_err process_rows(c2e *c, scan_task *t, cql_result *r)
     return CE_OK;
 }
 
-/* Run every scan task, C2E_INFLIGHT at a time, pages processed oldest first. */
-static ce_err run_tasks(c2e *c)
+/*
+ * The Cassandra side runs in a reader thread: it keeps C2E_INFLIGHT page requests in
+ * flight (the oldest first: when a page arrives its next page is requested at once) and
+ * hands finished pages to this thread through a small queue, so waiting for Cassandra
+ * never stalls the bulk requests (and the other way round). The reader is the only user
+ * of the cql session until it is joined.
+ */
+#define C2E_QUEUE 3
+
+typedef struct {
+    scan_task *t;
+    cql_result *r;
+} page_item;
+
+typedef struct {
+    c2e *c;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    page_item q[C2E_QUEUE];
+    size_t head, n;
+    bool done, quit;
+    ce_err err;
+    char errmsg[400];
+    size_t tasks_done;
+} page_reader;
+
+static bool reader_quitting(page_reader *rd)
 {
-    sync_pass_ctx *ctx = c->ctx;
+    pthread_mutex_lock(&rd->mu);
+    bool q = rd->quit;
+    pthread_mutex_unlock(&rd->mu);
+    return q;
+}
+
+/* Hand a page over; false (and the result freed) when the consumer quit. */
+static bool reader_push(page_reader *rd, scan_task *t, cql_result *r, bool task_done)
+{
+    pthread_mutex_lock(&rd->mu);
+    while (rd->n == C2E_QUEUE && !rd->quit)
+        pthread_cond_wait(&rd->cv, &rd->mu);
+    bool ok = !rd->quit;
+    if (ok) {
+        rd->q[(rd->head + rd->n++) % C2E_QUEUE] = (page_item){t, r};
+        if (task_done)
+            rd->tasks_done++;
+        pthread_cond_broadcast(&rd->cv);
+    }
+    pthread_mutex_unlock(&rd->mu);
+    if (!ok)
+        cql_result_free(r);
+    return ok;
+}
+
+static void *reader_main(void *arg)
+{
+    page_reader *rd = arg;
+    c2e *c = rd->c;
     size_t next = 0;
     size_t fifo[C2E_INFLIGHT];
     size_t head = 0, count = 0;
@@ -550,7 +616,11 @@ static ce_err run_tasks(c2e *c)
             break;
         scan_task *t = &c->tasks[fifo[head]];
         cql_result *r = NULL;
+        double t0 = mono_s();
         ce_err e = cql_future_wait(t->f, &r);
+        c->cql_wait_s += mono_s() - t0;
+        head = (head + 1) % C2E_INFLIGHT;
+        count--;
         if (e && !rc && !stopping && t->retries < 3 && e != CE_ENOMEM &&
             !(e == CE_ESERVER && cql_future_error(t->f) &&
               (cql_future_error(t->f)->code & 0xff00) == 0x2200)) {
@@ -560,8 +630,6 @@ static ce_err run_tasks(c2e *c)
             t->retries++;
             cql_future_free(t->f);
             t->f = NULL;
-            head = (head + 1) % C2E_INFLIGHT;
-            count--;
             rc = task_start(c, t);
             if (!rc) {
                 fifo[(head + count) % C2E_INFLIGHT] = (size_t)(t - c->tasks);
@@ -574,19 +642,17 @@ static ce_err run_tasks(c2e *c)
                 const char *msg = cql_future_errmsg(t->f);
                 ce_error("sync=%s dir=to_es msg=\"read failed\" error=\"%s\"", c->d->name,
                          msg ? msg : ce_strerror(e));
-                set_error(c, "read failed: %s", msg ? msg : ce_strerror(e));
+                snprintf(rd->errmsg, sizeof rd->errmsg, "read failed: %s", msg ? msg : ce_strerror(e));
                 rc = e;
             }
             cql_future_free(t->f);
             t->f = NULL;
-            head = (head + 1) % C2E_INFLIGHT;
-            count--;
             continue;
         }
         cql_future_free(t->f);
         t->f = NULL;
-        head = (head + 1) % C2E_INFLIGHT;
-        count--;
+        if (!stopping && reader_quitting(rd))
+            stopping = true;
         bool more = cql_result_has_more_pages(r);
         if (more && !rc && !stopping) {
             cql_value ps = cql_result_paging_state(r);
@@ -604,17 +670,81 @@ static ce_err run_tasks(c2e *c)
             }
         } else if (!more) {
             t->done = true;
-            c->tasks_done++;
         }
-        if (!rc && !stopping)
-            rc = process_rows(c, t, r);
-        cql_result_free(r);
-        if (!stopping && sync_stop_requested(ctx))
+        if (rc || stopping) {
+            cql_result_free(r);
+            continue;
+        }
+        if (!reader_push(rd, t, r, !more))
             stopping = true;
+    }
+    pthread_mutex_lock(&rd->mu);
+    rd->err = rc;
+    rd->done = true;
+    pthread_cond_broadcast(&rd->cv);
+    pthread_mutex_unlock(&rd->mu);
+    return NULL;
+}
+
+/* Run every scan task; pages are converted and indexed here as the reader delivers them. */
+static ce_err run_tasks(c2e *c)
+{
+    sync_pass_ctx *ctx = c->ctx;
+    page_reader rd;
+    memset(&rd, 0, sizeof rd);
+    rd.c = c;
+    pthread_mutex_init(&rd.mu, NULL);
+    pthread_cond_init(&rd.cv, NULL);
+    if (pthread_create(&rd.thread, NULL, reader_main, &rd) != 0) {
+        pthread_mutex_destroy(&rd.mu);
+        pthread_cond_destroy(&rd.cv);
+        return CE_ENOMEM;
+    }
+    ce_err rc = CE_OK;
+    bool stopped = false;
+    for (;;) {
+        pthread_mutex_lock(&rd.mu);
+        while (rd.n == 0 && !rd.done)
+            pthread_cond_wait(&rd.cv, &rd.mu);
+        if (rd.n == 0) {
+            pthread_mutex_unlock(&rd.mu);
+            break;
+        }
+        page_item it = rd.q[rd.head];
+        rd.head = (rd.head + 1) % C2E_QUEUE;
+        rd.n--;
+        size_t tasks_done = rd.tasks_done;
+        pthread_cond_broadcast(&rd.cv);
+        pthread_mutex_unlock(&rd.mu);
+        if (!rc)
+            rc = process_rows(c, it.t, it.r);
+        cql_result_free(it.r);
+        c->tasks_done = tasks_done;
+        if (!rc && sync_stop_requested(ctx))
+            stopped = true;
+        if (rc || stopped) {
+            pthread_mutex_lock(&rd.mu);
+            rd.quit = true;
+            pthread_cond_broadcast(&rd.cv);
+            pthread_mutex_unlock(&rd.mu);
+        }
         sync_progress(ctx, dir_name, ctx->res->c2e_read, ctx->res->c2e_indexed + ctx->res->c2e_conflicts,
                       c->ntasks ? (double)c->tasks_done / (double)c->ntasks : -1.0, false);
     }
-    if (!rc && stopping)
+    pthread_mutex_lock(&rd.mu);
+    rd.quit = true;
+    pthread_cond_broadcast(&rd.cv);
+    pthread_mutex_unlock(&rd.mu);
+    pthread_join(rd.thread, NULL);
+    for (size_t k = 0; k < rd.n; k++)
+        cql_result_free(rd.q[(rd.head + k) % C2E_QUEUE].r);
+    pthread_mutex_destroy(&rd.mu);
+    pthread_cond_destroy(&rd.cv);
+    if (!rc && rd.err) {
+        set_error(c, "%s", rd.errmsg[0] ? rd.errmsg : ce_strerror(rd.err));
+        rc = rd.err;
+    }
+    if (!rc && stopped)
         rc = CE_ECANCELED;
     return rc;
 }
@@ -877,7 +1007,11 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
     }
     if (c.bulk) {
         /* whatever happened, wait for every request in flight: acknowledged work counts */
+        double t0 = mono_s();
         ce_err fe = es_bulk_finish(c.bulk);
+        c.es_wait_s += mono_s() - t0;
+        ce_debug("sync=%s dir=to_es msg=\"pipeline\" cql_wait_s=%.3f es_wait_s=%.3f scanned=%llu",
+                 d->name, c.cql_wait_s, c.es_wait_s, (unsigned long long)c.scanned);
         if (fe && !rc) {
             set_error(&c, "bulk: %s", es_bulk_errmsg(c.bulk));
             rc = fe;

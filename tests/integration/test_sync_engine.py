@@ -306,6 +306,7 @@ def test_new_index_field_becomes_typed_column(cassandra_session, keyspace, searc
         (v - 600000) / 1000, datetime.timezone.utc).strftime("%Y%m%d %H:%M")))
     # "date" is a timestamp column but a boolean in the index: reported, field skipped
     assert "type conflict" in p.stderr
+    cassandra_session.cluster.control_connection.wait_for_schema_agreement(wait_time=30)
     cols = {r.column_name: r.type for r in cassandra_session.execute(
         "SELECT column_name, type FROM system_schema.columns WHERE keyspace_name=%s AND table_name='items'",
         (keyspace,))}
