@@ -295,7 +295,9 @@ static ce_err run_direction(sync_engine *e, const sync_pass_opts *o, const sync_
             rc = se;
         }
     }
-    ce_log(rc == CE_OK ? CE_LOG_INFO : CE_LOG_ERROR,
+    if (rc == CE_ECANCELED && !res->error[0])
+        snprintf(res->error, sizeof res->error, "%s: stopped before the end of the window", dir);
+    ce_log(rc == CE_OK ? CE_LOG_INFO : rc == CE_ECANCELED ? CE_LOG_WARN : CE_LOG_ERROR,
            "sync=%s dir=%s msg=\"pass %s\" window_start=%s window_end=%s read=%llu %s=%llu "
            "conflicts=%llu skipped=%llu rejected=%llu failed=%llu seconds=%.3f rate=%.0f%s%s%s",
            d->name, dir,
