@@ -282,6 +282,48 @@ def test_both_sides_newest_version_wins(cassandra_session, keyspace, search, ce_
             assert hits[str(i)]["_version"] == v
 
 
+def test_newest_version_wins_whatever_the_cassandra_timestamps(cassandra_session, keyspace, search,
+                                                              ce_bin, tmp_path, testbed_env, unique_name):
+    """Versions decide, not write timestamps: rows written PyCassElastic's way (USING TIMESTAMP
+    = version in *milliseconds*, far below version x 1000) keep their newer version against an
+    older document, and rows written with the clock (a timestamp above version x 1000) still
+    take a newer document's version."""
+    pyce_table(cassandra_session, keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    base = now_ms() - 120000
+    clock_us = int(time.time() * 1e6) + 3600 * 10**6     # a writer whose clock runs ahead
+    want = {}
+    for i in range(1, 21):
+        c_newer = i % 2 == 1
+        vc = base + 1000 + i if c_newer else base + i
+        ve = base + i if c_newer else base + 1000 + i
+        ts = vc if c_newer else clock_us                   # ms-as-us, or a clock ahead
+        cassandra_session.execute(
+            "INSERT INTO %s.items (id, version, text, source) VALUES (%%s, %%s, %%s, 'cassandra') "
+            "USING TIMESTAMP %d" % (keyspace, ts), (i, vc, "cassandra %d" % vc))
+        search.index(index, i, {"id": i, "version": ve, "text": "es %d" % ve, "source": "elasticsearch"})
+        want[i] = (max(vc, ve), ("cassandra %d" % vc) if c_newer else ("es %d" % ve))
+    search.refresh(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, filter_date=True)])
+    p = run_ce(ce_bin, cfg, extra=("--since", "20200101 00:00"))
+    assert "skipped 10" in p.stdout, p.stdout     # the 10 older documents were not written
+    rows = rows_by_id(cassandra_session, keyspace, "items", "id, version, text, writetime(text) AS wt")
+    hits = search.hits(index)
+    for i, (v, text) in want.items():
+        assert (rows[i].version, rows[i].text) == (v, text), "cassandra id %d" % i
+        src = hits[str(i)]["_source"]
+        assert (src["version"], src["text"]) == (v, text), "search id %d" % i
+        if i % 2 == 0:   # the document's newer version was written above the clock's timestamp
+            assert rows[i].wt > clock_us
+    # a second pass changes nothing on either side
+    run_ce(ce_bin, cfg)
+    rows2 = rows_by_id(cassandra_session, keyspace, "items", "id, version, text, writetime(text) AS wt")
+    assert rows2 == rows
+    assert {k: h["_version"] for k, h in search.hits(index).items()} == {k: h["_version"] for k, h in hits.items()}
+
+
 # ------------------------------------------------------------------ 4. schema evolution
 
 def test_new_index_field_becomes_typed_column(cassandra_session, keyspace, search, ce_bin, tmp_path,
