@@ -173,6 +173,10 @@ typedef struct {
     bool refresh_first;            /* POST /<index>/_refresh before reading; default true */
     int slice_id, slice_max;       /* slice_max > 1 for sliced reads */
     bool force_scroll;             /* tests: use the scroll path */
+    bool unordered;                /* every hit once, order irrelevant, no sort_field: use the
+                                      cheapest consistent read. On OpenSearch (no _shard_doc
+                                      tiebreaker: PIT pages would sort on _id, visiting every
+                                      match per page) that is scroll sorted by _doc. */
 } es_search_opts;
 
 typedef struct es_search es_search;

@@ -198,7 +198,8 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out)
             return e;
         }
     }
-    s->pit = c->has_pit && !o->force_scroll;
+    s->pit = c->has_pit && !o->force_scroll &&
+             !(o->unordered && !o->sort_field && c->flavor == ES_FLAVOR_OPENSEARCH);
     if (s->pit) {
         e = open_pit(s);
         if (e) {

@@ -717,6 +717,7 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
         }
         if (d->es_page_size > 0)
             so.page_size = (size_t)d->es_page_size;
+        so.unordered = true; /* pages are written in any order; versions decide */
         rc = es_search_open(ctx->es, &so, &s);
         if (rc)
             set_error(&c, "search failed: %s", es_client_errmsg(ctx->es));
