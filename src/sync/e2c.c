@@ -206,11 +206,37 @@ static void wait_schema_agreement(cql_session *s)
     ce_warn("msg=\"no schema agreement after ALTER TABLE; continuing\"");
 }
 
-static ce_err reload_meta(e2c *c)
+/* Whether the table metadata has every field of props that is to become a column. */
+static bool meta_has_fields(const e2c *c, json_t *props)
 {
-    cql_table_meta_free(c->meta);
-    c->meta = NULL;
-    return cql_session_table_meta(c->ctx->cql, sync_keyspace(c->ctx), c->d->table, &c->meta);
+    const char *key;
+    json_t *prop;
+    json_object_foreach(props, key, prop) {
+        if (json_is_object(prop) && !cql_table_meta_column(c->meta, key))
+            return false;
+    }
+    return true;
+}
+
+/* Read the table's schema again after ALTERs. The node answering may not have applied the
+ * last ALTER yet (schema agreement is judged from gossip, which lags): read again, for up to
+ * 10 s, until every field of props is a column, so no new column is left out of the INSERT
+ * (its values would silently stay null). */
+static ce_err reload_meta(e2c *c, json_t *props)
+{
+    ce_err e = CE_OK;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        cql_table_meta_free(c->meta);
+        c->meta = NULL;
+        e = cql_session_table_meta(c->ctx->cql, sync_keyspace(c->ctx), c->d->table, &c->meta);
+        if (e || !props || meta_has_fields(c, props))
+            return e;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ce_warn("sync=%s dir=to_cassandra msg=\"new columns not visible yet; their fields are left out this pass\"",
+            c->d->name);
+    return e;
 }
 
 /* Add columns for index fields the table lacks; mark conflicting fields skipped. */
@@ -682,7 +708,7 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
         evolve_schema(&c, props, &changed);
         if (changed) {
             wait_schema_agreement(ctx->cql);
-            rc = reload_meta(&c);
+            rc = reload_meta(&c, c.d->alter_table ? props : NULL);
         }
     }
     if (!rc)
