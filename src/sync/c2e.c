@@ -135,16 +135,7 @@ static void on_item(const es_bulk_item_result *r, void *ud)
 
 static void set_error(c2e *c, const char *fmt, const char *detail)
 {
-    sync_pass_result *res = c->ctx->res;
-    if (res->error[0])
-        return;
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, fmt, detail ? detail : "");
-    size_t n = strlen(tmp);
-    if (n >= sizeof res->error)
-        n = sizeof res->error - 1;
-    memcpy(res->error, tmp, n);
-    res->error[n] = 0;
+    sync_result_set_error(c->ctx->res, fmt, detail);
 }
 
 static bool is_scalar_regular(const cql_column_meta *cm)

@@ -59,16 +59,7 @@ typedef struct {
 
 static void set_error(e2c *c, const char *fmt, const char *detail)
 {
-    sync_pass_result *res = c->ctx->res;
-    if (res->error[0])
-        return;
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, fmt, detail ? detail : "");
-    size_t n = strlen(tmp);
-    if (n >= sizeof res->error)
-        n = sizeof res->error - 1;
-    memcpy(res->error, tmp, n);
-    res->error[n] = 0;
+    sync_result_set_error(c->ctx->res, fmt, detail);
 }
 
 static const char *hit_id(const json_t *hit)

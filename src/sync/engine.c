@@ -379,3 +379,16 @@ void sync_engine_free(sync_engine *e)
     free(e->results);
     free(e);
 }
+
+void sync_result_set_error(sync_pass_result *res, const char *fmt, const char *detail)
+{
+    if (res->error[0])
+        return;
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, fmt, detail ? detail : "");
+    size_t n = strlen(tmp);
+    if (n >= sizeof res->error)
+        n = sizeof res->error - 1;
+    memcpy(res->error, tmp, n);
+    res->error[n] = 0;
+}

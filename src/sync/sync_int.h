@@ -162,6 +162,10 @@ typedef struct {
     const char *state_dir;         /* checkpoints and the bulk-load marker live here */
 } sync_pass_ctx;
 
+/* The first error of a pass wins: fmt with one %s (detail) into res->error, truncated;
+ * later calls are ignored. */
+void sync_result_set_error(sync_pass_result *res, const char *fmt, const char *detail);
+
 /* Cassandra -> Elasticsearch over ctx->win. CE_OK when every item got a final outcome. */
 ce_err sync_c2e_run(sync_pass_ctx *ctx);
 /* Elasticsearch -> Cassandra over ctx->win. */
