@@ -197,7 +197,8 @@ static void wait_schema_agreement(cql_session *s)
     ce_warn("msg=\"no schema agreement after ALTER TABLE; continuing\"");
 }
 
-/* Whether the table metadata has every field of props that is to become a column. */
+/* Whether the table metadata has every field of props that is to become a column, and the
+ * source column. */
 static bool meta_has_fields(const e2c *c, json_t *props)
 {
     const char *key;
@@ -206,7 +207,9 @@ static bool meta_has_fields(const e2c *c, json_t *props)
         if (json_is_object(prop) && !cql_table_meta_column(c->meta, key))
             return false;
     }
-    return true;
+    /* the source column is added too when missing (evolve_schema) */
+    const char *sf = c->d->source_field;
+    return !sf || !*sf || cql_table_meta_column(c->meta, sf);
 }
 
 /* Read the table's schema again after ALTERs. The node answering may not have applied the
