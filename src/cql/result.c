@@ -228,6 +228,8 @@ static ce_err read_rows(cql_rd *r, cql_result *res)
     size_t ncells = (size_t)nrows * ncols;
     if (ncols && (size_t)nrows > cql_rd_left(r) / (4 * ncols))
         return CE_EPROTO; /* every cell needs at least its 4-byte length */
+    if (!ncols && nrows > 0)
+        return CE_EPROTO; /* rows without columns: a lie that would cost billions of iterations */
     res->nrows = (size_t)nrows;
     if (ncells == 0)
         return CE_OK;
