@@ -292,12 +292,16 @@ int cql_cluster_route(cql_session *s, cql_future *f)
 {
     if (f->pin_host >= 0)
         return (size_t)f->pin_host < s->nhosts && usable(s, f->pin_host) ? f->pin_host : -1;
-    int64_t token;
-    if (s->o.token_aware && s->nring && f->prep && f->prep->rf > 0 && future_token(f, &token)) {
+    int64_t token = 0;
+    int rf = f->prep && f->prep->rf > 0 ? f->prep->rf : 1;
+    bool routed = s->o.token_aware && s->nring &&
+                  (f->q.has_routing_token ? (token = f->q.routing_token, true)
+                                          : f->prep && f->prep->rf > 0 && future_token(f, &token));
+    if (routed) {
         size_t start = ring_lower_bound(s, token);
         int fallback = -1, found = 0;
         bool seen_stack[64] = {0};
-        for (size_t step = 0; step < s->nring && found < f->prep->rf; step++) {
+        for (size_t step = 0; step < s->nring && found < rf; step++) {
             int h = s->ring[(start + step) % s->nring].host;
             if (h < 64 && seen_stack[h])
                 continue;
@@ -324,6 +328,13 @@ int cql_cluster_route(cql_session *s, cql_future *f)
         fallback = h;
     }
     return fallback;
+}
+
+int cql_session_token_owner(const cql_session *s, int64_t token)
+{
+    if (!s->o.token_aware || !s->nring)
+        return -1;
+    return s->ring[ring_lower_bound(s, token)].host;
 }
 
 /* ---------------------------------------------------------------- token ranges */

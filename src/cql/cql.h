@@ -235,6 +235,8 @@ typedef struct {
     int64_t timestamp;                  /* INT64_MIN = not sent; else microseconds */
     const char *const *names;           /* optional: values bound by name (n entries) */
     const char *keyspace;               /* v5 keyspace flag; NULL = none */
+    bool has_routing_token;             /* route to the replicas of routing_token instead of */
+    int64_t routing_token;              /* the bound partition key's (token-range scans, IN) */
 } cql_query_opts;
 
 typedef struct cql_session cql_session;
@@ -286,6 +288,9 @@ cql_future *cql_session_batch_async(cql_session *s, int batch_type, cql_prepared
                                     size_t nstmts, const cql_query_opts *q);
 /* Drive I/O for up to timeout_ms (0 = poll once); completes futures. */
 ce_err cql_session_run(cql_session *s, int timeout_ms);
+/* Host index (as in cql_session_host_info) of the first replica of a token on the
+ * ring, up or not; -1 when the ring is unknown (token awareness off or no metadata). */
+int cql_session_token_owner(const cql_session *s, int64_t token);
 /* Number of requests in flight. */
 size_t cql_session_inflight(const cql_session *s);
 /* Asynchronous simple query (values copied, routed round robin). NULL only on

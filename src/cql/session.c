@@ -1104,8 +1104,8 @@ ce_err cql_session_prepare(cql_session *s, const char *cql, cql_prepared **out, 
                                    : (p->result && p->result->ncols ? p->result->cols[0].keyspace : NULL);
     if (ks && *ks) {
         p->keyspace = strdup(ks);
-        if (p->bind.npk && s->o.token_aware && s->nring)
-            p->rf = cql_cluster_keyspace_rf(s, ks);
+        if (s->o.token_aware && s->nring)
+            p->rf = cql_cluster_keyspace_rf(s, ks); /* bound keys or a caller's routing token */
     }
     p->next = s->prepared;
     s->prepared = p;

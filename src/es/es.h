@@ -177,6 +177,9 @@ typedef struct {
                                       cheapest consistent read. On OpenSearch (no _shard_doc
                                       tiebreaker: PIT pages would sort on _id, visiting every
                                       match per page) that is scroll sorted by _doc. */
+    bool lean;                     /* hits carry only _id, _source and sort (no _version,
+                                      _index, _score): less for the server to write and for
+                                      us to parse */
 } es_search_opts;
 
 typedef struct es_search es_search;

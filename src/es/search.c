@@ -213,10 +213,14 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out)
     return CE_OK;
 }
 
+/* What a lean page keeps of the answer (errors included, to report them). */
+#define LEAN_FILTER "_scroll_id,pit_id,hits.total,hits.hits._id,hits.hits._source,hits.hits.sort,error,status"
+
 static ce_err write_common(es_search *s, ce_buf *b)
 {
     es_client *c = s->c;
-    ce_err e = ce_buf_printf(b, "{\"size\":%zu,\"version\":true,\"query\":", s->o.page_size);
+    ce_err e = ce_buf_printf(b, "{\"size\":%zu,%s\"query\":", s->o.page_size,
+                             s->o.lean ? "" : "\"version\":true,");
     if (!e)
         e = es_query_write(b, &s->q);
     if (!e)
@@ -286,6 +290,9 @@ static ce_err page_request(es_search *s, ce_buf *path, ce_buf *body)
             e = ce_buf_append_byte(body, '}');
     }
     (void)c;
+    if (!e && s->o.lean)
+        e = ce_buf_printf(path, "%cfilter_path=%s", strchr(ce_buf_cstr(path) ? path->data : "", '?') ? '&' : '?',
+                          LEAN_FILTER);
     if (!e && (!ce_buf_cstr(path) || !ce_buf_cstr(body)))
         e = CE_ENOMEM;
     return e;
@@ -333,6 +340,21 @@ ce_err es_search_next(es_search *s, void **hits)
         goto out;
     }
     json_t *hh = json_object_get(json_object_get(r, "hits"), "hits");
+    if (r && !hh && s->o.lean && json_is_object(r)) {
+        /* filter_path leaves out an empty hits array (and "hits" with it) */
+        json_t *outer = json_object_get(r, "hits");
+        if (!json_is_object(outer)) {
+            outer = json_object();
+            if (!outer || json_object_set_new(r, "hits", outer))
+                outer = NULL;
+        }
+        hh = outer ? json_array() : NULL;
+        if (!hh || json_object_set_new(outer, "hits", hh)) {
+            json_decref(r);
+            e = CE_ENOMEM;
+            goto out;
+        }
+    }
     if (!r || !json_is_array(hh)) {
         es_client_set_error(c, "search: malformed answer");
         json_decref(r);

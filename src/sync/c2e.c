@@ -36,6 +36,8 @@ typedef struct {
     bool has_paging;
     cql_future *f;
     int retries;               /* failed page requests sent again */
+    bool routed;               /* token range: sent to the replicas of its end token */
+    int64_t route_token;
     bool done;
     ce_buf last_id;            /* (id, version) layout: the partition being read ... */
     int64_t last_max;          /* ... and its highest version so far */
@@ -398,6 +400,8 @@ static ce_err plan_tasks(c2e *c, const char *select_prefix)
     for (size_t k = 0; k < nr && !e; k++) {
         scan_task *t = &c->tasks[c->ntasks++];
         int64_t tok[2] = {ranges[k].start, ranges[k].end};
+        t->routed = true; /* read where the range lives: no coordinator hop */
+        t->route_token = ranges[k].end;
         for (int j = 0; j < 2 && !e; j++) {
             t->offs[t->nvals] = t->binds.len;
             e = ce_buf_put_u64(&t->binds, (uint64_t)tok[j]);
@@ -425,6 +429,8 @@ static ce_err task_start(c2e *c, scan_task *t)
     cql_query_opts_init(&q);
     q.consistency = c->ctx->read_cl;
     q.page_size = c->d->page_size > 0 ? c->d->page_size : 5000;
+    q.has_routing_token = t->routed;
+    q.routing_token = t->route_token;
     if (t->has_paging) {
         q.paging_state.ptr = (const uint8_t *)t->paging.data;
         q.paging_state.len = (int32_t)t->paging.len;

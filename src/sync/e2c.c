@@ -50,11 +50,9 @@ typedef struct {
     size_t window, head, count;
     bool dl_failed;
     ce_err write_err;
-    /* version guard (see top): NULL when the version column is not a regular column */
-    cql_prepared *guard;
-    size_t nguard_keys;        /* primary key columns: INSERT parameters 0..n-1 */
-    cql_future **guard_f;      /* per hit of the current page */
-    size_t guard_cap;
+    /* version guard (see top and guard.c): NULL when the version column is not a
+     * regular column; the primary key columns are INSERT parameters 0..n-1 */
+    sync_guard *guard;
 } e2c;
 
 static void set_error(e2c *c, const char *fmt, const char *detail)
@@ -415,84 +413,30 @@ static ce_err prepare_insert(e2c *c)
     return CE_OK;
 }
 
-/* Prepare the version guard's SELECT when the version column is a regular column. */
-static void prepare_guard(e2c *c)
-{
-    const cql_table_meta *m = c->meta;
-    const cql_column_meta *vc = c->d->version_col ? cql_table_meta_column(m, c->d->version_col) : NULL;
-    size_t nkeys = m->npartition_keys + m->nclustering;
-    if (!vc || vc->role != CQL_COL_REGULAR || nkeys == 0 || nkeys > m->ncolumns)
-        return;
-    ce_buf q = CE_BUF_INIT;
-    ce_err e = ce_buf_append_str(&q, "SELECT ");
-    e = e ? e : cql_quote_ident(&q, vc->name);
-    e = e ? e : ce_buf_append_str(&q, ", WRITETIME(");
-    e = e ? e : cql_quote_ident(&q, vc->name);
-    e = e ? e : ce_buf_append_str(&q, ") FROM ");
-    e = e ? e : cql_quote_ident(&q, m->keyspace);
-    e = e ? e : ce_buf_append_byte(&q, '.');
-    e = e ? e : cql_quote_ident(&q, m->table);
-    for (size_t i = 0; i < nkeys && !e; i++) {
-        e = ce_buf_append_str(&q, i ? " AND " : " WHERE ");
-        e = e ? e : cql_quote_ident(&q, m->columns[i].name);
-        e = e ? e : ce_buf_append_str(&q, " = ?");
-    }
-    cql_error_info info;
-    memset(&info, 0, sizeof info);
-    if (!e)
-        e = cql_session_prepare(c->ctx->cql, ce_buf_cstr(&q), &c->guard, &info);
-    if (e) {
-        c->guard = NULL;
-        ce_warn("sync=%s dir=to_cassandra msg=\"version guard unavailable: writes rely on timestamps\" "
-                "error=\"%s\"", c->d->name, e == CE_ESERVER ? info.message : ce_strerror(e));
-    } else {
-        c->nguard_keys = nkeys;
-    }
-    ce_buf_free(&q);
-}
-
-/* A big-endian integer cell (int, bigint, timestamp, counter) as int64. */
-static bool cell_int64(cql_value v, int64_t *out)
-{
-    if (v.len != 4 && v.len != 8)
-        return false;
-    uint64_t x = 0;
-    for (int32_t i = 0; i < v.len; i++)
-        x = x << 8 | v.ptr[i];
-    *out = v.len == 4 ? (int64_t)(int32_t)(uint32_t)x : (int64_t)x;
-    return true;
-}
-
-/* Send the guard reads of a page: one per convertible hit (NULL for the others). */
+/* Send the guard reads of a page: one per convertible hit. */
 static ce_err send_guards(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals, ce_buf *err)
 {
     size_t n = json_array_size(hits);
-    if (n > c->guard_cap) {
-        cql_future **nf = realloc(c->guard_f, n * sizeof *nf);
-        if (!nf)
-            return CE_ENOMEM;
-        c->guard_f = nf;
-        c->guard_cap = n;
-    }
-    cql_query_opts qo;
-    cql_query_opts_init(&qo);
-    qo.consistency = c->ctx->read_cl;
-    for (size_t i = 0; i < n; i++) {
+    ce_err e = sync_guard_begin(c->guard, n);
+    for (size_t i = 0; i < n && !e; i++) {
         int64_t version = 0;
         ce_buf_reset(err);
-        c->guard_f[i] = NULL;
         if (sync_doc_values(&c->dm, json_array_get(hits, i), storage, vals, &version, err) != CE_OK)
             continue; /* write_hits dead-letters it */
-        bool keys_bound = true;
-        for (size_t k = 0; k < c->nguard_keys; k++)
-            keys_bound = keys_bound && vals[k].len >= 0;
-        if (!keys_bound)
-            continue;
-        c->guard_f[i] = cql_session_execute_async(c->ctx->cql, c->guard, vals, c->nguard_keys, &qo);
-        if (!c->guard_f[i])
-            return CE_ENOMEM;
+        e = sync_guard_add(c->guard, i, vals);
     }
-    return CE_OK;
+    return e ? e : sync_guard_send(c->guard);
+}
+
+/* A big-endian timestamp value as int64 (0 when it is not 8 bytes). */
+static int64_t ts_of(cql_value v)
+{
+    if (v.len != 8)
+        return 0;
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++)
+        x = x << 8 | v.ptr[i];
+    return (int64_t)x;
 }
 
 /*
@@ -503,29 +447,18 @@ static ce_err send_guards(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals
 static bool guard_allows(e2c *c, size_t i, int64_t version, int64_t *ts, ce_err *read_err)
 {
     *read_err = CE_OK;
-    if (!c->guard_f || !c->guard_f[i])
+    if (!c->guard)
         return true;
-    cql_result *r = NULL;
-    ce_err e = cql_future_wait(c->guard_f[i], &r);
-    if (e) {
-        *read_err = e;
-        const char *msg = cql_future_errmsg(c->guard_f[i]);
-        if (c->ctx->res->e2c_failed < 5)
-            ce_warn("sync=%s dir=to_cassandra msg=\"version read failed\" error=\"%s\"", c->d->name,
-                    msg ? msg : ce_strerror(e));
-    }
-    cql_future_free(c->guard_f[i]);
-    c->guard_f[i] = NULL;
-    bool write = true;
-    if (!e && r && cql_result_row_count(r) > 0) {
-        int64_t row_version, row_ts;
-        if (cell_int64(cql_result_cell(r, 0, 0), &row_version) && row_version >= version)
-            write = false;
-        else if (cell_int64(cql_result_cell(r, 0, 1), &row_ts) && row_ts >= *ts)
-            *ts = row_ts + 1;
-    }
-    cql_result_free(r);
-    return write;
+    bool found, has_v, has_wt;
+    int64_t row_version, row_ts;
+    *read_err = sync_guard_get(c->guard, i, &found, &row_version, &has_v, &row_ts, &has_wt);
+    if (*read_err || !found)
+        return true;
+    if (has_v && row_version >= version)
+        return false;
+    if (has_wt && row_ts >= *ts)
+        *ts = row_ts + 1;
+    return true;
 }
 
 static ce_err write_hits(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals, ce_buf *err)
@@ -549,10 +482,8 @@ static ce_err write_hits(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals,
             dead_letter(c, hit, ce_buf_cstr(err));
             continue;
         }
-        int64_t ts;
         uint8_t ts_bytes[8];
-        if (!cell_int64(vals[c->ncols], &ts))
-            ts = 0;
+        int64_t ts = ts_of(vals[c->ncols]);
         int64_t ts0 = ts;
         ce_err read_err;
         if (!guard_allows(c, i, version, &ts, &read_err)) {
@@ -708,7 +639,7 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
     if (!rc)
         rc = prepare_insert(&c);
     if (!rc)
-        prepare_guard(&c);
+        rc = sync_guard_new(ctx->cql, c.meta, d->version_col, ctx->read_cl, d->name, &c.guard);
     if (!rc && props)
         note_conflicts(&c, props);
     json_decref(props);
@@ -738,6 +669,7 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
         if (d->es_page_size > 0)
             so.page_size = (size_t)d->es_page_size;
         so.unordered = true; /* pages are written in any order; versions decide */
+        so.lean = true;      /* _id, _source and sort are all we read of a hit */
         rc = es_search_open(ctx->es, &so, &s);
         if (rc)
             set_error(&c, "search failed: %s", es_client_errmsg(ctx->es));
@@ -816,9 +748,7 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
     ce_buf_free(&storage);
     ce_buf_free(&err);
     free(vals);
-    for (size_t k = 0; c.guard_f && k < c.guard_cap; k++)
-        cql_future_free(c.guard_f[k]);
-    free(c.guard_f);
+    sync_guard_free(c.guard);
     free(c.ring);
     free(c.names);
     for (size_t i = 0; c.types && i < c.ncols; i++)

@@ -5,6 +5,7 @@
  *   mapping.c  Elasticsearch mapping from a CQL schema, CQL type from an ES mapping (pure)
  *   c2e.c      the Cassandra -> Elasticsearch pass
  *   e2c.c      the Elasticsearch -> Cassandra pass
+ *   guard.c    E->C version guard: the current versions of the rows a page overwrites
  *   engine.c   connections, checkpoints, logging, the pass loop
  * Only engine.h is public.
  */
@@ -180,5 +181,23 @@ const char *sync_keyspace(const sync_pass_ctx *ctx);
 /* Split "a,b" into trimmed names; returns count (<= max), -1 when too many. Names are
  * written into storage. */
 int sync_split_names(const char *list, char names[][128], int max);
+
+/* ---------------------------------------------------------------- guard.c */
+
+typedef struct sync_guard sync_guard;
+
+/* A guard for table m when version_col is a regular column; *out stays NULL (CE_OK)
+ * when it is not (or the read cannot be prepared: a warning says so). */
+ce_err sync_guard_new(cql_session *s, const cql_table_meta *m, const char *version_col, cql_consistency cl,
+                      const char *sync_name, sync_guard **out);
+void sync_guard_free(sync_guard *g);
+/* One page of n documents: begin, add the primary-key values (in table key order) of
+ * each document to guard, send, then get each verdict (found = the row exists; its
+ * version and WRITETIME when not null). get returns the read's error, if it failed. */
+ce_err sync_guard_begin(sync_guard *g, size_t n);
+ce_err sync_guard_add(sync_guard *g, size_t i, const cql_value *keyvals);
+ce_err sync_guard_send(sync_guard *g);
+ce_err sync_guard_get(sync_guard *g, size_t i, bool *found, int64_t *version, bool *has_version,
+                      int64_t *wt, bool *has_wt);
 
 #endif

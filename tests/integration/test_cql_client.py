@@ -255,6 +255,53 @@ def test_two_nodes_discovered_and_token_aware(ce_bin, two_nodes, cassandra_sessi
     assert s.execute("SELECT count(*) FROM %s.kv" % keyspace).one()[0] == n
 
 
+def test_token_range_reads_go_to_range_owner(ce_bin, two_nodes, cassandra_session, keyspace):
+    """A token-range read is sent to the replica of its range (routing token = the range's
+    end), not to a coordinator that would fetch it from the other node: 30 reads of a range
+    of each node land on that node, and a whole scan's requests per host equal the number of
+    ranges each node owns by the Python driver's token map."""
+    from cassandra.metadata import Murmur3Token
+    hosts = two_nodes["hosts"]
+    s = cassandra_session
+    s.execute("CREATE TABLE %s.sc (id int PRIMARY KEY, v text)" % keyspace)
+    ins = s.prepare("INSERT INTO %s.sc (id, v) VALUES (?, ?)" % keyspace)
+    for i in range(300):
+        s.execute(ins, (i, "v%d" % i))
+    rc, ranges, err = tool(ce_bin, "ranges", 40, hosts=[hosts[0]])
+    assert rc == 0, err
+    cluster = s.cluster
+    cluster.refresh_schema_metadata()
+    owner = {}
+    for start, end in ranges:
+        reps = cluster.metadata.token_map.get_replicas(keyspace, Murmur3Token(end))
+        assert len(reps) == 1
+        owner[(start, end)] = reps[0].address
+    want = {h: sum(1 for o in owner.values() if o == h) for h in hosts}
+    assert all(want[h] > 0 for h in hosts), want
+
+    def counts(stderr):
+        line = [l for l in stderr.strip().splitlines() if l.startswith('{"protocol"')][-1]
+        return {h["addr"]: h["requests"] for h in json.loads(line)["hosts"]}
+
+    q = "SELECT id FROM %s.sc WHERE token(id) > ? AND token(id) <= ?" % keyspace
+    for h in hosts:
+        start, end = next(r for r, o in owner.items() if o == h)
+        lines = "".join("[%d, %d]\n" % (start, end) for _ in range(30))
+        rc, out, err = tool(ce_bin, "--stats", "--keyspace", keyspace, "--routing-token", end, "exec", q,
+                            stdin=lines, hosts=[hosts[0]])
+        assert rc == 0, err
+        got = counts(err)
+        other = next(x for x in hosts if x != h)
+        assert got[h] >= 30 and got[other] <= 8, (h, got)   # other: system queries, PREPARE
+
+    rc, rows, err = tool(ce_bin, "--page-size", 100000, "--stats", "scan", keyspace, "sc", 40, hosts=[hosts[0]])
+    assert rc == 0, err
+    assert sorted(r["id"] for r in rows) == list(range(300))
+    got = counts(err)
+    for h in hosts:
+        assert want[h] <= got[h] <= want[h] + 8, (want, got)
+
+
 def test_reprepare_on_node_that_never_saw_statement(ce_bin, two_nodes, cassandra_session, keyspace):
     """The statement is prepared on one node; executions routed to the other get Unprepared
     (0x2500), and the client prepares there and retries: all writes land, none fail."""

@@ -57,6 +57,16 @@ class Search:
     def refresh(self, index):
         self.c.indices.refresh(index=index)
 
+    def bulk_index(self, index, docs):
+        """docs: {id: source}, in one bulk request."""
+        lines = []
+        for doc_id, doc in docs.items():
+            lines.append(json.dumps({"index": {"_index": index, "_id": str(doc_id)}}))
+            lines.append(json.dumps(doc))
+        body = "\n".join(lines) + "\n"
+        res = self.c.bulk(body=body) if self.kind == "opensearch" else self.c.bulk(operations=body)
+        assert not res["errors"], res
+
     def exists(self, index):
         return bool(self.c.indices.exists(index=index))
 
@@ -322,6 +332,66 @@ def test_newest_version_wins_whatever_the_cassandra_timestamps(cassandra_session
     rows2 = rows_by_id(cassandra_session, keyspace, "items", "id, version, text, writetime(text) AS wt")
     assert rows2 == rows
     assert {k: h["_version"] for k, h in search.hits(index).items()} == {k: h["_version"] for k, h in hits.items()}
+
+
+@pytest.mark.parametrize("layout", ["one_key_column", "composite_key"])
+def test_version_guard_over_pages_and_replicas(cassandra_session, keyspace, opensearch_only, ce_bin,
+                                               tmp_path, testbed_env, unique_name, layout):
+    """The version guard over several search pages, many rows per replica (more than one
+    IN group each) and both key layouts (IN reads by replica; one read per row): a third
+    of the documents are older than their row (skipped), a third newer than a row written
+    with a clock ahead (written above that clock), a third have no row (written)."""
+    search = opensearch_only
+    if layout == "one_key_column":
+        cassandra_session.execute("CREATE TABLE %s.g (id int PRIMARY KEY, version bigint, text text, "
+                                  "source text, date timestamp)" % keyspace, timeout=60)
+        id_col, key = "id", lambda i: str(i)
+    else:
+        cassandra_session.execute("CREATE TABLE %s.g (id int, part text, version bigint, text text, "
+                                  "source text, date timestamp, PRIMARY KEY ((id), part))" % keyspace,
+                                  timeout=60)
+        id_col, key = "id,part", lambda i: "%d:p" % i
+    index = unique_name("ix")
+    search.track(index)
+    base = now_ms() - 120000
+    clock_us = int(time.time() * 1e6) + 3600 * 10**6
+    n = 1000
+    docs, want = {}, {}
+    cols = "id, version, text, source" + (", part" if layout == "composite_key" else "")
+    ins = cassandra_session.prepare("INSERT INTO %s.g (%s) VALUES (%s) USING TIMESTAMP ?"
+                                    % (keyspace, cols, ",".join("?" * len(cols.split(",")))))
+    for i in range(n):
+        ve = base + 10 * i + 5
+        extra = ("p",) if layout == "composite_key" else ()
+        if i % 3 == 0:      # Cassandra newer: the document is skipped
+            cassandra_session.execute(ins, (i, ve + 1, "cassandra", "cassandra") + extra + (ve * 1000,))
+            want[i] = (ve + 1, "cassandra")
+        elif i % 3 == 1:    # document newer than a row written with a clock ahead
+            cassandra_session.execute(ins, (i, ve - 1, "cassandra", "cassandra") + extra + (clock_us,))
+            want[i] = (ve, "es")
+        else:               # no row yet
+            want[i] = (ve, "es")
+        doc = {"id": i, "version": ve, "text": "es", "source": "elasticsearch"}
+        if layout == "composite_key":
+            doc["part"] = "p"
+        docs[key(i)] = doc
+    search.bulk_index(index, docs)
+    search.refresh(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("g", keyspace, "g", index, id_col=id_col, direction="to_cassandra",
+                                 es_page_size=300, alter_table=False)])
+    p = run_ce(ce_bin, cfg)
+    skipped = len([i for i in range(n) if i % 3 == 0])
+    assert "read %d, written %d, skipped %d" % (n, n - skipped, skipped) in p.stdout, p.stdout
+    rows = {r.id: r for r in cassandra_session.execute(
+        "SELECT id, version, text, writetime(text) AS wt FROM %s.g" % keyspace)}
+    assert len(rows) == n
+    for i, (v, text) in want.items():
+        assert (rows[i].version, rows[i].text) == (v, text), "id %d" % i
+        if i % 3 == 1:
+            assert rows[i].wt > clock_us, "id %d" % i
+        if i % 3 == 2:
+            assert rows[i].wt == v * 1000, "id %d" % i
 
 
 # ------------------------------------------------------------------ 4. schema evolution

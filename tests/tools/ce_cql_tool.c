@@ -10,7 +10,7 @@
  *            --user U --password P  --tls --ca F [--cert C --key K] [--no-verify]
  *            --keyspace K  --page-size N  --consistency NAME  --serial NAME
  *            --timeout MS  --no-discover  --no-token-aware  --stats  --concurrency N
- *            --timestamp USEC  --log debug|info|warn|error
+ *            --timestamp USEC  --routing-token T (route to T's replicas)  --log debug|info|warn|error
  *            --prepare-lazily (PREPARE only where executed: exercises Unprepared)
  *   query CQL [JSON]         run CQL (all pages); JSON array binds by position, JSON
  *                            object binds by name (prepared when JSON is given)
@@ -366,6 +366,8 @@ static cql_future *scan_next(cql_session *s, cql_prepared *p, scan_range *sr)
         q.page_size = 5000;
     q.paging_state.ptr = sr->paging;
     q.paging_state.len = sr->plen;
+    q.has_routing_token = true; /* to the replicas of the range */
+    q.routing_token = sr->r.end;
     return cql_session_execute_async(s, p, v, 2, &q);
 }
 
@@ -576,7 +578,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: ce_cql_tool [--host H] [--port P] [--proto 4|5] [--compression] [--user U --password P]\n"
                     "  [--tls --ca F [--cert C --key K] [--no-verify]] [--keyspace K] [--page-size N]\n"
-                    "  [--consistency C] [--serial C] [--timeout MS] [--no-discover] [--no-token-aware] [--stats]\n"
+                    "  [--consistency C] [--serial C] [--timeout MS] [--no-discover] [--no-token-aware] [--stats] [--routing-token T]\n"
                     "  [--concurrency N] [--timestamp USEC] [--log LEVEL] [--prepare-lazily]\n"
                     "  query CQL [JSON] | exec CQL | scan KS TABLE N | ranges N | hosts | meta KS TABLE |\n"
                     "  write-loop KS TABLE COUNT MS\n");
@@ -611,6 +613,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--serial")) { NEEDV(); int c = cql_consistency_parse(v); if (c < 0) return usage(); g_q.serial_consistency = (cql_consistency)c; }
         else if (!strcmp(a, "--timeout")) { NEEDV(); g_opts.request_timeout_ms = atoi(v); }
         else if (!strcmp(a, "--timestamp")) { NEEDV(); g_q.timestamp = strtoll(v, NULL, 10); }
+        else if (!strcmp(a, "--routing-token")) { NEEDV(); g_q.has_routing_token = true; g_q.routing_token = strtoll(v, NULL, 10); }
         else if (!strcmp(a, "--no-discover")) g_opts.discover = false;
         else if (!strcmp(a, "--no-token-aware")) g_opts.token_aware = false;
         else if (!strcmp(a, "--prepare-lazily")) g_opts.prepare_lazily = true;
