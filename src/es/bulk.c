@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -213,13 +214,21 @@ static void bulk_done(es_req *h, void *ud);
 
 /* Submit a filled request. Blocks (driving I/O) while all slots are taken unless
  * `no_wait` (resends from inside a completion, which frees its own slot). */
+static double bulk_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void req_send(es_bulk *b, bulk_req *r, int delay_ms, bool no_wait)
 {
     if (r->nitems == 0) {
         req_release(b, r);
         return;
     }
-    if (!no_wait) {
+    if (!no_wait && b->inflight >= b->o.concurrency) {
+        double t0 = bulk_mono_s();
         while (b->inflight >= b->o.concurrency) {
             ce_err e = es_http_drive(b->c, 200);
             if (e) {
@@ -227,6 +236,7 @@ static void req_send(es_bulk *b, bulk_req *r, int delay_ms, bool no_wait)
                 break;
             }
         }
+        b->st.wait_s += bulk_mono_s() - t0;
     }
     es_req *h = &r->http;
     h->method = "POST";

@@ -134,6 +134,7 @@ const char *es_bulk_errmsg(const es_bulk *b);
 typedef struct {
     uint64_t requests, items_ok, items_conflict, items_rejected, items_failed, retries;
     uint64_t bytes_sent;
+    double wait_s;          /* time commit/finish spent blocked on requests in flight */
 } es_bulk_stats;
 void es_bulk_get_stats(const es_bulk *b, es_bulk_stats *out);
 

@@ -527,9 +527,7 @@ static ce_err process_rows(c2e *c, scan_task *t, cql_result *r)
             dead_letter_row(c, cells, ce_buf_cstr(&c->id), "row cannot be converted to JSON");
             continue;
         }
-        double t0 = mono_s();
         e = es_bulk_commit(c->bulk, (uint64_t)version);
-        c->es_wait_s += mono_s() - t0;
         if (e) {
             set_error(c, "bulk request failed: %s", es_bulk_errmsg(c->bulk));
             return e;
@@ -1006,7 +1004,9 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
         /* whatever happened, wait for every request in flight: acknowledged work counts */
         double t0 = mono_s();
         ce_err fe = es_bulk_finish(c.bulk);
-        c.es_wait_s += mono_s() - t0;
+        es_bulk_stats bst;
+        es_bulk_get_stats(c.bulk, &bst);
+        c.es_wait_s += bst.wait_s + (mono_s() - t0);
         ce_debug("sync=%s dir=to_es msg=\"pipeline\" cql_wait_s=%.3f es_wait_s=%.3f scanned=%llu",
                  d->name, c.cql_wait_s, c.es_wait_s, (unsigned long long)c.scanned);
         if (fe && !rc) {

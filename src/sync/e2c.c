@@ -31,10 +31,28 @@
 
 static const char *dir_name = "to_cassandra";
 
+/* Cassandra warns about unlogged batches over more than 10 partitions and over 5 KiB
+ * (batch_size_warn_threshold; it refuses them over 50 KiB): a group goes out at 10
+ * rows or 4 KiB of values, whichever comes first. */
+#define WRITE_BATCH_MAX 10
+#define WRITE_BATCH_BYTES 4096
+
+/* A write in flight: one INSERT, or an unlogged batch of INSERTs bound for one replica. */
 typedef struct {
     cql_future *f;
-    json_t *hit;
+    size_t n;
+    json_t *hit[WRITE_BATCH_MAX];
+    int64_t ts[WRITE_BATCH_MAX];   /* each one's USING TIMESTAMP (the guard may raise it) */
 } pending_write;
+
+/* Writes waiting to go out together to one replica. */
+typedef struct {
+    size_t n;
+    json_t *hit[WRITE_BATCH_MAX];
+    int64_t ts[WRITE_BATCH_MAX];
+    ce_buf bytes;                  /* value bytes of the n statements, in order */
+    int32_t *lens;                 /* WRITE_BATCH_MAX x (ncols + 1) lengths */
+} write_group;
 
 typedef struct {
     sync_pass_ctx *ctx;
@@ -48,6 +66,10 @@ typedef struct {
     sync_docmap dm;
     pending_write *ring;
     size_t window, head, count;
+    size_t batch_rows;             /* 1 = one INSERT a request */
+    write_group *groups;           /* [0] unknown replica, [1 + host index] */
+    size_t ngroups;
+    cql_value *gvals;              /* WRITE_BATCH_MAX x (ncols + 1), to send a group */
     bool dl_failed;
     ce_err write_err;
     /* version guard (see top and guard.c): NULL when the version column is not a
@@ -89,68 +111,203 @@ static bool is_invalid_request(int32_t code)
 
 /* A node that has not applied a just-added column yet: write again (blocking) for a
  * few seconds. true when the write finally went through. */
-static bool retry_write_after_schema_lag(e2c *c, const json_t *hit)
+static void set_ts(cql_value *v, uint8_t bytes[8], int64_t ts)
+{
+    for (int k = 0; k < 8; k++)
+        bytes[k] = (uint8_t)((uint64_t)ts >> (56 - 8 * k));
+    v->ptr = bytes;
+    v->len = 8;
+}
+
+/* Write one document now (blocking), with timestamp ts. */
+static ce_err write_one_now(e2c *c, const json_t *hit, int64_t ts, cql_error_info *info)
 {
     ce_buf storage = CE_BUF_INIT, err = CE_BUF_INIT;
     cql_value *vals = calloc(c->ncols + 1, sizeof *vals);
-    bool ok = false;
-    for (int attempt = 0; vals && attempt < 50 && !ok; attempt++) {
-        struct timespec ts = {0, 200 * 1000000L};
-        nanosleep(&ts, NULL);
-        int64_t version;
-        ce_buf_reset(&err);
-        if (sync_doc_values(&c->dm, hit, &storage, vals, &version, &err) != CE_OK)
-            break;
+    int64_t version;
+    uint8_t tsb[8];
+    ce_err e = vals ? sync_doc_values(&c->dm, hit, &storage, vals, &version, &err) : CE_ENOMEM;
+    if (!e) {
+        set_ts(&vals[c->ncols], tsb, ts);
         cql_query_opts qo;
         cql_query_opts_init(&qo);
         qo.consistency = c->ctx->write_cl;
-        cql_error_info info;
-        memset(&info, 0, sizeof info);
-        ce_err e = cql_session_execute(c->ctx->cql, c->ins, vals, c->ncols + 1, &qo, NULL, &info);
-        if (e == CE_OK)
-            ok = true;
-        else if (!(e == CE_ESERVER && strstr(info.message, "Undefined column")))
-            break;
+        e = cql_session_execute(c->ctx->cql, c->ins, vals, c->ncols + 1, &qo, NULL, info);
     }
     free(vals);
     ce_buf_free(&storage);
     ce_buf_free(&err);
-    return ok;
+    return e;
 }
 
-/* Wait for the oldest write and account for it. */
+static bool retry_write_after_schema_lag(e2c *c, const json_t *hit, int64_t ts)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        struct timespec sl = {0, 200 * 1000000L};
+        nanosleep(&sl, NULL);
+        cql_error_info info;
+        memset(&info, 0, sizeof info);
+        ce_err e = write_one_now(c, hit, ts, &info);
+        if (e == CE_OK)
+            return true;
+        if (!(e == CE_ESERVER && strstr(info.message, "Undefined column")))
+            return false;
+    }
+    return false;
+}
+
+/* Account for the outcome of one document's write. */
+static void account_write(e2c *c, const json_t *hit, int64_t ts, ce_err e, const cql_error_info *info,
+                          const char *msg)
+{
+    if (e == CE_ESERVER && info && strstr(info->message, "Undefined column") &&
+        retry_write_after_schema_lag(c, hit, ts))
+        e = CE_OK;
+    if (e == CE_OK) {
+        c->ctx->res->e2c_written++;
+        return;
+    }
+    if (e == CE_ESERVER && info && is_invalid_request(info->code) && !strstr(info->message, "Undefined column")) {
+        char reason[600];
+        snprintf(reason, sizeof reason, "cassandra refused the write: %s", info->message);
+        dead_letter(c, hit, reason);
+        return;
+    }
+    c->ctx->res->e2c_failed++;
+    if (!c->write_err)
+        c->write_err = e;
+    if (c->ctx->res->e2c_failed <= 5)
+        ce_warn("sync=%s dir=to_cassandra msg=\"write failed\" id=\"%s\" error=\"%s\"", c->d->name,
+                hit_id(hit), msg && *msg ? msg : ce_strerror(e));
+}
+
+/* Wait for the oldest write and account for it. A failed batch is written again one
+ * document at a time, so each gets its own verdict (dead letter, failure or success). */
 static void complete_oldest(e2c *c)
 {
     pending_write *p = &c->ring[c->head];
     ce_err e = cql_future_wait(p->f, NULL);
-    const cql_error_info *info = e ? cql_future_error(p->f) : NULL;
-    if (e == CE_ESERVER && info && strstr(info->message, "Undefined column") &&
-        retry_write_after_schema_lag(c, p->hit))
-        e = CE_OK;
-    if (e == CE_OK) {
-        c->ctx->res->e2c_written++;
+    if (p->n == 1 || e == CE_OK) {
+        for (size_t k = 0; k < p->n; k++)
+            account_write(c, p->hit[k], p->ts[k], e, e ? cql_future_error(p->f) : NULL,
+                          e ? cql_future_errmsg(p->f) : NULL);
     } else {
-        const char *msg = cql_future_errmsg(p->f);
-        if (e == CE_ESERVER && info && is_invalid_request(info->code) &&
-            !strstr(info->message, "Undefined column")) {
-            char reason[600];
-            snprintf(reason, sizeof reason, "cassandra refused the write: %s", info->message);
-            dead_letter(c, p->hit, reason);
-        } else {
-            c->ctx->res->e2c_failed++;
-            if (!c->write_err)
-                c->write_err = e;
-            if (c->ctx->res->e2c_failed <= 5)
-                ce_warn("sync=%s dir=to_cassandra msg=\"write failed\" id=\"%s\" error=\"%s\"",
-                        c->d->name, hit_id(p->hit), msg ? msg : ce_strerror(e));
+        ce_debug("sync=%s dir=to_cassandra msg=\"batch failed, writing its documents one by one\" "
+                 "error=\"%s\"", c->d->name, cql_future_errmsg(p->f));
+        for (size_t k = 0; k < p->n; k++) {
+            cql_error_info info;
+            memset(&info, 0, sizeof info);
+            ce_err ek = write_one_now(c, p->hit[k], p->ts[k], &info);
+            account_write(c, p->hit[k], p->ts[k], ek, &info, ek == CE_ESERVER ? info.message : NULL);
         }
     }
     cql_future_free(p->f);
-    json_decref(p->hit);
+    for (size_t k = 0; k < p->n; k++)
+        json_decref(p->hit[k]);
     p->f = NULL;
-    p->hit = NULL;
+    p->n = 0;
     c->head = (c->head + 1) % c->window;
     c->count--;
+}
+
+/* Let completions flow without blocking (each poll is a syscall: call now and then). */
+static void poll_writes(e2c *c)
+{
+    (void)cql_session_run(c->ctx->cql, 0);
+    while (c->count > 0 && cql_future_done(c->ring[c->head].f))
+        complete_oldest(c);
+}
+
+/* Send the writes of a group: one INSERT, or an unlogged batch (one replica's rows). */
+static ce_err send_group(e2c *c, write_group *g)
+{
+    if (g->n == 0)
+        return CE_OK;
+    size_t nv = c->ncols + 1;
+    const cql_value *rows[WRITE_BATCH_MAX];
+    size_t nvals[WRITE_BATCH_MAX];
+    cql_prepared *stmts[WRITE_BATCH_MAX];
+    size_t off = 0;
+    for (size_t r = 0; r < g->n; r++) {
+        for (size_t j = 0; j < nv; j++) {
+            cql_value *v = &c->gvals[r * nv + j];
+            v->len = g->lens[r * nv + j];
+            v->ptr = v->len >= 0 ? (const uint8_t *)g->bytes.data + off : NULL;
+            if (v->len > 0)
+                off += (size_t)v->len;
+        }
+        rows[r] = &c->gvals[r * nv];
+        nvals[r] = nv;
+        stmts[r] = c->ins;
+    }
+    while (c->count >= c->window)
+        complete_oldest(c);
+    cql_query_opts qo;
+    cql_query_opts_init(&qo);
+    qo.consistency = c->ctx->write_cl;
+    cql_future *f = g->n == 1 ? cql_session_execute_async(c->ctx->cql, c->ins, rows[0], nv, &qo)
+                              : cql_session_batch_async(c->ctx->cql, 1, stmts, rows, nvals, g->n, &qo);
+    if (!f)
+        return CE_ENOMEM;
+    pending_write *p = &c->ring[(c->head + c->count) % c->window];
+    p->f = f;
+    p->n = g->n;
+    memcpy(p->hit, g->hit, g->n * sizeof *g->hit);
+    memcpy(p->ts, g->ts, g->n * sizeof *g->ts);
+    c->count++;
+    g->n = 0;
+    ce_buf_reset(&g->bytes);
+    return CE_OK;
+}
+
+static ce_err flush_groups(e2c *c)
+{
+    ce_err e = CE_OK;
+    for (size_t k = 0; k < c->ngroups && !e; k++)
+        e = send_group(c, &c->groups[k]);
+    return e;
+}
+
+/* Queue one document's write with its group: the replica of its partition key. */
+static ce_err queue_write(e2c *c, json_t *hit, const cql_value *vals, int64_t ts)
+{
+    size_t gi = 0;
+    size_t npk = c->meta->npartition_keys;
+    if (c->batch_rows > 1 && npk > 0 && npk <= SYNC_MAX_KEY_PARTS) {
+        bool bound = true;
+        for (size_t k = 0; k < npk; k++)
+            bound = bound && vals[k].len >= 0;
+        if (bound) {
+            int64_t token;
+            if (npk == 1) {
+                token = cql_murmur3_token(vals[0].ptr, (size_t)vals[0].len);
+            } else {
+                ce_buf key = CE_BUF_INIT;
+                ce_err e = cql_routing_key(vals, npk, &key);
+                token = e ? 0 : cql_murmur3_token((const uint8_t *)key.data, key.len);
+                ce_buf_free(&key);
+                if (e)
+                    return e;
+            }
+            int owner = cql_session_token_owner(c->ctx->cql, token);
+            if (owner >= 0 && (size_t)owner + 1 < c->ngroups)
+                gi = (size_t)owner + 1;
+        }
+    }
+    write_group *g = &c->groups[gi];
+    size_t nv = c->ncols + 1;
+    for (size_t j = 0; j < nv; j++) {
+        g->lens[g->n * nv + j] = vals[j].len;
+        if (vals[j].len > 0) {
+            ce_err e = ce_buf_append(&g->bytes, vals[j].ptr, (size_t)vals[j].len);
+            if (e)
+                return e;
+        }
+    }
+    g->hit[g->n] = json_incref(hit);
+    g->ts[g->n] = ts;
+    g->n++;
+    return g->n >= c->batch_rows || g->bytes.len >= WRITE_BATCH_BYTES ? send_group(c, g) : CE_OK;
 }
 
 /* Collect the schema versions of one RESULT into vs (up to max); returns the count. */
@@ -449,9 +606,11 @@ static bool guard_allows(e2c *c, size_t i, int64_t version, int64_t *ts, ce_err 
     *read_err = CE_OK;
     if (!c->guard)
         return true;
-    bool found, has_v, has_wt;
+    bool found, has_v, has_wt, refused;
     int64_t row_version, row_ts;
-    *read_err = sync_guard_get(c->guard, i, &found, &row_version, &has_v, &row_ts, &has_wt);
+    *read_err = sync_guard_get(c->guard, i, &found, &row_version, &has_v, &row_ts, &has_wt, &refused);
+    if (refused)
+        *read_err = CE_OK; /* the key itself is invalid: the write says why (dead letter) */
     if (*read_err || !found)
         return true;
     if (has_v && row_version >= version)
@@ -496,32 +655,16 @@ static ce_err write_hits(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals,
                 c->write_err = read_err;
             continue;
         }
-        if (ts != ts0) {
-            for (int k = 0; k < 8; k++)
-                ts_bytes[k] = (uint8_t)((uint64_t)ts >> (56 - 8 * k));
-            vals[c->ncols].ptr = ts_bytes;
-            vals[c->ncols].len = 8;
-        }
-        while (c->count >= c->window)
-            complete_oldest(c);
-        cql_query_opts qo;
-        cql_query_opts_init(&qo);
-        qo.consistency = ctx->write_cl;
-        cql_future *f = cql_session_execute_async(ctx->cql, c->ins, vals, c->ncols + 1, &qo);
-        if (!f)
-            return CE_ENOMEM;
-        pending_write *p = &c->ring[(c->head + c->count) % c->window];
-        p->f = f;
-        p->hit = json_incref(hit);
-        c->count++;
-        /* let completions flow without blocking, now and then (each poll is a syscall) */
-        if ((i & 63) == 63) {
-            (void)cql_session_run(ctx->cql, 0);
-            while (c->count > 0 && cql_future_done(c->ring[c->head].f))
-                complete_oldest(c);
-        }
+        if (ts != ts0)
+            set_ts(&vals[c->ncols], ts_bytes, ts);
+        e = queue_write(c, hit, vals, ts);
+        if (e)
+            return e;
+        if ((i & 63) == 63)
+            poll_writes(c);
     }
-    return CE_OK;
+    /* a page's writes all go out before the next page is read */
+    return flush_groups(c);
 }
 
 /*
@@ -649,10 +792,19 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
     cql_value *vals = NULL;
     if (!rc) {
         c.window = d->write_concurrency > 0 ? (size_t)d->write_concurrency : 256;
+        c.batch_rows = d->write_batch_rows > 0 ? (size_t)d->write_batch_rows : WRITE_BATCH_MAX;
+        if (c.batch_rows > WRITE_BATCH_MAX)
+            c.batch_rows = WRITE_BATCH_MAX;
+        c.ngroups = c.batch_rows > 1 ? 1 + cql_session_host_count(ctx->cql, false) : 1;
         c.ring = calloc(c.window, sizeof *c.ring);
+        c.groups = calloc(c.ngroups, sizeof *c.groups);
+        c.gvals = calloc(WRITE_BATCH_MAX * (c.ncols + 1), sizeof *c.gvals);
         vals = calloc(c.ncols + 1, sizeof *vals);
-        if (!c.ring || !vals)
+        if (!c.ring || !vals || !c.groups || !c.gvals)
             rc = CE_ENOMEM;
+        for (size_t k = 0; !rc && k < c.ngroups; k++)
+            if (!(c.groups[k].lens = calloc(WRITE_BATCH_MAX * (c.ncols + 1), sizeof *c.groups[k].lens)))
+                rc = CE_ENOMEM;
     }
     if (!rc) {
         es_search_opts so;
@@ -731,6 +883,8 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
     /* the search is only touched by this thread again from here on */
     if (rc && rc != CE_ENOMEM && !ctx->res->error[0])
         set_error(&c, "search failed: %s", es_client_errmsg(ctx->es));
+    if (c.groups && flush_groups(&c) != CE_OK && !rc)
+        rc = CE_ENOMEM;
     while (c.count > 0)
         complete_oldest(&c);
     es_search_close(s);
@@ -750,6 +904,14 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
     free(vals);
     sync_guard_free(c.guard);
     free(c.ring);
+    for (size_t k = 0; c.groups && k < c.ngroups; k++) {
+        for (size_t j = 0; j < c.groups[k].n; j++)
+            json_decref(c.groups[k].hit[j]);
+        free(c.groups[k].lens);
+        ce_buf_free(&c.groups[k].bytes);
+    }
+    free(c.groups);
+    free(c.gvals);
     free(c.names);
     for (size_t i = 0; c.types && i < c.ncols; i++)
         cql_type_free((cql_type *)c.types[i]);

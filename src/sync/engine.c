@@ -375,6 +375,14 @@ void sync_engine_free(sync_engine *e)
         return;
     sync_deadletter_close(e->dl);
     es_client_free(e->es);
+    for (size_t i = 0; e->cql && i < cql_session_host_count(e->cql, false); i++) {
+        const char *addr;
+        bool up;
+        uint64_t req;
+        if (cql_session_host_info(e->cql, i, &addr, &up, &req))
+            ce_debug("msg=\"cql host requests\" host=%s up=%d requests=%llu", addr, (int)up,
+                     (unsigned long long)req);
+    }
     cql_session_free(e->cql);
     free(e->results);
     free(e);

@@ -35,7 +35,13 @@ typedef struct {
     int32_t len;             /* -1: not guarded */
     int owner;               /* first replica's host index, -1 unknown */
     int64_t token;
+    ce_err err;              /* its read failed (IN mode) ... */
+    bool refused;            /* ... because the server refused the key as invalid */
 } gkey;
+
+typedef struct {
+    size_t start, count;
+} gspan;
 
 struct sync_guard {
     cql_session *s;
@@ -51,10 +57,12 @@ struct sync_guard {
     ce_buf keys, vbuf;
     cql_future **f;          /* per-row mode: one per document; IN mode: one per group */
     size_t nf, fcap;
+    size_t *gidx;            /* IN mode: documents of the groups, group after group */
+    gspan *grp;              /* IN mode: group j = gidx[grp[j].start .. + grp[j].count] */
+    size_t gidx_cap, gcap;
     bool collected;
-    ce_err read_err;
     gslot *slots;            /* IN mode: rows found, by key */
-    size_t nslots;
+    size_t nslots, used;
     ce_buf rows_keys;
 };
 
@@ -133,6 +141,8 @@ void sync_guard_free(sync_guard *g)
     drop_futures(g);
     free(g->f);
     free(g->k);
+    free(g->gidx);
+    free(g->grp);
     free(g->slots);
     ce_buf_free(&g->keys);
     ce_buf_free(&g->vbuf);
@@ -160,7 +170,6 @@ ce_err sync_guard_begin(sync_guard *g, size_t n)
     drop_futures(g);
     g->n = n;
     g->collected = false;
-    g->read_err = CE_OK;
     ce_buf_reset(&g->keys);
     ce_buf_reset(&g->rows_keys);
     /* per-row mode: one future per document; IN mode: grown per group */
@@ -170,8 +179,11 @@ ce_err sync_guard_begin(sync_guard *g, size_t n)
     if (e)
         return e;
     if (g->in_mode) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             g->k[i].len = -1;
+            g->k[i].err = CE_OK;
+            g->k[i].refused = false;
+        }
         size_t ns = 16;
         while (ns < 2 * n)
             ns *= 2;
@@ -242,7 +254,12 @@ static void sort_idx(size_t *idx, size_t n, const gkey *k, size_t *tmp)
     }
 }
 
-static ce_err send_group(sync_guard *g, const size_t *idx, size_t n)
+static bool invalid_code(int32_t code)
+{
+    return code == 0x2000 || code == 0x2200 || code == 0x2300; /* Syntax, Invalid, ConfigError */
+}
+
+static cql_future *send_in(sync_guard *g, const size_t *idx, size_t n)
 {
     ce_buf_reset(&g->vbuf);
     ce_err e = ce_buf_put_u32(&g->vbuf, (uint32_t)n);
@@ -253,18 +270,27 @@ static ce_err send_group(sync_guard *g, const size_t *idx, size_t n)
             e = ce_buf_append(&g->vbuf, g->keys.data + k->off, (size_t)k->len);
     }
     if (e)
-        return e;
-    if (grow((void **)&g->f, &g->fcap, g->nf + 1, sizeof *g->f))
-        return CE_ENOMEM;
+        return NULL;
     cql_value v = {(const uint8_t *)g->vbuf.data, (int32_t)g->vbuf.len};
     cql_query_opts qo;
     cql_query_opts_init(&qo);
     qo.consistency = g->cl;
     qo.has_routing_token = true;
     qo.routing_token = g->k[idx[0]].token;
-    cql_future *f = cql_session_execute_async(g->s, g->stmt, &v, 1, &qo);
+    return cql_session_execute_async(g->s, g->stmt, &v, 1, &qo);
+}
+
+/* Send the read of group idx[0..n) (idx points into g->gidx). */
+static ce_err send_group(sync_guard *g, const size_t *idx, size_t n)
+{
+    if (grow((void **)&g->f, &g->fcap, g->nf + 1, sizeof *g->f) ||
+        grow((void **)&g->grp, &g->gcap, g->nf + 1, sizeof *g->grp))
+        return CE_ENOMEM;
+    cql_future *f = send_in(g, idx, n);
     if (!f)
         return CE_ENOMEM;
+    g->grp[g->nf].start = (size_t)(idx - g->gidx);
+    g->grp[g->nf].count = n;
     g->f[g->nf++] = f;
     return CE_OK;
 }
@@ -273,9 +299,9 @@ ce_err sync_guard_send(sync_guard *g)
 {
     if (!g->in_mode || g->n == 0)
         return CE_OK;
-    size_t *idx = malloc(2 * g->n * sizeof *idx);
-    if (!idx)
+    if (grow((void **)&g->gidx, &g->gidx_cap, 2 * g->n, sizeof *g->gidx))
         return CE_ENOMEM;
+    size_t *idx = g->gidx;
     size_t m = 0;
     for (size_t i = 0; i < g->n; i++)
         if (g->k[i].len >= 0)
@@ -289,7 +315,6 @@ ce_err sync_guard_send(sync_guard *g)
         e = send_group(g, idx + a, b - a);
         a = b;
     }
-    free(idx);
     return e;
 }
 
@@ -324,53 +349,87 @@ static bool cell_i64(cql_value v, int64_t *out)
     return true;
 }
 
+/* Index the rows of one IN answer by key. */
+static ce_err add_rows(sync_guard *g, cql_result *r)
+{
+    size_t rows = cql_result_row_count(r);
+    for (size_t row = 0; row < rows; row++) {
+        cql_value key = cql_result_cell(r, row, 0);
+        if (key.len < 0)
+            continue;
+        uint64_t h = hash_bytes(key.ptr, (size_t)key.len);
+        gslot *sl = find_slot(g, key.ptr, key.len, h);
+        if (sl->len < 0) {
+            if (g->used >= g->nslots / 2)
+                continue; /* more rows than keys asked: not ours */
+            sl->off = g->rows_keys.len;
+            if (ce_buf_append(&g->rows_keys, key.ptr, (size_t)key.len))
+                return CE_ENOMEM;
+            sl->len = key.len;
+            sl->h = h;
+            g->used++;
+        }
+        sl->has_version = cell_i64(cql_result_cell(r, row, 1), &sl->version);
+        sl->has_wt = cell_i64(cql_result_cell(r, row, 2), &sl->wt);
+    }
+    return CE_OK;
+}
+
+/* A failed read marks the keys it covered. A group refused as invalid is read again key
+ * by key, so only the key the server refuses is marked (its write will be refused too,
+ * and dead-lettered with the server's reason). */
+static void fail_keys(sync_guard *g, const size_t *idx, size_t n, cql_future *f, ce_err e)
+{
+    const cql_error_info *info = cql_future_error(f);
+    bool refused = e == CE_ESERVER && info && invalid_code(info->code);
+    if (refused && n > 1) {
+        for (size_t j = 0; j < n; j++) {
+            cql_future *one = send_in(g, &idx[j], 1);
+            cql_result *r = NULL;
+            ce_err e1 = one ? cql_future_wait(one, &r) : CE_ENOMEM;
+            if (!e1)
+                e1 = add_rows(g, r);
+            if (e1)
+                fail_keys(g, &idx[j], 1, one, e1);
+            cql_result_free(r);
+            cql_future_free(one);
+        }
+        return;
+    }
+    if (!refused)
+        ce_warn("sync=%s dir=to_cassandra msg=\"version read failed\" error=\"%s\"", g->sync_name,
+                f ? errmsg_of(f, e) : ce_strerror(e));
+    for (size_t j = 0; j < n; j++) {
+        g->k[idx[j]].err = e;
+        g->k[idx[j]].refused = refused;
+    }
+}
+
 /* IN mode: wait for every group and index the rows found by key. */
 static void collect(sync_guard *g)
 {
     g->collected = true;
+    g->used = 0;
     for (size_t s = 0; s < g->nslots; s++)
         g->slots[s].len = -1;
-    size_t used = 0;
-    for (size_t j = 0; j < g->nf; j++) {
+    size_t nf = g->nf;
+    g->nf = 0; /* fail_keys may send again: the futures are ours here */
+    for (size_t j = 0; j < nf; j++) {
         cql_result *r = NULL;
         ce_err e = cql_future_wait(g->f[j], &r);
-        if (e) {
-            if (!g->read_err) {
-                g->read_err = e;
-                ce_warn("sync=%s dir=to_cassandra msg=\"version read failed\" error=\"%s\"", g->sync_name,
-                        errmsg_of(g->f[j], e));
-            }
-            continue;
-        }
-        size_t rows = cql_result_row_count(r);
-        for (size_t row = 0; row < rows && used < g->nslots / 2; row++) {
-            cql_value key = cql_result_cell(r, row, 0);
-            if (key.len < 0)
-                continue;
-            uint64_t h = hash_bytes(key.ptr, (size_t)key.len);
-            gslot *sl = find_slot(g, key.ptr, key.len, h);
-            if (sl->len < 0) {
-                sl->off = g->rows_keys.len;
-                if (ce_buf_append(&g->rows_keys, key.ptr, (size_t)key.len)) {
-                    g->read_err = CE_ENOMEM;
-                    break;
-                }
-                sl->len = key.len;
-                sl->h = h;
-                used++;
-            }
-            sl->has_version = cell_i64(cql_result_cell(r, row, 1), &sl->version);
-            sl->has_wt = cell_i64(cql_result_cell(r, row, 2), &sl->wt);
-        }
+        if (!e)
+            e = add_rows(g, r);
+        if (e)
+            fail_keys(g, g->gidx + g->grp[j].start, g->grp[j].count, g->f[j], e);
         cql_result_free(r);
+        cql_future_free(g->f[j]);
     }
-    drop_futures(g);
 }
 
 ce_err sync_guard_get(sync_guard *g, size_t i, bool *found, int64_t *version, bool *has_version,
-                      int64_t *wt, bool *has_wt)
+                      int64_t *wt, bool *has_wt, bool *refused)
 {
-    *found = *has_version = *has_wt = false;
+    *found = *has_version = *has_wt = *refused = false;
     *version = *wt = 0;
     if (i >= g->n)
         return CE_OK;
@@ -380,7 +439,9 @@ ce_err sync_guard_get(sync_guard *g, size_t i, bool *found, int64_t *version, bo
             return CE_OK;
         cql_result *r = NULL;
         ce_err e = cql_future_wait(f, &r);
-        if (e)
+        const cql_error_info *info = e ? cql_future_error(f) : NULL;
+        *refused = e == CE_ESERVER && info && invalid_code(info->code);
+        if (e && !*refused)
             ce_warn("sync=%s dir=to_cassandra msg=\"version read failed\" error=\"%s\"", g->sync_name,
                     errmsg_of(f, e));
         cql_future_free(f);
@@ -397,9 +458,11 @@ ce_err sync_guard_get(sync_guard *g, size_t i, bool *found, int64_t *version, bo
         return CE_OK;
     if (!g->collected)
         collect(g);
-    if (g->read_err)
-        return g->read_err;
     const gkey *k = &g->k[i];
+    if (k->err) {
+        *refused = k->refused;
+        return k->err;
+    }
     const uint8_t *key = (const uint8_t *)g->keys.data + k->off;
     gslot *sl = find_slot(g, key, k->len, hash_bytes(key, (size_t)k->len));
     if (sl->len < 0)

@@ -193,11 +193,12 @@ ce_err sync_guard_new(cql_session *s, const cql_table_meta *m, const char *versi
 void sync_guard_free(sync_guard *g);
 /* One page of n documents: begin, add the primary-key values (in table key order) of
  * each document to guard, send, then get each verdict (found = the row exists; its
- * version and WRITETIME when not null). get returns the read's error, if it failed. */
+ * version and WRITETIME when not null). get returns the read's error, if it failed, with
+ * refused = the server refused the key itself as invalid (its write will be refused too). */
 ce_err sync_guard_begin(sync_guard *g, size_t n);
 ce_err sync_guard_add(sync_guard *g, size_t i, const cql_value *keyvals);
 ce_err sync_guard_send(sync_guard *g);
 ce_err sync_guard_get(sync_guard *g, size_t i, bool *found, int64_t *version, bool *has_version,
-                      int64_t *wt, bool *has_wt);
+                      int64_t *wt, bool *has_wt, bool *refused);
 
 #endif

@@ -58,7 +58,7 @@ ce_err ce_buf_append_str(ce_buf *b, const char *s)
     return ce_buf_append(b, s, strlen(s));
 }
 
-ce_err ce_buf_append_byte(ce_buf *b, uint8_t c)
+ce_err ce_buf_append_byte_slow(ce_buf *b, uint8_t c)
 {
     if (b->len + 1 >= b->cap || (b->max && b->len + 1 > b->max)) {
         ce_err e = ce_buf_reserve(b, 1);

@@ -41,7 +41,16 @@ ce_err ce_buf_reserve(ce_buf *b, size_t extra);
 /* Append bytes. Failure leaves the buffer unchanged. */
 ce_err ce_buf_append(ce_buf *b, const void *p, size_t n);
 ce_err ce_buf_append_str(ce_buf *b, const char *s);
-ce_err ce_buf_append_byte(ce_buf *b, uint8_t c);
+ce_err ce_buf_append_byte_slow(ce_buf *b, uint8_t c);
+/* One byte: the common case (room left, no cap reached) inline, hot in the JSON writers. */
+static inline ce_err ce_buf_append_byte(ce_buf *b, uint8_t c)
+{
+    if (b->len + 1 < b->cap && (!b->max || b->len + 1 <= b->max)) {
+        b->data[b->len++] = (char)c;
+        return CE_OK;
+    }
+    return ce_buf_append_byte_slow(b, c);
+}
 /* printf-style append. */
 ce_err ce_buf_printf(ce_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ce_err ce_buf_vprintf(ce_buf *b, const char *fmt, va_list ap);

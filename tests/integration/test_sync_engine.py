@@ -541,6 +541,38 @@ def test_unconvertible_document_goes_to_dead_letter(cassandra_session, keyspace,
     assert "qty" in bad[0]["reason"] and bad[0]["doc"]["qty"] == "many"
 
 
+@pytest.mark.parametrize("batch_rows", [1, 10])
+def test_document_cassandra_refuses_goes_to_dead_letter(cassandra_session, keyspace, opensearch_only, ce_bin,
+                                                        tmp_path, testbed_env, unique_name, batch_rows):
+    """A document Cassandra itself refuses (a partition key over 64 KiB; the _id is another
+    column): with writes sent one by one or in unlogged batches of one replica's rows, that
+    document goes to the dead letter file with Cassandra's reason and every other document
+    is written."""
+    search = opensearch_only
+    cassandra_session.execute("CREATE TABLE %s.items (pk text PRIMARY KEY, id text, version bigint, "
+                              "text varchar, source varchar)" % keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    v = now_ms() - 60000
+    docs = {"k%d" % i: {"pk": "p%d" % i, "id": "k%d" % i, "version": v + i, "text": "ok %d" % i}
+            for i in range(60)}
+    docs["big"] = {"pk": "x" * 70000, "id": "big", "version": v, "text": "too long a key"}
+    search.bulk_index(index, docs)
+    search.refresh(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, direction="to_cassandra",
+                                 write_batch_rows=batch_rows)])
+    p = run_ce(ce_bin, cfg)
+    assert "read 61, written 60, skipped 0, rejected 1, failed 0" in p.stdout, p.stdout
+    rows = {r.pk: r for r in cassandra_session.execute("SELECT pk, version, text FROM %s.items" % keyspace)}
+    assert set(rows) == {"p%d" % i for i in range(60)}
+    assert all(rows["p%d" % i].version == v + i for i in range(60))
+    dl = Path(tmp_path) / "casselastic.deadletter.jsonl"
+    lines = [json.loads(x) for x in dl.read_text().splitlines() if x.strip()]
+    assert [x["id"] for x in lines] == ["big"], lines
+    assert "cassandra refused the write" in lines[0]["reason"], lines[0]["reason"]
+
+
 def test_rejected_row_goes_to_dead_letter(cassandra_session, keyspace, opensearch_only, ce_bin, tmp_path,
                                           testbed_env, unique_name):
     """A row Elasticsearch refuses (400) is dead-lettered; the others are indexed and the
