@@ -177,7 +177,7 @@ static const cli_config_key keys[] = {
      .max = 86400000, .help = "Each window starts this much before the checkpoint (late writes, clock skew)."},
     {.path = "syncs[].page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(page_size), .def = "5000", .min = 1,
      .max = 100000, .help = "Cassandra rows per page."},
-    {.path = "syncs[].es_page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(es_page_size), .def = "1000", .min = 1,
+    {.path = "syncs[].es_page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(es_page_size), .def = "2000", .min = 1,
      .max = 10000, .help = "Documents per Elasticsearch search page."},
     {.path = "syncs[].bulk_max_docs", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(bulk_max_docs), .def = "5000",
      .min = 1, .max = 100000, .help = "Documents per bulk request at most."},

@@ -52,7 +52,7 @@ typedef struct {
     int64_t overlap_ms;     /* default 60000 */
     /* sizes */
     int page_size;          /* Cassandra page size, default 5000 */
-    int es_page_size;       /* ES read page size, default 1000 */
+    int es_page_size;       /* ES read page size, default 2000 */
     int bulk_max_docs;      /* default 5000 */
     int bulk_max_bytes;     /* default 5 MiB */
     int bulk_concurrency;   /* default 2 */

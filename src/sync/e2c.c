@@ -570,6 +570,32 @@ static ce_err prepare_insert(e2c *c)
     return CE_OK;
 }
 
+/* true when the table holds no row (one LIMIT 1 read; any error says "not known empty"). */
+static bool table_is_empty(e2c *c)
+{
+    const cql_table_meta *m = c->meta;
+    ce_buf q = CE_BUF_INIT;
+    ce_err e = ce_buf_append_str(&q, "SELECT ");
+    e = e ? e : cql_quote_ident(&q, m->columns[0].name);
+    e = e ? e : ce_buf_append_str(&q, " FROM ");
+    e = e ? e : cql_quote_ident(&q, m->keyspace);
+    e = e ? e : ce_buf_append_byte(&q, '.');
+    e = e ? e : cql_quote_ident(&q, m->table);
+    e = e ? e : ce_buf_append_str(&q, " LIMIT 1");
+    cql_result *r = NULL;
+    cql_query_opts qo;
+    cql_query_opts_init(&qo);
+    qo.consistency = c->ctx->read_cl;
+    if (!e && ce_buf_cstr(&q))
+        e = cql_session_query(c->ctx->cql, ce_buf_cstr(&q), NULL, 0, &qo, &r, NULL);
+    else if (!e)
+        e = CE_ENOMEM;
+    bool empty = !e && r && cql_result_row_count(r) == 0;
+    cql_result_free(r);
+    ce_buf_free(&q);
+    return empty;
+}
+
 /* Send the guard reads of a page: one per convertible hit. */
 static ce_err send_guards(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals, ce_buf *err)
 {
@@ -783,6 +809,12 @@ ce_err sync_e2c_run(sync_pass_ctx *ctx)
         rc = prepare_insert(&c);
     if (!rc)
         rc = sync_guard_new(ctx->cql, c.meta, d->version_col, ctx->read_cl, d->name, &c.guard);
+    if (!rc && c.guard && table_is_empty(&c)) {
+        /* nothing to guard against: an initial load into an empty table reads nothing */
+        ce_info("sync=%s dir=to_cassandra msg=\"table empty at pass start: no version reads\"", d->name);
+        sync_guard_free(c.guard);
+        c.guard = NULL;
+    }
     if (!rc && props)
         note_conflicts(&c, props);
     json_decref(props);

@@ -245,7 +245,9 @@ def test_e2c_types_and_writetime(cassandra_session, keyspace, search, ce_bin, tm
     write_lastruntime(tmp_path, now_ms() - 300000)
     cfg = write_config(tmp_path, testbed_env, search.url,
                        [sync_def("s1", keyspace, "items", index, filter_date=True)])
-    run_ce(ce_bin, cfg)
+    p = run_ce(ce_bin, cfg)
+    # an empty table: nothing to guard against, so no version reads
+    assert "table empty at pass start: no version reads" in p.stderr, p.stderr[-3000:]
     rows = {r.id: r for r in cassandra_session.execute(
         "SELECT id, version, text, source, date, WRITETIME(text) AS wt, WRITETIME(version) AS wv "
         "FROM %s.items" % keyspace)}
@@ -381,6 +383,7 @@ def test_version_guard_over_pages_and_replicas(cassandra_session, keyspace, open
                        [sync_def("g", keyspace, "g", index, id_col=id_col, direction="to_cassandra",
                                  es_page_size=300, alter_table=False)])
     p = run_ce(ce_bin, cfg)
+    assert "no version reads" not in p.stderr
     skipped = len([i for i in range(n) if i % 3 == 0])
     assert "read %d, written %d, skipped %d" % (n, n - skipped, skipped) in p.stdout, p.stdout
     rows = {r.id: r for r in cassandra_session.execute(
@@ -557,6 +560,9 @@ def test_document_cassandra_refuses_goes_to_dead_letter(cassandra_session, keysp
     docs = {"k%d" % i: {"pk": "p%d" % i, "id": "k%d" % i, "version": v + i, "text": "ok %d" % i}
             for i in range(60)}
     docs["big"] = {"pk": "x" * 70000, "id": "big", "version": v, "text": "too long a key"}
+    # an older row: the table is not empty, so the version guard reads (and meets the bad key)
+    cassandra_session.execute("INSERT INTO %s.items (pk, id, version, text) VALUES ('p0', 'k0', %d, 'old')"
+                              % (keyspace, v - 1000))
     search.bulk_index(index, docs)
     search.refresh(index)
     cfg = write_config(tmp_path, testbed_env, search.url,
@@ -564,6 +570,7 @@ def test_document_cassandra_refuses_goes_to_dead_letter(cassandra_session, keysp
                                  write_batch_rows=batch_rows)])
     p = run_ce(ce_bin, cfg)
     assert "read 61, written 60, skipped 0, rejected 1, failed 0" in p.stdout, p.stdout
+    assert "no version reads" not in p.stderr
     rows = {r.pk: r for r in cassandra_session.execute("SELECT pk, version, text FROM %s.items" % keyspace)}
     assert set(rows) == {"p%d" % i for i in range(60)}
     assert all(rows["p%d" % i].version == v + i for i in range(60))
