@@ -138,6 +138,8 @@ ce_err cql_routing_key(const cql_value *components, size_t n, ce_buf *out);
 /* Append identifier as a quoted CQL identifier: a"b -> "a""b". Every generated
  * statement quotes names through this one helper. */
 ce_err cql_quote_ident(ce_buf *b, const char *ident);
+/* Append "keyspace"."table", both quoted. */
+ce_err cql_quote_table(ce_buf *b, const char *keyspace, const char *table);
 
 /* ---------------------------------------------------------------- results */
 

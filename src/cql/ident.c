@@ -14,3 +14,11 @@ ce_err cql_quote_ident(ce_buf *b, const char *ident)
         e = ce_buf_append_byte(b, '"');
     return e;
 }
+
+ce_err cql_quote_table(ce_buf *b, const char *keyspace, const char *table)
+{
+    ce_err e = cql_quote_ident(b, keyspace);
+    if (!e)
+        e = ce_buf_append_byte(b, '.');
+    return e ? e : cql_quote_ident(b, table);
+}

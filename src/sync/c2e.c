@@ -221,11 +221,7 @@ static ce_err plan_columns(c2e *c, ce_buf *sel)
     if (!e)
         e = ce_buf_append_str(sel, " FROM ");
     if (!e)
-        e = cql_quote_ident(sel, m->keyspace);
-    if (!e)
-        e = ce_buf_append_byte(sel, '.');
-    if (!e)
-        e = cql_quote_ident(sel, m->table);
+        e = cql_quote_table(sel, m->keyspace, m->table);
     if (e)
         return e;
 
@@ -791,9 +787,7 @@ static ce_err delete_old_versions(c2e *c)
         return CE_OK;
     ce_buf q = CE_BUF_INIT;
     ce_err e = ce_buf_append_str(&q, "DELETE FROM ");
-    e = e ? e : cql_quote_ident(&q, c->meta->keyspace);
-    e = e ? e : ce_buf_append_byte(&q, '.');
-    e = e ? e : cql_quote_ident(&q, c->meta->table);
+    e = e ? e : cql_quote_table(&q, c->meta->keyspace, c->meta->table);
     e = e ? e : ce_buf_append_str(&q, " WHERE ");
     e = e ? e : cql_quote_ident(&q, c->meta->columns[0].name);
     e = e ? e : ce_buf_append_str(&q, "=? AND ");

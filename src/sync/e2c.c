@@ -416,9 +416,7 @@ static ce_err evolve_schema(e2c *c, json_t *props, bool *changed)
         ce_buf q = CE_BUF_INIT;
         const char *ty = sync_cql_type_for_es(prop);
         ce_err e = ce_buf_append_str(&q, "ALTER TABLE ");
-        e = e ? e : cql_quote_ident(&q, c->meta->keyspace);
-        e = e ? e : ce_buf_append_byte(&q, '.');
-        e = e ? e : cql_quote_ident(&q, c->meta->table);
+        e = e ? e : cql_quote_table(&q, c->meta->keyspace, c->meta->table);
         e = e ? e : ce_buf_append_str(&q, " ADD ");
         e = e ? e : cql_quote_ident(&q, key);
         e = e ? e : ce_buf_printf(&q, " %s", ty);
@@ -470,9 +468,7 @@ static ce_err prepare_insert(e2c *c)
     const cql_table_meta *m = c->meta;
     ce_buf q = CE_BUF_INIT;
     ce_err e = ce_buf_append_str(&q, "INSERT INTO ");
-    e = e ? e : cql_quote_ident(&q, m->keyspace);
-    e = e ? e : ce_buf_append_byte(&q, '.');
-    e = e ? e : cql_quote_ident(&q, m->table);
+    e = e ? e : cql_quote_table(&q, m->keyspace, m->table);
     e = e ? e : ce_buf_append_str(&q, " (");
     for (size_t i = 0; i < m->ncolumns && !e; i++) {
         if (m->columns[i].type->kind == CQL_T_COUNTER) {
@@ -578,9 +574,7 @@ static bool table_is_empty(e2c *c)
     ce_err e = ce_buf_append_str(&q, "SELECT ");
     e = e ? e : cql_quote_ident(&q, m->columns[0].name);
     e = e ? e : ce_buf_append_str(&q, " FROM ");
-    e = e ? e : cql_quote_ident(&q, m->keyspace);
-    e = e ? e : ce_buf_append_byte(&q, '.');
-    e = e ? e : cql_quote_ident(&q, m->table);
+    e = e ? e : cql_quote_table(&q, m->keyspace, m->table);
     e = e ? e : ce_buf_append_str(&q, " LIMIT 1");
     cql_result *r = NULL;
     cql_query_opts qo;

@@ -91,9 +91,7 @@ ce_err sync_guard_new(cql_session *s, const cql_table_meta *m, const char *versi
     e = e ? e : ce_buf_append_str(&q, ", WRITETIME(");
     e = e ? e : cql_quote_ident(&q, vc->name);
     e = e ? e : ce_buf_append_str(&q, ") FROM ");
-    e = e ? e : cql_quote_ident(&q, m->keyspace);
-    e = e ? e : ce_buf_append_byte(&q, '.');
-    e = e ? e : cql_quote_ident(&q, m->table);
+    e = e ? e : cql_quote_table(&q, m->keyspace, m->table);
     for (size_t i = 0; i < nkeys && !e; i++) {
         e = ce_buf_append_str(&q, i ? " AND " : " WHERE ");
         e = e ? e : cql_quote_ident(&q, m->columns[i].name);
