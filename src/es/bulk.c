@@ -64,6 +64,8 @@ struct es_bulk {
     size_t open_off, open_doc_off;
     int64_t open_version;
     unsigned since_drive;
+    char *head_index, *head_type; /* the index action head kept in `head` is for these */
+    ce_buf head;
     es_bulk_stats st;
     ce_err err;
     char errmsg[512];
@@ -415,12 +417,15 @@ void es_bulk_free(es_bulk *b)
     }
     free(b->all);
     free(b->path);
+    free(b->head_index);
+    free(b->head_type);
+    ce_buf_free(&b->head);
     free(b);
 }
 
-ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, const char *type,
-                           const char *id, size_t id_len, es_version_type vt, int64_t version,
-                           bool has_types)
+/* The part of an action line up to the id: {"index":{"_index":"i"[,"_type":"t"] */
+static ce_err write_action_head(ce_buf *o, const char *action, const char *index, const char *type,
+                                bool has_types)
 {
     ce_err e = ce_buf_append_str(o, action);
     if (!e)
@@ -433,7 +438,14 @@ ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, co
         if (!e)
             e = jsonw_cstr(o, type ? type : "_doc");
     }
-    if (!e && id) {
+    return e;
+}
+
+/* The rest: [,"_id":"..."][,"version":N,"version_type":"external"]}}\n */
+static ce_err write_action_tail(ce_buf *o, const char *id, size_t id_len, es_version_type vt, int64_t version)
+{
+    ce_err e = CE_OK;
+    if (id) {
         e = jsonw_raw(o, ",\"_id\":", 7);
         if (!e)
             e = jsonw_string(o, id, id_len);
@@ -452,6 +464,14 @@ ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, co
     return e;
 }
 
+ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, const char *type,
+                           const char *id, size_t id_len, es_version_type vt, int64_t version,
+                           bool has_types)
+{
+    ce_err e = write_action_head(o, action, index, type, has_types);
+    return e ? e : write_action_tail(o, id, id_len, vt, version);
+}
+
 ce_buf *es_bulk_index_begin(es_bulk *b, const char *index, const char *type, const char *id,
                             size_t id_len, es_version_type vt, int64_t version)
 {
@@ -463,8 +483,22 @@ ce_buf *es_bulk_index_begin(es_bulk *b, const char *index, const char *type, con
         return NULL;
     ce_buf *o = &b->cur->body;
     size_t off = o->len;
-    if (es_bulk_write_action(o, "{\"index\":{", index, type, id, id_len, vt, version,
-                     es_client_has_types(b->c))) {
+    /* the head of an index action is the same for every document of an index: kept */
+    if (!b->head_index || strcmp(b->head_index, index) != 0 ||
+        (b->head_type ? !type || strcmp(b->head_type, type) != 0 : type != NULL)) {
+        free(b->head_index);
+        free(b->head_type);
+        b->head_index = strdup(index);
+        b->head_type = type ? strdup(type) : NULL;
+        ce_buf_reset(&b->head);
+        if (!b->head_index || (type && !b->head_type) ||
+            write_action_head(&b->head, "{\"index\":{", index, type, es_client_has_types(b->c))) {
+            free(b->head_index);
+            b->head_index = NULL;
+            return NULL;
+        }
+    }
+    if (ce_buf_append(o, b->head.data, b->head.len) || write_action_tail(o, id, id_len, vt, version)) {
         o->len = off;
         return NULL;
     }

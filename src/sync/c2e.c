@@ -64,6 +64,8 @@ typedef struct {
     es_bulk *bulk;
     const char *type;
     ce_buf id, scratch, err;
+    ce_buf keys;               /* the fields' "name": texts (rm.key_json points in) */
+    ce_slice *key_json;
     bool cleanup_layout;       /* (id, version) layout: delete older versions after */
     old_version *olds;
     size_t nolds, capolds;
@@ -184,6 +186,24 @@ static ce_err plan_columns(c2e *c, ce_buf *sel)
     }
     rm->names = c->names;
     rm->types = c->types;
+    /* each field's "name": text, escaped once for the whole pass */
+    c->key_json = calloc(m->ncolumns + 1, sizeof *c->key_json);
+    if (!c->key_json)
+        return CE_ENOMEM;
+    size_t *koff = calloc(m->ncolumns + 1, sizeof *koff);
+    if (!koff)
+        return CE_ENOMEM;
+    for (size_t i = 0; i < m->ncolumns && !e; i++) {
+        koff[i] = c->keys.len;
+        e = jsonw_key(&c->keys, c->names[i], strlen(c->names[i]));
+    }
+    for (size_t i = 0; i < m->ncolumns && !e; i++) {
+        size_t end = i + 1 < m->ncolumns ? koff[i + 1] : c->keys.len;
+        c->key_json[i].ptr = c->keys.data + koff[i];
+        c->key_json[i].len = end - koff[i];
+    }
+    free(koff);
+    rm->key_json = c->key_json;
     size_t n = m->ncolumns;
     /* WRITETIME columns: source and version (echo rule), and any scalar regular column
      * as the fallback version of rows without one */
@@ -1053,6 +1073,8 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
     ce_buf_free(&c.id);
     ce_buf_free(&c.scratch);
     ce_buf_free(&c.err);
+    ce_buf_free(&c.keys);
+    free(c.key_json);
     free(c.names);
     free(c.types);
     cql_table_meta_free(c.meta);

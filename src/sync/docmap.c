@@ -217,7 +217,8 @@ ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc)
         if (i > 0)
             e = ce_buf_append_byte(doc, ',');
         if (!e)
-            e = jsonw_key(doc, m->names[i], strlen(m->names[i]));
+            e = m->key_json ? ce_buf_append(doc, m->key_json[i].ptr, m->key_json[i].len)
+                            : jsonw_key(doc, m->names[i], strlen(m->names[i]));
         if (e)
             break;
         if ((int)i == m->source_idx && cells[i].len < 0)

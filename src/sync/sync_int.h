@@ -73,6 +73,7 @@ ce_err sync_value_int64(const cql_type *t, const uint8_t *p, int32_t len, int64_
 typedef struct {
     size_t ncols;
     const char *const *names;          /* ncols field names */
+    const ce_slice *key_json;          /* optional: ncols "name": texts, escaped (hot path) */
     const cql_type *const *types;      /* ncols types */
     size_t nid;
     int id_idx[SYNC_MAX_KEY_PARTS];

@@ -137,16 +137,29 @@ ce_err jsonw_key(ce_buf *b, const char *k, size_t n)
     return e;
 }
 
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 size_t jsonw_fmt_uint64(char *out, uint64_t v)
 {
-    char tmp[21];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    char tmp[24];
+    size_t p = sizeof tmp;
+    while (v >= 100) { /* two digits a division */
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        tmp[--p] = digit_pairs[2 * r + 1];
+        tmp[--p] = digit_pairs[2 * r];
+    }
+    if (v >= 10) {
+        tmp[--p] = digit_pairs[2 * v + 1];
+        tmp[--p] = digit_pairs[2 * v];
+    } else {
+        tmp[--p] = (char)('0' + v);
+    }
+    size_t n = sizeof tmp - p;
+    memcpy(out, tmp + p, n);
     out[n] = '\0';
     return n;
 }

@@ -97,6 +97,38 @@ static int significant_digits(const char *s)
     return k ? k : 1;
 }
 
+/* Integer digits against printf: every value below 100 000, each power of ten and its
+ * neighbours, and a million pseudo-random values of every magnitude. */
+static void test_integer_digits_match_printf(void **st)
+{
+    (void)st;
+    char got[32], want[32];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (uint64_t k = 0; k < 1100000; k++) {
+        uint64_t v;
+        if (k < 100000) {
+            v = k;
+        } else if (k < 100060) {
+            uint64_t p = 1;
+            for (uint64_t j = 0; j < (k - 100000) / 3; j++)
+                p *= 10;
+            v = p + (k % 3) - 1;
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v = x >> (x % 64);
+        }
+        size_t n = jsonw_fmt_uint64(got, v);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+        int64_t sv = (int64_t)x;
+        n = jsonw_fmt_int64(got, sv);
+        snprintf(want, sizeof want, "%lld", (long long)sv);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+    }
+}
+
 static void test_shortest_roundtrip(void **st)
 {
     (void)st;
@@ -171,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_plain_and_escapes),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_integer_digits_match_printf),
         cmocka_unit_test(test_shortest_roundtrip),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_buf_cap),
