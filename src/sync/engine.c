@@ -262,6 +262,7 @@ static ce_err run_direction(sync_engine *e, const sync_pass_opts *o, const sync_
     ctx.state_dir = state_dir(e);
     sync_window_compute(o && o->has_since, o ? o->since_ms : 0, has_cp, cp.position_ms, has_lastrun,
                         lastrun, d->overlap_ms, d->safety_lag_ms, ctx.pass_started_ms, &ctx.win);
+    ctx.has_checkpoint = has_cp;
     res->window_start_ms = ctx.win.start_ms;
     res->window_end_ms = ctx.win.end_ms;
     double t0 = mono_now();

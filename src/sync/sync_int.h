@@ -159,6 +159,7 @@ typedef struct {
     const sync_pass_opts *opts;
     cql_consistency read_cl, write_cl;
     sync_window win;
+    bool has_checkpoint;           /* this sync and direction have passed before */
     sync_pass_result *res;
     int64_t pass_started_ms;
     const char *state_dir;         /* checkpoints and the bulk-load marker live here */
