@@ -211,6 +211,8 @@ ce_err es_index_get_properties(es_client *c, const char *index, void **propertie
 /* Add fields: body is a {"properties":{...}} object. */
 ce_err es_index_put_mapping(es_client *c, const char *index, const char *type, const char *body);
 ce_err es_index_refresh(es_client *c, const char *index);
+/* Number of documents (GET /<index>/_count; searchable ones: refresh first for all). */
+ce_err es_index_doc_count(es_client *c, const char *index, int64_t *count);
 
 /* Temporary bulk-load settings: refresh_interval -1 and number_of_replicas 0, with the
  * previous values saved in *saved (caller frees with es_index_settings_free) so that

@@ -71,6 +71,29 @@ ce_err es_index_exists(es_client *c, const char *index, bool *exists)
     return http_fail(c, "index exists", index, st, NULL);
 }
 
+ce_err es_index_doc_count(es_client *c, const char *index, int64_t *count)
+{
+    long st = 0;
+    ce_buf resp = CE_BUF_INIT;
+    ce_err e = run(c, "GET", index, "/_count", NULL, &st, &resp);
+    if (!e && st != 200)
+        e = http_fail(c, "count", index, st, &resp);
+    if (!e) {
+        json_error_t jerr;
+        json_t *r = json_loadb(resp.data, resp.len, 0, &jerr);
+        json_t *n = json_object_get(r, "count");
+        if (json_is_integer(n)) {
+            *count = json_integer_value(n);
+        } else {
+            es_client_set_error(c, "count %s: malformed answer", index);
+            e = CE_EJSON;
+        }
+        json_decref(r);
+    }
+    ce_buf_free(&resp);
+    return e;
+}
+
 ce_err es_index_create(es_client *c, const char *index, const char *body, bool *created)
 {
     long st = 0;

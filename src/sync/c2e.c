@@ -760,6 +760,21 @@ static ce_err run_tasks(c2e *c)
     return rc;
 }
 
+/* true when the index holds no document at the start of an initial pass (created by it,
+ * or found empty after a refresh). Later passes keep the echo rule whatever the count. */
+static bool index_starts_empty(c2e *c, bool created)
+{
+    if (created)
+        return true;
+    if (!c->ctx->win.initial)
+        return false;
+    int64_t n = -1;
+    if (es_index_refresh(c->ctx->es, c->d->index) != CE_OK ||
+        es_index_doc_count(c->ctx->es, c->d->index, &n) != CE_OK)
+        return false;
+    return n == 0;
+}
+
 static ce_err ensure_index(c2e *c, bool *created)
 {
     sync_pass_ctx *ctx = c->ctx;
@@ -980,6 +995,13 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
         rc = plan_tasks(&c, ce_buf_cstr(&sel));
     if (!rc)
         rc = ensure_index(&c, &created);
+    if (!rc && index_starts_empty(&c, created)) {
+        /* Nothing in the index can echo: rows that came from Elasticsearch once (the index
+         * was deleted and is being rebuilt, say) belong in it like every other row. */
+        c.rm.es_source_id = NULL;
+        ce_info("sync=%s dir=to_es msg=\"index new or empty: rows that came from Elasticsearch are "
+                "sent too\" index=%s", d->name, d->index);
+    }
     bool recover_settings = bulkload_marker_exists(ctx);
     if (!rc && ctx->win.initial && !recover_settings) {
         bulkload_marker_set(ctx, true);

@@ -397,6 +397,42 @@ def test_version_guard_over_pages_and_replicas(cassandra_session, keyspace, open
             assert rows[i].wt == v * 1000, "id %d" % i
 
 
+def test_rebuilt_index_gets_rows_that_came_from_elasticsearch(cassandra_session, keyspace, search, ce_bin,
+                                                               tmp_path, testbed_env, unique_name):
+    """Rows whose source says they came from Elasticsearch are echoes only while the index
+    holds documents: an index that is new (deleted and rebuilt, say) or empty at the start of
+    an initial pass gets every row; once it holds them, later passes skip those rows again."""
+    pyce_table(cassandra_session, keyspace)
+    base = now_ms() - 120000
+    for i in range(1, 11):   # written as E->C writes: every column with the same timestamp
+        insert_pyce(cassandra_session, keyspace, "items", i, base + i, "text %d" % i,
+                    "elasticsearch" if i % 2 else "cassandra")
+    index = unique_name("ix")
+    search.track(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, direction="to_es")])
+    p = run_ce(ce_bin, cfg)
+    assert "read 10, indexed 10, conflicts 0, skipped 0" in p.stdout, p.stdout
+    assert "index new or empty" in p.stderr
+    assert set(search.hits(index)) == {str(i) for i in range(1, 11)}
+    # the index holds them: a re-read of the same rows skips the five from Elasticsearch
+    p = run_ce(ce_bin, cfg, extra=("--since", "20200101 00:00"))
+    assert "read 10, indexed 0, conflicts 5, skipped 5" in p.stdout, p.stdout
+    # deleted and rebuilt from a date: all ten again
+    search.delete(index)
+    p = run_ce(ce_bin, cfg, extra=("--since", "20200101 00:00"))
+    assert "read 10, indexed 10, conflicts 0, skipped 0" in p.stdout, p.stdout
+    assert set(search.hits(index)) == {str(i) for i in range(1, 11)}
+    # an empty index made by someone else, before the first pass: every row too
+    index2 = unique_name("ix2")
+    search.track(index2)
+    search.create(index2)
+    cfg2 = write_config(tmp_path / "second" if (tmp_path / "second").mkdir() is None else tmp_path, testbed_env,
+                        search.url, [sync_def("s2", keyspace, "items", index2, direction="to_es")])
+    p = run_ce(ce_bin, cfg2)
+    assert "read 10, indexed 10, conflicts 0, skipped 0" in p.stdout, p.stdout
+
+
 # ------------------------------------------------------------------ 4. schema evolution
 
 def test_new_index_field_becomes_typed_column(cassandra_session, keyspace, search, ce_bin, tmp_path,
