@@ -178,7 +178,7 @@ static const cli_config_key keys[] = {
     {.path = "syncs[].page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(page_size), .def = "5000", .min = 1,
      .max = 100000, .help = "Cassandra rows per page."},
     {.path = "syncs[].es_page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(es_page_size), .def = "2000", .min = 1,
-     .max = 10000, .help = "Documents per Elasticsearch search page."},
+     .max = 10000, .help = "Documents per Elasticsearch search page (three pages are in memory at once: lower it for large documents)."},
     {.path = "syncs[].bulk_max_docs", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(bulk_max_docs), .def = "5000",
      .min = 1, .max = 100000, .help = "Documents per bulk request at most."},
     {.path = "syncs[].bulk_max_bytes", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(bulk_max_bytes), .def = "5242880",
