@@ -24,6 +24,7 @@
 #include "cli/config_load.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 volatile sig_atomic_t cli_stop_flag;
 
@@ -187,9 +188,7 @@ int64_t cli_now_ms(void)
 
 int64_t cli_mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ce_mono_ms();
 }
 
 void cli_sleep_ms(int64_t ms)

@@ -276,16 +276,7 @@ static bool future_token(cql_future *f, int64_t *token)
             return false;
         comps[i] = f->values[idx];
     }
-    if (n == 1) {
-        *token = cql_murmur3_token(comps[0].ptr, (size_t)comps[0].len);
-        return true;
-    }
-    ce_buf key = CE_BUF_INIT;
-    bool ok = cql_routing_key(comps, n, &key) == CE_OK;
-    if (ok)
-        *token = cql_murmur3_token((const uint8_t *)key.data, key.len);
-    ce_buf_free(&key);
-    return ok;
+    return cql_partition_token(comps, n, token);
 }
 
 int cql_cluster_route(cql_session *s, cql_future *f)

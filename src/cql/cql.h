@@ -134,6 +134,9 @@ ce_err cql_value_from_json(const cql_type *t, const void *json, ce_buf *out, boo
  * routing key is built as Cassandra does (<u16 len><bytes><0> per component). */
 int64_t cql_murmur3_token(const uint8_t *key, size_t len);
 ce_err cql_routing_key(const cql_value *components, size_t n, ce_buf *out);
+/* Token of a partition key given as its n component values (one: hashed as is; several:
+ * the routing key). false for a null/unset component or no memory. */
+bool cql_partition_token(const cql_value *components, size_t n, int64_t *token);
 
 /* Append identifier as a quoted CQL identifier: a"b -> "a""b". Every generated
  * statement quotes names through this one helper. */

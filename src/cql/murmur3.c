@@ -91,6 +91,20 @@ int64_t cql_murmur3_token(const uint8_t *key, size_t len)
     return tok == INT64_MIN ? INT64_MAX : tok;
 }
 
+bool cql_partition_token(const cql_value *components, size_t n, int64_t *token)
+{
+    if (n == 1 && components[0].len >= 0) {
+        *token = cql_murmur3_token(components[0].ptr, (size_t)components[0].len);
+        return true;
+    }
+    ce_buf key = CE_BUF_INIT;
+    bool ok = cql_routing_key(components, n, &key) == CE_OK;
+    if (ok)
+        *token = cql_murmur3_token((const uint8_t *)key.data, key.len);
+    ce_buf_free(&key);
+    return ok;
+}
+
 ce_err cql_routing_key(const cql_value *components, size_t n, ce_buf *out)
 {
     if (n == 0 || !components)

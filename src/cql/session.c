@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/clock.h"
 
 #define MAX_ATTEMPTS 3
 #define BACKOFF_MIN_MS 500
@@ -33,9 +34,7 @@
 
 int64_t cql_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ce_mono_ms();
 }
 
 void cql_session_opts_init(cql_session_opts *o)

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/jsonw.h"
 #include "util/log.h"
 
@@ -216,13 +217,6 @@ static void bulk_done(es_req *h, void *ud);
 
 /* Submit a filled request. Blocks (driving I/O) while all slots are taken unless
  * `no_wait` (resends from inside a completion, which frees its own slot). */
-static double bulk_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void req_send(es_bulk *b, bulk_req *r, int delay_ms, bool no_wait)
 {
     if (r->nitems == 0) {
@@ -230,7 +224,7 @@ static void req_send(es_bulk *b, bulk_req *r, int delay_ms, bool no_wait)
         return;
     }
     if (!no_wait && b->inflight >= b->o.concurrency) {
-        double t0 = bulk_mono_s();
+        double t0 = ce_mono_s();
         while (b->inflight >= b->o.concurrency) {
             ce_err e = es_http_drive(b->c, 200);
             if (e) {
@@ -238,7 +232,7 @@ static void req_send(es_bulk *b, bulk_req *r, int delay_ms, bool no_wait)
                 break;
             }
         }
-        b->st.wait_s += bulk_mono_s() - t0;
+        b->st.wait_s += ce_mono_s() - t0;
     }
     es_req *h = &r->http;
     h->method = "POST";

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/clock.h"
 
 #define ES_GZIP_MIN_BYTES 1024
 #define ES_RESP_MAX ((size_t)1 << 30)
@@ -30,9 +31,7 @@
 
 uint64_t es_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ce_mono_ms();
 }
 
 void es_req_init(es_req *r)

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "util/clock.h"
 #include "util/jsonw.h"
 #include "util/log.h"
 
@@ -73,13 +74,6 @@ typedef struct {
     uint64_t scanned;
     double cql_wait_s, es_wait_s;  /* time blocked on each side (debug log) */
 } c2e;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *dir_name = "to_es";
 
@@ -190,19 +184,17 @@ static ce_err plan_columns(c2e *c, ce_buf *sel)
     c->key_json = calloc(m->ncolumns + 1, sizeof *c->key_json);
     if (!c->key_json)
         return CE_ENOMEM;
-    size_t *koff = calloc(m->ncolumns + 1, sizeof *koff);
-    if (!koff)
-        return CE_ENOMEM;
     for (size_t i = 0; i < m->ncolumns && !e; i++) {
-        koff[i] = c->keys.len;
+        size_t before = c->keys.len;
         e = jsonw_key(&c->keys, c->names[i], strlen(c->names[i]));
+        c->key_json[i].len = c->keys.len - before;
     }
+    /* pointers once the buffer is complete (appends may move it) */
+    const char *kp = c->keys.data;
     for (size_t i = 0; i < m->ncolumns && !e; i++) {
-        size_t end = i + 1 < m->ncolumns ? koff[i + 1] : c->keys.len;
-        c->key_json[i].ptr = c->keys.data + koff[i];
-        c->key_json[i].len = end - koff[i];
+        c->key_json[i].ptr = kp;
+        kp += c->key_json[i].len;
     }
-    free(koff);
     rm->key_json = c->key_json;
     size_t n = m->ncolumns;
     /* WRITETIME columns: source and version (echo rule), and any scalar regular column
@@ -627,9 +619,9 @@ static void *reader_main(void *arg)
             break;
         scan_task *t = &c->tasks[fifo[head]];
         cql_result *r = NULL;
-        double t0 = mono_s();
+        double t0 = ce_mono_s();
         ce_err e = cql_future_wait(t->f, &r);
-        c->cql_wait_s += mono_s() - t0;
+        c->cql_wait_s += ce_mono_s() - t0;
         head = (head + 1) % C2E_INFLIGHT;
         count--;
         if (e && !rc && !stopping && t->retries < 3 && e != CE_ENOMEM &&
@@ -1038,11 +1030,11 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
     }
     if (c.bulk) {
         /* whatever happened, wait for every request in flight: acknowledged work counts */
-        double t0 = mono_s();
+        double t0 = ce_mono_s();
         ce_err fe = es_bulk_finish(c.bulk);
         es_bulk_stats bst;
         es_bulk_get_stats(c.bulk, &bst);
-        c.es_wait_s += bst.wait_s + (mono_s() - t0);
+        c.es_wait_s += bst.wait_s + (ce_mono_s() - t0);
         ce_debug("sync=%s dir=to_es msg=\"pipeline\" cql_wait_s=%.3f es_wait_s=%.3f scanned=%llu",
                  d->name, c.cql_wait_s, c.es_wait_s, (unsigned long long)c.scanned);
         if (fe && !rc) {

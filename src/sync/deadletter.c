@@ -23,6 +23,7 @@
 #include "sync/checkpoint.h"
 #include "util/buf.h"
 #include "util/jsonw.h"
+#include "util/clock.h"
 
 #define DL_SYNC_INTERVAL_MS 100
 
@@ -33,13 +34,6 @@ struct sync_deadletter {
     int64_t last_sync_ms;
     bool dirty;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t wall_ms(void)
 {
@@ -64,7 +58,7 @@ ce_err sync_deadletter_open(const char *path, sync_deadletter **out)
         return e == ENOENT ? CE_ENOTFOUND : CE_EIO;
     }
     pthread_mutex_init(&d->mu, NULL);
-    d->last_sync_ms = mono_ms();
+    d->last_sync_ms = ce_mono_ms();
     *out = d;
     return CE_OK;
 }
@@ -140,7 +134,7 @@ ce_err sync_deadletter_write(sync_deadletter *d, const char *sync, const char *d
     if (!err) {
         d->count++;
         d->dirty = true;
-        int64_t now = mono_ms();
+        int64_t now = ce_mono_ms();
         if (now - d->last_sync_ms >= DL_SYNC_INTERVAL_MS) {
             if (fdatasync(d->fd) != 0)
                 err = CE_EIO;

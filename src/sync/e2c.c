@@ -109,8 +109,7 @@ static bool is_invalid_request(int32_t code)
     return code == 0x2000 || code == 0x2200 || code == 0x2300;
 }
 
-/* A node that has not applied a just-added column yet: write again (blocking) for a
- * few seconds. true when the write finally went through. */
+/* Put ts as the big-endian bound value v (bytes: its storage). */
 static void set_ts(cql_value *v, uint8_t bytes[8], int64_t ts)
 {
     for (int k = 0; k < 8; k++)
@@ -140,6 +139,8 @@ static ce_err write_one_now(e2c *c, const json_t *hit, int64_t ts, cql_error_inf
     return e;
 }
 
+/* A node that has not applied a just-added column yet: write again (blocking) for a
+ * few seconds. true when the write finally went through. */
 static bool retry_write_after_schema_lag(e2c *c, const json_t *hit, int64_t ts)
 {
     for (int attempt = 0; attempt < 50; attempt++) {
@@ -273,26 +274,13 @@ static ce_err queue_write(e2c *c, json_t *hit, const cql_value *vals, int64_t ts
 {
     size_t gi = 0;
     size_t npk = c->meta->npartition_keys;
-    if (c->batch_rows > 1 && npk > 0 && npk <= SYNC_MAX_KEY_PARTS) {
-        bool bound = true;
-        for (size_t k = 0; k < npk; k++)
-            bound = bound && vals[k].len >= 0;
-        if (bound) {
-            int64_t token;
-            if (npk == 1) {
-                token = cql_murmur3_token(vals[0].ptr, (size_t)vals[0].len);
-            } else {
-                ce_buf key = CE_BUF_INIT;
-                ce_err e = cql_routing_key(vals, npk, &key);
-                token = e ? 0 : cql_murmur3_token((const uint8_t *)key.data, key.len);
-                ce_buf_free(&key);
-                if (e)
-                    return e;
-            }
-            int owner = cql_session_token_owner(c->ctx->cql, token);
-            if (owner >= 0 && (size_t)owner + 1 < c->ngroups)
-                gi = (size_t)owner + 1;
-        }
+    int64_t token;
+    /* an unroutable key (a null part) goes with the unknown replica's group: its write
+     * is refused and the batch rewritten one by one */
+    if (c->batch_rows > 1 && npk > 0 && cql_partition_token(vals, npk, &token)) {
+        int owner = cql_session_token_owner(c->ctx->cql, token);
+        if (owner >= 0 && (size_t)owner + 1 < c->ngroups)
+            gi = (size_t)owner + 1;
     }
     write_group *g = &c->groups[gi];
     size_t nv = c->ncols + 1;
@@ -605,17 +593,6 @@ static ce_err send_guards(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals
     return e ? e : sync_guard_send(c->guard);
 }
 
-/* A big-endian timestamp value as int64 (0 when it is not 8 bytes). */
-static int64_t ts_of(cql_value v)
-{
-    if (v.len != 8)
-        return 0;
-    uint64_t x = 0;
-    for (int i = 0; i < 8; i++)
-        x = x << 8 | v.ptr[i];
-    return (int64_t)x;
-}
-
 /*
  * The guard's verdict for hit i: false = skip (the row's version is the same or newer);
  * true = write, with *ts raised above the row's WRITETIME when needed. A failed read
@@ -662,7 +639,10 @@ static ce_err write_hits(e2c *c, json_t *hits, ce_buf *storage, cql_value *vals,
             continue;
         }
         uint8_t ts_bytes[8];
-        int64_t ts = ts_of(vals[c->ncols]);
+        int64_t ts; /* the bound USING TIMESTAMP (bigint) */
+        const cql_type *tst = cql_prepared_param_type(c->ins, c->ncols);
+        if (!tst || sync_value_int64(tst, vals[c->ncols].ptr, vals[c->ncols].len, &ts) != CE_OK)
+            ts = 0;
         int64_t ts0 = ts;
         ce_err read_err;
         if (!guard_allows(c, i, version, &ts, &read_err)) {

@@ -21,6 +21,7 @@
 #include "sync/checkpoint.h"
 #include "sync/sync_int.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 struct sync_engine {
     const sync_config *cfg;
@@ -35,13 +36,6 @@ struct sync_engine {
     double last_progress;
     bool progress_drawn;
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 bool sync_stop_requested(const sync_pass_ctx *ctx)
 {
@@ -64,7 +58,7 @@ void sync_progress(sync_pass_ctx *ctx, const char *dir, uint64_t read, uint64_t 
     sync_engine *e = current_engine;
     if (!ctx->opts || !ctx->opts->progress || !e)
         return;
-    double now = mono_now();
+    double now = ce_mono_s();
     if (!final && now - e->last_progress < 0.25)
         return;
     if (final && !e->progress_drawn)
@@ -265,9 +259,9 @@ static ce_err run_direction(sync_engine *e, const sync_pass_opts *o, const sync_
     ctx.has_checkpoint = has_cp;
     res->window_start_ms = ctx.win.start_ms;
     res->window_end_ms = ctx.win.end_ms;
-    double t0 = mono_now();
+    double t0 = ce_mono_s();
     rc = to_es ? sync_c2e_run(&ctx) : sync_e2c_run(&ctx);
-    double secs = mono_now() - t0;
+    double secs = ce_mono_s() - t0;
     res->seconds += secs;
 
     uint64_t nread = to_es ? res->c2e_read : res->e2c_read;

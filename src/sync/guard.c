@@ -170,10 +170,10 @@ ce_err sync_guard_begin(sync_guard *g, size_t n)
     g->collected = false;
     ce_buf_reset(&g->keys);
     ce_buf_reset(&g->rows_keys);
-    /* per-row mode: one future per document; IN mode: grown per group */
-    ce_err e = grow((void **)&g->f, &g->fcap, n ? n : 1, sizeof *g->f);
-    if (!e && g->in_mode)
-        e = grow((void **)&g->k, &g->kcap, n ? n : 1, sizeof *g->k);
+    /* per-row mode: one future per document; IN mode: one key per document (futures
+     * are grown per group by send_group) */
+    ce_err e = g->in_mode ? grow((void **)&g->k, &g->kcap, n ? n : 1, sizeof *g->k)
+                          : grow((void **)&g->f, &g->fcap, n ? n : 1, sizeof *g->f);
     if (e)
         return e;
     if (g->in_mode) {
@@ -220,7 +220,7 @@ ce_err sync_guard_add(sync_guard *g, size_t i, const cql_value *keyvals)
     if (e)
         return e;
     k->len = keyvals[0].len;
-    k->token = cql_murmur3_token(keyvals[0].ptr, (size_t)keyvals[0].len);
+    (void)cql_partition_token(keyvals, 1, &k->token); /* one bound key: always a token */
     k->owner = cql_session_token_owner(g->s, k->token);
     return CE_OK;
 }
@@ -336,15 +336,12 @@ static gslot *find_slot(sync_guard *g, const uint8_t *key, int32_t len, uint64_t
     }
 }
 
-static bool cell_i64(cql_value v, int64_t *out)
+/* Integer cell col of row (the version: bigint, int, timestamp...; WRITETIME: bigint). */
+static bool cell_i64(const sync_guard *g, cql_result *r, size_t row, size_t col, int64_t *out)
 {
-    if (v.len != 4 && v.len != 8)
-        return false;
-    uint64_t x = 0;
-    for (int32_t i = 0; i < v.len; i++)
-        x = x << 8 | v.ptr[i];
-    *out = v.len == 4 ? (int64_t)(int32_t)(uint32_t)x : (int64_t)x;
-    return true;
+    cql_value v = cql_result_cell(r, row, col);
+    const cql_type *t = cql_prepared_column_type(g->stmt, col);
+    return t && sync_value_int64(t, v.ptr, v.len, out) == CE_OK;
 }
 
 /* Index the rows of one IN answer by key. */
@@ -367,8 +364,8 @@ static ce_err add_rows(sync_guard *g, cql_result *r)
             sl->h = h;
             g->used++;
         }
-        sl->has_version = cell_i64(cql_result_cell(r, row, 1), &sl->version);
-        sl->has_wt = cell_i64(cql_result_cell(r, row, 2), &sl->wt);
+        sl->has_version = cell_i64(g, r, row, 1, &sl->version);
+        sl->has_wt = cell_i64(g, r, row, 2, &sl->wt);
     }
     return CE_OK;
 }
@@ -446,8 +443,8 @@ ce_err sync_guard_get(sync_guard *g, size_t i, bool *found, int64_t *version, bo
         g->f[i] = NULL;
         if (!e && r && cql_result_row_count(r) > 0) {
             *found = true;
-            *has_version = cell_i64(cql_result_cell(r, 0, 0), version);
-            *has_wt = cell_i64(cql_result_cell(r, 0, 1), wt);
+            *has_version = cell_i64(g, r, 0, 0, version);
+            *has_wt = cell_i64(g, r, 0, 1, wt);
         }
         cql_result_free(r);
         return e;

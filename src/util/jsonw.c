@@ -255,26 +255,45 @@ static ce_err write_digits(ce_buf *b, bool neg, const char *digits, size_t n)
     return e ? e : ce_buf_append(b, digits, n);
 }
 
+/*
+ * The common paths of jsonw_double and jsonw_float for |v| = a, a value with a `bits`-bit
+ * mantissa (53 or 24) whose normal exponents lie above min_exp: zero, integers below
+ * 2^bits, and the exact shortest digits. false (nothing written) when the caller must use
+ * its printf fallback (huge, tiny, subnormal: rare).
+ */
+static bool write_fast(ce_buf *b, bool neg, double a, int bits, int min_exp, ce_err *e)
+{
+    char tmp[80];
+    if (a == 0) {
+        *e = ce_buf_append_str(b, neg ? "-0.0" : "0");
+        return true;
+    }
+    if (a < (double)(1ULL << bits) && a == (double)(uint64_t)a) { /* integral, below 2^bits */
+        *e = write_digits(b, neg, tmp, jsonw_fmt_uint64(tmp, (uint64_t)a));
+        return true;
+    }
+    int exp2;
+    double m = frexp(a, &exp2); /* a = m * 2^exp2, 0.5 <= m < 1 */
+    if (exp2 > min_exp) {       /* normal: a full mantissa */
+        uint64_t f = (uint64_t)ldexp(m, bits);
+        size_t n = shortest_digits(f, exp2 - bits, f == (1ULL << (bits - 1)), tmp);
+        if (n) {
+            *e = write_digits(b, neg, tmp, n);
+            return true;
+        }
+    }
+    return false;
+}
+
 ce_err jsonw_double(ce_buf *b, double v)
 {
     if (!isfinite(v))
         return write_nonfinite(b, v);
+    ce_err e;
+    if (write_fast(b, signbit(v), fabs(v), 53, -1021, &e))
+        return e;
+    /* fewest %g digits that read back */
     char tmp[80];
-    bool neg = signbit(v);
-    double a = fabs(v);
-    if (a == 0)
-        return ce_buf_append_str(b, neg ? "-0.0" : "0");
-    if (a < 9007199254740992.0 && a == (double)(uint64_t)a) /* integral, below 2^53 */
-        return write_digits(b, neg, tmp, jsonw_fmt_uint64(tmp, (uint64_t)a));
-    int exp2;
-    double m = frexp(a, &exp2); /* a = m * 2^exp2, 0.5 <= m < 1 */
-    if (exp2 > -1021) {         /* normal: 53-bit mantissa */
-        uint64_t f = (uint64_t)ldexp(m, 53);
-        size_t n = shortest_digits(f, exp2 - 53, f == (1ULL << 52), tmp);
-        if (n)
-            return write_digits(b, neg, tmp, n);
-    }
-    /* Outside the fast range (huge, tiny, subnormal; rare): fewest %g digits that read back. */
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);
         if (strtod(tmp, NULL) == v)
@@ -287,21 +306,10 @@ ce_err jsonw_float(ce_buf *b, float v)
 {
     if (!isfinite(v))
         return write_nonfinite(b, (double)v);
+    ce_err e;
+    if (write_fast(b, signbit(v), fabs((double)v), 24, -125, &e))
+        return e;
     char tmp[80];
-    bool neg = signbit(v);
-    float a = fabsf(v);
-    if (a == 0)
-        return ce_buf_append_str(b, neg ? "-0.0" : "0");
-    if (a < 16777216.0f && a == (float)(uint32_t)a)
-        return write_digits(b, neg, tmp, jsonw_fmt_uint64(tmp, (uint32_t)a));
-    int exp2;
-    float m = frexpf(a, &exp2);
-    if (exp2 > -125) { /* normal: 24-bit mantissa */
-        uint64_t f = (uint64_t)ldexpf(m, 24);
-        size_t n = shortest_digits(f, exp2 - 24, f == (1ULL << 23), tmp);
-        if (n)
-            return write_digits(b, neg, tmp, n);
-    }
     for (int prec = 1; prec <= 9; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
         if (strtof(tmp, NULL) == v)
