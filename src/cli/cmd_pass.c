@@ -14,6 +14,7 @@
 #include "cli/cli_int.h"
 #include "sync/checkpoint.h"
 #include "sync/engine.h"
+#include "sync/state.h"
 #include "util/buf.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -88,10 +89,11 @@ static void write_status(const sync_config *cfg, const daemon_stats *st, int64_t
         ce_buf_append_byte(&b, '}');
     }
     ce_err werr = ce_buf_append_str(&b, "]}\n");
-    char path[4200];
-    snprintf(path, sizeof path, "%s/casselastic.status.json", cfg->state_dir);
+    char path[4200] = "";
     if (!werr)
-        werr = sync_file_write_atomic(path, b.data, b.len, 0644);
+        werr = sync_state_path_fixed(path, sizeof path, cfg->state_dir, SYNC_STATE_STATUS, NULL, NULL);
+    if (!werr)
+        werr = sync_state_write_atomic(path, b.data, b.len, 0);
     if (werr)
         ce_warn("msg=\"cannot write the status file\" path=\"%s\" err=%s", path, ce_errname(werr));
     ce_buf_free(&b);

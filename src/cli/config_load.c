@@ -903,6 +903,12 @@ static void check_syncs(loader *L)
     for (size_t i = 0; i < c->nsyncs; i++) {
         sync_def *s = &c->syncs[i];
         char p[96];
+        snprintf(p, sizeof p, "syncs[%zu].id_col", i);
+        ce_err idr = sync_def_split_ids(s);
+        if (idr == CE_ENOMEM)
+            L->oom = true;
+        else if (idr)
+            perr(L, p, "expected 1 to %d column names", SYNC_MAX_ID_COLS);
         if (s->name) {
             snprintf(p, sizeof p, "syncs[%zu].name", i);
             if (!s->name[0] || strlen(s->name) > MAX_SYNC_NAME)

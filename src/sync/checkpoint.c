@@ -1,12 +1,11 @@
 /*
- * checkpoint.c - per sync and direction progress files (see checkpoint.h), the atomic
- * file writer they share with the CLI's status file, and PyCassElastic's
- * lastruntime.log start point.
+ * checkpoint.c - per sync and direction progress files (see checkpoint.h) and
+ * PyCassElastic's lastruntime.log start point.
  *
  * A checkpoint is small JSON written with jsonw and read back with jansson. Saving goes
- * through sync_file_write_atomic so a crash leaves either the old or the new file,
+ * through sync_state_write_atomic so a crash leaves either the old or the new file,
  * never a torn one. Sync names become file names, so bytes outside [A-Za-z0-9_-] (and
- * a leading '.') are percent-encoded.
+ * a leading '.') are percent-encoded by state.c, which owns every path in the folder.
  */
 #include "sync/checkpoint.h"
 
@@ -14,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,87 +21,8 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "sync/state.h"
 #include "util/jsonw.h"
-
-static atomic_uint tmp_counter;
-
-static ce_err write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return CE_EIO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return CE_OK;
-}
-
-/* fsync the folder holding `path` so the rename itself is durable. */
-static ce_err fsync_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0)
-            n = 1; /* "/file" */
-        if (n >= sizeof dir)
-            return CE_EINVAL;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return CE_EIO;
-    int rc = fsync(fd);
-    close(fd);
-    return rc == 0 ? CE_OK : CE_EIO;
-}
-
-ce_err sync_file_write_atomic(const char *path, const char *data, size_t len, int mode)
-{
-    char tmp[4200];
-    unsigned n = atomic_fetch_add(&tmp_counter, 1);
-    int k = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), n);
-    if (k < 0 || (size_t)k >= sizeof tmp)
-        return CE_EINVAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode ? mode : 0644);
-    if (fd < 0)
-        return errno == ENOENT ? CE_ENOTFOUND : CE_EIO;
-    ce_err err = write_all(fd, data, len);
-    if (!err && fsync(fd) != 0)
-        err = CE_EIO;
-    if (close(fd) != 0 && !err)
-        err = CE_EIO;
-    if (!err && rename(tmp, path) != 0)
-        err = CE_EIO;
-    if (err) {
-        unlink(tmp);
-        return err;
-    }
-    return fsync_parent(path);
-}
-
-/* "<state_dir>/<escaped sync>.<direction>.checkpoint.json" */
-static ce_err checkpoint_path(ce_buf *b, const char *state_dir, const char *sync, const char *direction)
-{
-    if (!state_dir || !sync || !*sync || !direction || !*direction)
-        return CE_EINVAL;
-    ce_err err = ce_buf_printf(b, "%s/", state_dir);
-    for (const unsigned char *p = (const unsigned char *)sync; !err && *p; p++) {
-        bool plain = isalnum(*p) || *p == '_' || *p == '-' || (*p == '.' && p != (const unsigned char *)sync);
-        err = plain ? ce_buf_append_byte(b, *p) : ce_buf_printf(b, "%%%02X", *p);
-    }
-    if (!err)
-        err = ce_buf_printf(b, ".%s.checkpoint.json", direction);
-    return err ? err : (ce_buf_cstr(b) ? CE_OK : CE_ENOMEM);
-}
 
 void sync_checkpoint_clear(sync_checkpoint *cp)
 {
@@ -147,7 +66,7 @@ ce_err sync_checkpoint_save(const char *state_dir, const char *sync, const char 
         json_decref(x);
     }
     ce_buf path = CE_BUF_INIT, b = CE_BUF_INIT;
-    ce_err err = checkpoint_path(&path, state_dir, sync, direction);
+    ce_err err = sync_state_path(&path, state_dir, SYNC_STATE_CHECKPOINT, sync, direction);
     char iso[32];
     sync_format_iso_ms(cp->position_ms, iso);
     int64_t updated = cp->updated_ms ? cp->updated_ms : now_ms();
@@ -175,7 +94,7 @@ ce_err sync_checkpoint_save(const char *state_dir, const char *sync, const char 
     if (!err)
         err = ce_buf_append_str(&b, "}\n");
     if (!err)
-        err = sync_file_write_atomic(ce_buf_cstr(&path), b.data, b.len, 0644);
+        err = sync_state_write_atomic(ce_buf_cstr(&path), b.data, b.len, 0);
     ce_buf_free(&path);
     ce_buf_free(&b);
     return err;
@@ -208,7 +127,7 @@ ce_err sync_checkpoint_load(const char *state_dir, const char *sync, const char 
         return CE_EINVAL;
     memset(out, 0, sizeof *out);
     ce_buf path = CE_BUF_INIT;
-    ce_err err = checkpoint_path(&path, state_dir, sync, direction);
+    ce_err err = sync_state_path(&path, state_dir, SYNC_STATE_CHECKPOINT, sync, direction);
     if (err) {
         ce_buf_free(&path);
         return err;
@@ -335,8 +254,7 @@ ce_err sync_lastruntime_read(const char *dir, int64_t *ms_out)
     if (!dir || !ms_out)
         return CE_EINVAL;
     char path[4200];
-    int k = snprintf(path, sizeof path, "%s/lastruntime.log", dir);
-    if (k < 0 || (size_t)k >= sizeof path)
+    if (sync_state_path_fixed(path, sizeof path, dir, SYNC_STATE_LASTRUNTIME, NULL, NULL) != CE_OK)
         return CE_EINVAL;
     FILE *f = fopen(path, "rb");
     if (!f)

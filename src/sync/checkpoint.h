@@ -5,7 +5,7 @@
  * acknowledged by the other side". It only moves after the other side acknowledged
  * (bulk items final, Cassandra writes confirmed). Files live in the state directory:
  *   <state_dir>/<sync name>.<direction>.checkpoint.json      (direction: to_es | to_cassandra)
- * written as temp file + fsync + rename + fsync(dir). `extra` carries engine data
+ * written with sync_state_write_atomic (state.h). `extra` carries engine data
  * (e.g. finished token ranges of a full scan) as a JSON text the engine owns.
  */
 #ifndef CE_SYNC_CHECKPOINT_H
@@ -41,10 +41,6 @@ ce_err sync_lastruntime_read(const char *dir, int64_t *ms_out);
  * "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS][Z]" (space instead of T allowed). CE_EINVAL otherwise. */
 ce_err sync_parse_since(const char *text, int64_t *ms_out);
 
-/* Write a whole file atomically: temp file in the same folder (O_EXCL), fsync, rename,
- * fsync of the folder. mode 0 = 0644. On failure the old file (if any) is untouched and
- * no temp file is left. CE_ENOTFOUND when the folder does not exist, CE_EIO otherwise. */
-ce_err sync_file_write_atomic(const char *path, const char *data, size_t len, int mode);
 /* "2026-11-25T22:00:00.123Z" for a Unix time in ms (UTC). */
 ce_err sync_format_iso_ms(int64_t ms, char out[32]);
 

@@ -1,7 +1,9 @@
 /* config.c - releasing a sync_config (the loader lives in src/cli/config_load.c). */
 #include "sync/config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void free_strv(char **v, size_t n)
 {
@@ -14,6 +16,9 @@ void sync_def_free(sync_def *s)
 {
     if (!s)
         return;
+    free_strv(s->id_cols, s->nid_cols);
+    s->id_cols = NULL;
+    s->nid_cols = 0;
     char **fields[] = {&s->name, &s->comments, &s->id_col, &s->date_col, &s->version_col,
                        &s->source_field, &s->keyspace, &s->table, &s->cassandra_source_id,
                        &s->bucket_col, &s->bucket_format, &s->index, &s->type, &s->es_source_id};
@@ -48,4 +53,40 @@ void sync_config_free(sync_config *c)
     free(c->log_level);
     free(c->config_path);
     *c = (sync_config){0};
+}
+
+ce_err sync_def_split_ids(sync_def *s)
+{
+    free_strv(s->id_cols, s->nid_cols);
+    s->id_cols = NULL;
+    s->nid_cols = 0;
+    if (!s->id_col)
+        return CE_OK;
+    char **v = calloc(SYNC_MAX_ID_COLS, sizeof *v);
+    if (!v)
+        return CE_ENOMEM;
+    size_t n = 0;
+    ce_err err = CE_OK;
+    for (const char *p = s->id_col; !err;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        while (end > p && isspace((unsigned char)end[-1]))
+            end--;
+        if (end == p || n == SYNC_MAX_ID_COLS)
+            err = CE_EINVAL;
+        else if (!(v[n++] = strndup(p, (size_t)(end - p))))
+            err = CE_ENOMEM;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    if (err) {
+        free_strv(v, n);
+        return err;
+    }
+    s->id_cols = v;
+    s->nid_cols = n;
+    return CE_OK;
 }

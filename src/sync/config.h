@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util/err.h"
 
 typedef enum { SYNC_DIR_BOTH = 0, SYNC_DIR_TO_ES, SYNC_DIR_TO_CASSANDRA } sync_direction;
 
@@ -27,6 +28,8 @@ typedef struct {
     char *name;
     char *comments;
     char *id_col;           /* key column(s): "id" or "a,b" for composite keys */
+    char **id_cols;         /* id_col split and trimmed (sync_def_split_ids); NULL = primary key */
+    size_t nid_cols;
     char *date_col;         /* may be NULL */
     char *version_col;      /* Unix time in version_unit; window column */
     bool filter_date;
@@ -107,5 +110,10 @@ typedef struct {
 void sync_config_free(sync_config *c);
 /* Release the strings of one sync (the struct itself is not freed). NULL is a no-op. */
 void sync_def_free(sync_def *s);
+/* Fill id_cols/nid_cols from id_col ("a, b" -> {"a","b"}; NULL id_col -> none), replacing
+ * any previous list. CE_EINVAL for an empty name or more than SYNC_MAX_ID_COLS names,
+ * CE_ENOMEM. The loader calls it once; the engine reads the list. */
+#define SYNC_MAX_ID_COLS 16
+ce_err sync_def_split_ids(sync_def *s);
 
 #endif

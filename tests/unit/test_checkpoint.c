@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "sync/checkpoint.h"
+#include "sync/state.h"
 
 static char dir[256];
 
@@ -202,8 +203,8 @@ static void test_atomic_write(void **st)
     (void)st;
     char p[600];
     snprintf(p, sizeof p, "%s/status.json", dir);
-    assert_int_equal(sync_file_write_atomic(p, "{\"a\":1}\n", 8, 0), CE_OK);
-    assert_int_equal(sync_file_write_atomic(p, "{\"a\":2}\n", 8, 0600), CE_OK);
+    assert_int_equal(sync_state_write_atomic(p, "{\"a\":1}\n", 8, 0), CE_OK);
+    assert_int_equal(sync_state_write_atomic(p, "{\"a\":2}\n", 8, 0600), CE_OK);
     struct stat sb;
     assert_int_equal(stat(p, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
