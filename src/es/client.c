@@ -132,6 +132,18 @@ found:
         c->has_pit = c->major > 2 || (c->major == 2 && c->minor >= 4);
     else
         c->has_pit = c->major > 7 || (c->major == 7 && c->minor >= 10);
+    bool os = c->flavor == ES_FLAVOR_OPENSEARCH;
+    c->caps = (es_caps){
+        .flavor = c->flavor,
+        .major = c->major,
+        .minor = c->minor,
+        .has_types = !os && c->major > 0 && c->major <= 6,
+        .pit = c->has_pit,
+        .shard_doc_sort = !os && (c->major > 7 || (c->major == 7 && c->minor >= 12)),
+        .track_total_hits = os || c->major >= 7,
+        .knn_plugin = false,
+        .seq_no = os || c->major > 6 || (c->major == 6 && c->minor >= 7),
+    };
     e = CE_OK;
 out:
     ce_buf_free(&resp);
@@ -245,6 +257,7 @@ const char *es_client_errmsg(const es_client *c) { return c ? c->errmsg : "no cl
 es_flavor es_client_flavor(const es_client *c) { return c->flavor; }
 int es_client_major_version(const es_client *c) { return c->major; }
 const char *es_client_version(const es_client *c) { return c->version; }
+const es_caps *es_client_caps(const es_client *c) { return &c->caps; }
 bool es_client_has_types(const es_client *c)
 {
     return c->flavor == ES_FLAVOR_ELASTICSEARCH && c->major > 0 && c->major <= 6;

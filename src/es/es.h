@@ -59,6 +59,25 @@ const char *es_client_version(const es_client *c);
 /* True when the server still has mapping types (Elasticsearch <= 6). */
 bool es_client_has_types(const es_client *c);
 
+/*
+ * What the connected server can do, computed once at detection and read by search, bulk,
+ * indices and the mapping code: every flavor/version difference is a field here, never a
+ * version test or an error-text match elsewhere.
+ */
+typedef struct {
+    es_flavor flavor;
+    int major, minor;
+    bool has_types;          /* mapping types (Elasticsearch <= 6) */
+    bool pit;                /* point in time (ES >= 7.10, OpenSearch >= 2.4) */
+    bool shard_doc_sort;     /* "_shard_doc" PIT tiebreaker (ES >= 7.12); else sort on _id */
+    bool track_total_hits;   /* search accepts track_total_hits (ES >= 7, OpenSearch) */
+    bool knn_plugin;         /* OpenSearch k-NN plugin: index.knn and knn_vector mappings */
+    bool seq_no;             /* hits can carry _seq_no/_primary_term (ES >= 6.7, OpenSearch) */
+} es_caps;
+
+/* The capabilities of the connected server; owned by the client, valid until es_client_free. */
+const es_caps *es_client_caps(const es_client *c);
+
 /* Generic request (blocking, with retry/failover on connection errors and 429/502/503/504).
  * path starts with '/'; body may be NULL. *status gets the HTTP status; resp (if not NULL)
  * receives the response body. Any HTTP status is CE_OK here: callers judge status. */

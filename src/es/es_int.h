@@ -73,6 +73,7 @@ struct es_client {
     int major, minor;
     char version[64];
     bool has_pit;
+    es_caps caps;              /* filled at detection (es_client_caps) */
     char errmsg[512];
 };
 
