@@ -15,6 +15,7 @@
 #include "sync/checkpoint.h"
 #include "sync/engine.h"
 #include "sync/state.h"
+#include "util/clock.h"
 #include "util/buf.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -99,6 +100,28 @@ static void write_status(const sync_config *cfg, const daemon_stats *st, int64_t
     ce_buf_free(&b);
 }
 
+/* The progress line on a terminal (stderr, \r, at most 4 redraws a second). */
+static void cli_progress_draw(const sync_progress_info *p, void *ud)
+{
+    (void)ud;
+    static double last;
+    static bool drawn;
+    double now = ce_mono_s();
+    if (!p->final && now - last < 0.25)
+        return;
+    if (p->final && !drawn)
+        return;
+    last = now;
+    double rate = p->seconds > 0 ? (double)p->done / p->seconds : 0;
+    char eta[32] = "";
+    if (!p->final && p->fraction > 0.01 && p->fraction < 1.0)
+        snprintf(eta, sizeof eta, " eta %.0fs", p->seconds / p->fraction - p->seconds);
+    fprintf(stderr, "\r%s %s: read %llu, done %llu, %.0f/s%s%s\033[K", p->sync, p->direction,
+            (unsigned long long)p->read, (unsigned long long)p->done, rate, eta, p->final ? "\n" : "");
+    fflush(stderr);
+    drawn = !p->final;
+}
+
 static void print_summary(const sync_pass_report *rep)
 {
     for (size_t i = 0; i < rep->nsyncs; i++) {
@@ -162,7 +185,10 @@ static int prepare(const cli_opts *o, sync_config *cfg, sync_pass_opts *po, cli_
         po->has_since = true;
     }
     po->stop = &cli_stop_flag;
-    po->progress = isatty(STDERR_FILENO) != 0;
+    if (isatty(STDERR_FILENO)) {
+        po->progress = cli_progress_draw;
+        po->progress_ud = NULL;
+    }
     if (cli_state_dir_make(cfg->state_dir) != CE_OK) {
         fprintf(stderr, "casselastic: cannot create the state folder %s\n", cfg->state_dir);
         sync_config_free(cfg);

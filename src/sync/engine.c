@@ -32,9 +32,6 @@ struct sync_engine {
     cql_consistency read_cl, write_cl;
     char config_dir[1024];
     char errmsg[512];
-    /* progress line */
-    double last_progress;
-    bool progress_drawn;
 };
 
 bool sync_stop_requested(const sync_pass_ctx *ctx)
@@ -49,32 +46,14 @@ const char *sync_keyspace(const sync_pass_ctx *ctx)
     return ctx->cfg->cassandra.keyspace ? ctx->cfg->cassandra.keyspace : "";
 }
 
-/* The engine of the pass being run (progress state lives there). */
-static sync_engine *current_engine;
-
 void sync_progress(sync_pass_ctx *ctx, const char *dir, uint64_t read, uint64_t done, double fraction,
                    bool final)
 {
-    sync_engine *e = current_engine;
-    if (!ctx->opts || !ctx->opts->progress || !e)
+    if (!ctx->opts || !ctx->opts->progress)
         return;
-    double now = ce_mono_s();
-    if (!final && now - e->last_progress < 0.25)
-        return;
-    if (final && !e->progress_drawn)
-        return;
-    e->last_progress = now;
-    double secs = (double)(sync_now_ms() - ctx->pass_started_ms) / 1000.0;
-    double rate = secs > 0 ? (double)done / secs : 0;
-    char eta[32] = "";
-    if (!final && fraction > 0.01 && fraction < 1.0) {
-        double left = secs / fraction - secs;
-        snprintf(eta, sizeof eta, " eta %.0fs", left);
-    }
-    fprintf(stderr, "\r%s %s: read %llu, done %llu, %.0f/s%s%s\033[K", ctx->def->name, dir,
-            (unsigned long long)read, (unsigned long long)done, rate, eta, final ? "\n" : "");
-    fflush(stderr);
-    e->progress_drawn = !final;
+    sync_progress_info p = {ctx->def->name, dir, read, done, fraction,
+                            (double)(sync_now_ms() - ctx->pass_started_ms) / 1000.0, final};
+    ctx->opts->progress(&p, ctx->opts->progress_ud);
 }
 
 static void set_err(sync_engine *e, const char *what, const char *detail)
@@ -314,8 +293,6 @@ ce_err sync_engine_pass(sync_engine *e, const sync_pass_opts *o, sync_pass_repor
         return CE_ENOMEM;
     report->nsyncs = cfg->nsyncs;
     report->syncs = e->results;
-    current_engine = e;
-    e->progress_drawn = false;
     e->errmsg[0] = 0;
     bool any_failed = false, canceled = false;
     for (size_t i = 0; i < cfg->nsyncs && !canceled; i++) {
@@ -353,7 +330,6 @@ ce_err sync_engine_pass(sync_engine *e, const sync_pass_opts *o, sync_pass_repor
         if (!canceled && o && o->stop && *o->stop)
             canceled = true;
     }
-    current_engine = NULL;
     if (canceled) {
         for (size_t i = 0; i < cfg->nsyncs; i++)
             if (!e->results[i].name[0])

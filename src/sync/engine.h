@@ -17,11 +17,25 @@
 
 typedef struct sync_engine sync_engine;
 
+/* Progress of one direction of one sync, reported while a pass runs (the engine never
+ * prints: the caller draws what it likes). */
+typedef struct {
+    const char *sync;        /* sync name */
+    const char *direction;   /* "to_es" or "to_cassandra" */
+    uint64_t read, done;     /* records read, records with a final outcome */
+    double fraction;         /* share of the work done, < 0 when unknown */
+    double seconds;          /* since the pass of this direction started */
+    bool final;              /* last report of this direction */
+} sync_progress_info;
+
+typedef void (*sync_progress_fn)(const sync_progress_info *p, void *ud);
+
 typedef struct {
     bool has_since;          /* --since: override checkpoints for this run */
     int64_t since_ms;
     volatile sig_atomic_t *stop;   /* set by signal handlers; may be NULL */
-    bool progress;           /* print a progress line on a terminal (stderr) */
+    sync_progress_fn progress;     /* may be NULL; called from the pass's thread, often */
+    void *progress_ud;
 } sync_pass_opts;
 
 typedef struct {
