@@ -63,6 +63,16 @@ def bucket_of(ms):
     return time.strftime("%Y%m%d%H", time.gmtime(ms // 1000 // BUCKET_SECONDS * BUCKET_SECONDS))
 
 
+COLUMNS = "id int, version bigint, name text, qty int, price double, tags set<text>, updated timestamp, source text"
+
+
+def create_table(s, ks, table, bucketed=False, if_not_exists=False):
+    """The benchmark table's shape (bucketed: under an hourly `bucket` partition key)."""
+    s.execute("CREATE TABLE %s%s.%s (%s%s, PRIMARY KEY (%s))" % (
+        "IF NOT EXISTS " if if_not_exists else "", ks, table, "bucket text, " if bucketed else "", COLUMNS,
+        "bucket, id" if bucketed else "id"), timeout=120)
+
+
 def load(s, n, now):
     """Table big (id PK) and big_b (bucketed) with the same n rows, versions over 10 days."""
     from cassandra.concurrent import execute_concurrent_with_args
@@ -78,10 +88,8 @@ def load(s, n, now):
         return
     s.execute("DROP TABLE IF EXISTS %s.big" % KS, timeout=120)
     s.execute("DROP TABLE IF EXISTS %s.big_b" % KS, timeout=120)
-    s.execute("CREATE TABLE %s.big (id int PRIMARY KEY, version bigint, name text, qty int, price double, "
-              "tags set<text>, updated timestamp, source text)" % KS, timeout=120)
-    s.execute("CREATE TABLE %s.big_b (bucket text, id int, version bigint, name text, qty int, price double, "
-              "tags set<text>, updated timestamp, source text, PRIMARY KEY (bucket, id))" % KS, timeout=120)
+    create_table(s, KS, "big")
+    create_table(s, KS, "big_b", bucketed=True)
     ins = s.prepare("INSERT INTO %s.big (id, version, name, qty, price, tags, updated) VALUES (?,?,?,?,?,?,?)" % KS)
     insb = s.prepare("INSERT INTO %s.big_b (bucket, id, version, name, qty, price, tags, updated) "
                      "VALUES (?,?,?,?,?,?,?,?)" % KS)
@@ -98,10 +106,12 @@ def load(s, n, now):
     print("data: loaded %d rows into %s.big and %s.big_b in %.0f s" % (n, KS, KS, time.time() - t0))
 
 
-def write_cfg(folder, e, syncs):
+def write_cfg(folder, e, syncs, **top):
+    """folder/cfg.json for the test bed with these syncs (top: more top-level keys, e.g. period)."""
     cfg = {"cassandra": {"url": [e["CE_CASSANDRA_HOST"]], "port": int(e["CE_CASSANDRA_PORT"]),
                          "read_consistency": "one", "write_consistency": "one"},
            "elasticsearch": {"url": [e["CE_OPENSEARCH_URL"]]}, "syncs": syncs, "log_level": "info"}
+    cfg.update(top)
     p = Path(folder) / "cfg.json"
     p.write_text(json.dumps(cfg))
     return p
@@ -126,11 +136,128 @@ def run_measured(argv):
     return wall, float(u) + float(s_), int(m) / 1024.0, out
 
 
-def sdef(name, table, index, **kw):
+def sdef(name, table, index, ks=KS, **kw):
     d = {"name": name, "id_col": "id", "version_col": "version", "date_col": "updated",
-         "cassandra": {"keyspace": KS, "table": table}, "elasticsearch": {"index": index}}
+         "cassandra": {"keyspace": ks, "table": table}, "elasticsearch": {"index": index}}
     d.update(kw)
     return d
+
+
+def raw_create(osc, src_idx, raw_idx):
+    """A fresh index raw_idx with src_idx's mapping and the bulk-load settings casselastic uses
+    during an initial load (no refresh, no replica)."""
+    osc.indices.delete(index=raw_idx, ignore=[404])
+    mapping = osc.indices.get_mapping(index=src_idx)[src_idx]
+    osc.indices.create(index=raw_idx, body={"mappings": mapping["mappings"],
+                                            "settings": {"refresh_interval": "-1", "number_of_replicas": 0}})
+
+
+def raw_prepare(osc, src_idx, raw_idx, work, per_body=5000):
+    """The documents of src_idx as NDJSON _bulk bodies of per_body documents for raw_idx
+    (external versions, as casselastic sends them), written under work; not timed.
+    Returns the file paths."""
+    from opensearchpy import helpers
+    files, chunk = [], []
+
+    def flush():
+        f = Path(work) / ("bulk%04d.ndjson" % len(files))
+        f.write_text("\n".join(chunk) + "\n")
+        files.append(f)
+        chunk.clear()
+
+    for h in helpers.scan(osc, index=src_idx, size=5000, preserve_order=False, version=True):
+        chunk.append(json.dumps({"index": {"_index": raw_idx, "_id": h["_id"], "version": h["_version"],
+                                           "version_type": "external"}}))
+        chunk.append(json.dumps(h["_source"], separators=(",", ":")))
+        if len(chunk) >= 2 * per_body:
+            flush()
+    if chunk:
+        flush()
+    return files
+
+
+def raw_load(osc, raw_idx, files, url, work, streams=2):
+    """Posts the bodies into raw_idx (made by raw_create) with `streams` parallel curl loops,
+    then refreshes it. Returns (seconds to the last bulk answer, seconds to the end of the final refresh)."""
+    scripts = []
+    for k in range(streams):
+        sh = Path(work) / ("curl%d.sh" % k)
+        sh.write_text("set -e\n" + "".join(
+            "curl -sf -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary @%s %s/_bulk\n"
+            % (f, url) for f in files[k::streams]))
+        scripts.append(sh)
+    t0 = time.time()
+    procs = [subprocess.Popen(["bash", str(sh)]) for sh in scripts]
+    assert all(p.wait() == 0 for p in procs)
+    wall = time.time() - t0
+    osc.indices.refresh(index=raw_idx)
+    return wall, time.time() - t0
+
+
+# The Python way (PyCassElastic-like), C->E: cassandra-driver paging (5000) +
+# opensearch-py helpers.parallel_bulk (tuned: 2 threads, 5000 a chunk; else its defaults).
+PY_C2E = r'''
+import sys, time, json
+from cassandra.cluster import Cluster
+from opensearchpy import OpenSearch, helpers
+ks, table, host, port, url, idx, tuned = sys.argv[1:8]
+c = Cluster([host], port=int(port), protocol_version=5); s = c.connect()
+s.default_fetch_size = 5000
+osc = OpenSearch([url], timeout=300)
+kw = {"thread_count": 2, "chunk_size": 5000} if tuned == "1" else {}
+osc.indices.delete(index=idx, ignore=[404])
+osc.indices.create(index=idx, body={"settings": {"refresh_interval": "-1", "number_of_replicas": 0}})
+def actions():
+    for r in s.execute("SELECT id, version, name, qty, price, tags, updated, source FROM %s.%s" % (ks, table)):
+        d = {"id": r.id, "version": r.version, "name": r.name, "qty": r.qty, "price": r.price,
+             "tags": sorted(r.tags or []), "updated": r.updated.isoformat() + "Z", "source": r.source or "cassandra"}
+        yield {"_index": idx, "_id": str(r.id), "_version": r.version, "_version_type": "external", "_source": d}
+n = 0
+for ok, _ in helpers.parallel_bulk(osc, actions(), raise_on_error=True, **kw):
+    n += ok
+osc.indices.put_settings(index=idx, body={"index": {"refresh_interval": None}})
+osc.indices.refresh(index=idx)
+assert osc.count(index=idx)["count"] == n, n
+c.shutdown()
+'''
+
+# The Python way, E->C: helpers.scan + execute_concurrent_with_args (256 in flight, USING TIMESTAMP).
+PY_E2C = r'''
+import sys, datetime
+from cassandra.cluster import Cluster
+from cassandra.concurrent import execute_concurrent_with_args
+from opensearchpy import OpenSearch, helpers
+ks, table, host, port, url, idx = sys.argv[1:7]
+c = Cluster([host], port=int(port), protocol_version=5); s = c.connect()
+osc = OpenSearch([url], timeout=300)
+ins = s.prepare("INSERT INTO %s.%s (id, version, name, qty, price, tags, updated, source) "
+                "VALUES (?,?,?,?,?,?,?,?) USING TIMESTAMP ?" % (ks, table))
+batch = []
+def flush():
+    execute_concurrent_with_args(s, ins, batch, concurrency=256, raise_on_first_error=True)
+    batch.clear()
+for h in helpers.scan(osc, index=idx, size=5000, preserve_order=False):
+    d = h["_source"]
+    ts = datetime.datetime.fromisoformat(d["updated"].replace("Z", "+00:00"))
+    batch.append((d["id"], d["version"], d["name"], d["qty"], d["price"], set(d["tags"] or []), ts,
+                  d.get("source") or "elasticsearch", d["version"] * 1000))
+    if len(batch) >= 5000:
+        flush()
+flush()
+c.shutdown()
+'''
+
+
+def py_c2e_argv(e, ks, table, idx, tuned=True):
+    """Command line of the Python way C->E: ks.table into a fresh index idx (refreshed at the end)."""
+    return [sys.executable, "-c", PY_C2E, ks, table, e["CE_CASSANDRA_HOST"], e["CE_CASSANDRA_PORT"],
+            e["CE_OPENSEARCH_URL"], idx, "1" if tuned else "0"]
+
+
+def py_e2c_argv(e, ks, table, idx):
+    """Command line of the Python way E->C: every document of idx into the existing table ks.table."""
+    return [sys.executable, "-c", PY_E2C, ks, table, e["CE_CASSANDRA_HOST"], e["CE_CASSANDRA_PORT"],
+            e["CE_OPENSEARCH_URL"], idx]
 
 
 def report(results, key, label, n, wall, cpu=None, rss=None):
@@ -167,42 +294,10 @@ def main():
         report(results, "c2e", "casselastic Cassandra -> OpenSearch (initial full scan)", n, wall, cpu, rss)
 
     if "raw" in only:
-        # the same documents, as NDJSON bulk bodies prepared beforehand (not timed)
-        from opensearchpy import helpers
         raw_idx = "bench_sync_raw"
-        osc.indices.delete(index=raw_idx, ignore=[404])
-        mapping = osc.indices.get_mapping(index=idx)[idx]
-        osc.indices.create(index=raw_idx, body={"mappings": mapping["mappings"],
-                                                "settings": {"refresh_interval": "-1", "number_of_replicas": 0}})
-        files = []
-        chunk, fno = [], 0
-        for h in helpers.scan(osc, index=idx, size=5000, preserve_order=False, version=True):
-            chunk.append(json.dumps({"index": {"_index": raw_idx, "_id": h["_id"], "version": h["_version"],
-                                               "version_type": "external"}}))
-            chunk.append(json.dumps(h["_source"], separators=(",", ":")))
-            if len(chunk) >= 10000:
-                f = work / ("bulk%04d.ndjson" % fno)
-                f.write_text("\n".join(chunk) + "\n")
-                files.append(f)
-                chunk, fno = [], fno + 1
-        if chunk:
-            f = work / ("bulk%04d.ndjson" % fno)
-            f.write_text("\n".join(chunk) + "\n")
-            files.append(f)
-        lists = [files[0::2], files[1::2]]
-        scripts = []
-        for k, lst in enumerate(lists):
-            sh = work / ("curl%d.sh" % k)
-            sh.write_text("set -e\n" + "".join(
-                "curl -sf -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary @%s %s/_bulk\n"
-                % (f, e["CE_OPENSEARCH_URL"]) for f in lst))
-            scripts.append(sh)
-        t0 = time.time()
-        procs = [subprocess.Popen(["bash", str(sh)]) for sh in scripts]
-        assert all(p.wait() == 0 for p in procs)
-        wall = time.time() - t0
-        osc.indices.refresh(index=raw_idx)
-        wall_refreshed = time.time() - t0
+        raw_create(osc, idx, raw_idx)
+        files = raw_prepare(osc, idx, raw_idx, work)
+        wall, wall_refreshed = raw_load(osc, raw_idx, files, e["CE_OPENSEARCH_URL"], work)
         assert osc.count(index=raw_idx)["count"] == n
         report(results, "raw", "two curl streams, same documents (raw limit)", n, wall)
         # casselastic's figure includes index creation and the final refresh (documents
@@ -213,33 +308,7 @@ def main():
     for key in ("pyc2e", "pydef"):
         if key not in only:
             continue
-        code = r'''
-import sys, time, json
-from cassandra.cluster import Cluster
-from opensearchpy import OpenSearch, helpers
-ks, host, port, url, idx, tuned = sys.argv[1:7]
-c = Cluster([host], port=int(port), protocol_version=5); s = c.connect()
-s.default_fetch_size = 5000
-osc = OpenSearch([url], timeout=300)
-kw = {"thread_count": 2, "chunk_size": 5000} if tuned == "1" else {}
-osc.indices.delete(index=idx, ignore=[404])
-osc.indices.create(index=idx, body={"settings": {"refresh_interval": "-1", "number_of_replicas": 0}})
-def actions():
-    for r in s.execute("SELECT id, version, name, qty, price, tags, updated, source FROM %s.big" % ks):
-        d = {"id": r.id, "version": r.version, "name": r.name, "qty": r.qty, "price": r.price,
-             "tags": sorted(r.tags or []), "updated": r.updated.isoformat() + "Z", "source": r.source or "cassandra"}
-        yield {"_index": idx, "_id": str(r.id), "_version": r.version, "_version_type": "external", "_source": d}
-n = 0
-for ok, _ in helpers.parallel_bulk(osc, actions(), raise_on_error=True, **kw):
-    n += ok
-osc.indices.put_settings(index=idx, body={"index": {"refresh_interval": None}})
-osc.indices.refresh(index=idx)
-assert osc.count(index=idx)["count"] == n, n
-c.shutdown()
-'''
-        wall, cpu, rss, out = run_measured([sys.executable, "-c", code, KS, e["CE_CASSANDRA_HOST"],
-                                            e["CE_CASSANDRA_PORT"], e["CE_OPENSEARCH_URL"], "bench_sync_py",
-                                            "1" if key == "pyc2e" else "0"])
+        wall, cpu, rss, out = run_measured(py_c2e_argv(e, KS, "big", "bench_sync_py", key == "pyc2e"))
         report(results, key, "Python: cassandra-driver + helpers.parallel_bulk" +
                (" (2 threads, 5000 a chunk)" if key == "pyc2e" else " (defaults: 4 threads, 500 a chunk)"),
                n, wall, cpu, rss)
@@ -247,8 +316,7 @@ c.shutdown()
 
     if "e2c" in only:
         s.execute("DROP TABLE IF EXISTS %s.back" % KS, timeout=120)
-        s.execute("CREATE TABLE %s.back (id int PRIMARY KEY, version bigint, name text, qty int, price double, "
-                  "tags set<text>, updated timestamp, source text)" % KS, timeout=120)
+        create_table(s, KS, "back")
         (work / "e2c").mkdir()
         cfg = write_cfg(work / "e2c", e, [sdef("e2c", "back", idx, direction="to_cassandra",
                                                ignore_same_source=False, alter_table=False)])
@@ -258,35 +326,11 @@ c.shutdown()
         report(results, "e2c", "casselastic OpenSearch -> Cassandra", n, wall, cpu, rss)
 
     if "pye2c" in only:
-        s.execute("TRUNCATE %s.back" % KS, timeout=120) if "e2c" in only else s.execute(
-            "CREATE TABLE IF NOT EXISTS %s.back (id int PRIMARY KEY, version bigint, name text, qty int, "
-            "price double, tags set<text>, updated timestamp, source text)" % KS, timeout=120)
-        code = r'''
-import sys, datetime
-from cassandra.cluster import Cluster
-from cassandra.concurrent import execute_concurrent_with_args
-from opensearchpy import OpenSearch, helpers
-ks, host, port, url, idx = sys.argv[1:6]
-c = Cluster([host], port=int(port), protocol_version=5); s = c.connect()
-osc = OpenSearch([url], timeout=300)
-ins = s.prepare("INSERT INTO %s.back (id, version, name, qty, price, tags, updated, source) "
-                "VALUES (?,?,?,?,?,?,?,?) USING TIMESTAMP ?" % ks)
-batch = []
-def flush():
-    execute_concurrent_with_args(s, ins, batch, concurrency=256, raise_on_first_error=True)
-    batch.clear()
-for h in helpers.scan(osc, index=idx, size=5000, preserve_order=False):
-    d = h["_source"]
-    ts = datetime.datetime.fromisoformat(d["updated"].replace("Z", "+00:00"))
-    batch.append((d["id"], d["version"], d["name"], d["qty"], d["price"], set(d["tags"] or []), ts,
-                  d.get("source") or "elasticsearch", d["version"] * 1000))
-    if len(batch) >= 5000:
-        flush()
-flush()
-c.shutdown()
-'''
-        wall, cpu, rss, out = run_measured([sys.executable, "-c", code, KS, e["CE_CASSANDRA_HOST"],
-                                            e["CE_CASSANDRA_PORT"], e["CE_OPENSEARCH_URL"], idx])
+        if "e2c" in only:
+            s.execute("TRUNCATE %s.back" % KS, timeout=120)
+        else:
+            create_table(s, KS, "back", if_not_exists=True)
+        wall, cpu, rss, out = run_measured(py_e2c_argv(e, KS, "back", idx))
         report(results, "pye2c", "Python: helpers.scan + execute_concurrent", n, wall, cpu, rss)
 
     if "incr" in only:
