@@ -21,7 +21,7 @@ DEB_PKGS := cmake ninja-build gcc clang pkg-config libcmocka-dev libjansson-dev 
 TEST_PHASES := deps venv build build-asan testbed-start unit integration fuzz
 
 .PHONY: deps venv build build-asan testbed-start testbed-stop testbed-status unit integration \
-        fuzz test quickstart clean help
+        fuzz test quickstart clean help bench
 
 help:
 	@echo "make build | build-asan | deps | venv | testbed-start | testbed-stop | testbed-status"
@@ -104,6 +104,19 @@ quickstart:
 	done
 	PYTHON="$(PYTHON)" scripts/quickstart
 	@echo "quickstart: test bed left running (scripts/testbed status; make testbed-stop to end it)"
+
+# The benchmark suite (docs/performance.md): prepares data once, runs every scenario with its
+# comparison points, writes build/bench/results.csv, summary.csv and the PNG plots. Sizes from
+# BENCH_ROWS ("200000 1000000"), BENCH_WIDTHS ("150 1500"), BENCH_REPEAT (3), BENCH_CHANGES
+# (200), BENCH_MODES, BENCH_ONLY; a smoke run: make bench BENCH_ROWS=5000 BENCH_REPEAT=1.
+bench: venv build testbed-start
+	@req=bench/requirements.txt; stamp="$(VENV)/.bench-requirements.sha"; sum=$$(sha256sum $$req | cut -d' ' -f1); \
+	if [ "$$(cat $$stamp 2>/dev/null)" != "$$sum" ]; then \
+	  $(PYTHON) -m pip install -q --disable-pip-version-check -r $$req && echo "$$sum" >$$stamp; fi
+	$(PYTHON) bench/suite/run.py --build build/ci --out build/bench \
+	  $(if $(BENCH_ROWS),--rows "$(BENCH_ROWS)") $(if $(BENCH_WIDTHS),--widths "$(BENCH_WIDTHS)") \
+	  $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT)) $(if $(BENCH_CHANGES),--changes $(BENCH_CHANGES)) \
+	  $(if $(BENCH_MODES),--modes "$(BENCH_MODES)") $(if $(BENCH_ONLY),--only "$(BENCH_ONLY)")
 
 clean:
 	rm -rf build/ci build/asan build/fuzz
