@@ -108,7 +108,8 @@ quickstart:
 # The benchmark suite (docs/performance.md): prepares data once, runs every scenario with its
 # comparison points, writes build/bench/results.csv, summary.csv and the PNG plots. Sizes from
 # BENCH_ROWS ("200000 1000000"), BENCH_WIDTHS ("150 1500"), BENCH_REPEAT (3), BENCH_CHANGES
-# (200), BENCH_MODES, BENCH_ONLY; a smoke run: make bench BENCH_ROWS=5000 BENCH_REPEAT=1.
+# (200), BENCH_MODES, BENCH_ONLY, BENCH_OUT (build/bench), BENCH_KEEP=1 (keep the data); a smoke
+# run: make bench BENCH_ROWS=5000 BENCH_REPEAT=1.
 bench: venv build testbed-start
 	@req=bench/requirements.txt; stamp="$(VENV)/.bench-requirements.sha"; sum=$$(sha256sum $$req | cut -d' ' -f1); \
 	if [ "$$(cat $$stamp 2>/dev/null)" != "$$sum" ]; then \
@@ -116,7 +117,8 @@ bench: venv build testbed-start
 	$(PYTHON) bench/suite/run.py --build build/ci --out build/bench \
 	  $(if $(BENCH_ROWS),--rows "$(BENCH_ROWS)") $(if $(BENCH_WIDTHS),--widths "$(BENCH_WIDTHS)") \
 	  $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT)) $(if $(BENCH_CHANGES),--changes $(BENCH_CHANGES)) \
-	  $(if $(BENCH_MODES),--modes "$(BENCH_MODES)") $(if $(BENCH_ONLY),--only "$(BENCH_ONLY)")
+	  $(if $(BENCH_MODES),--modes "$(BENCH_MODES)") $(if $(BENCH_ONLY),--only "$(BENCH_ONLY)") \
+	  $(if $(BENCH_OUT),--out $(BENCH_OUT)) $(if $(BENCH_KEEP),--keep)
 
 clean:
 	rm -rf build/ci build/asan build/fuzz

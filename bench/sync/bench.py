@@ -136,9 +136,9 @@ def run_measured(argv):
     return wall, float(u) + float(s_), int(m) / 1024.0, out
 
 
-def sdef(name, table, index, ks=KS, **kw):
+def sdef(name, table, index, ks=None, **kw):
     d = {"name": name, "id_col": "id", "version_col": "version", "date_col": "updated",
-         "cassandra": {"keyspace": ks, "table": table}, "elasticsearch": {"index": index}}
+         "cassandra": {"keyspace": ks or KS, "table": table}, "elasticsearch": {"index": index}}
     d.update(kw)
     return d
 
