@@ -8,53 +8,31 @@
  */
 #include "cli/manpage.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "cli/config_load.h"
-
-/* The page is many small appends: the writer keeps the first failure. */
-typedef struct {
-    ce_buf *b;
-    ce_err err;
-} roff_out;
-
-static void put(roff_out *o, const char *s)
-{
-    if (!o->err)
-        o->err = ce_buf_append_str(o->b, s);
-}
-
-static void put_fmt(roff_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put_fmt(roff_out *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (!o->err)
-        o->err = ce_buf_vprintf(o->b, fmt, ap);
-    va_end(ap);
-}
+#include "cli/textout.h"
 
 /* Text for one roff text line: backslash escaped, a leading dot or quote neutralised,
  * `code` in bold with its hyphens as \- (they are typed, not hyphenation). */
-static void put_text(roff_out *o, const char *s)
+static void put_text(cli_text_out *o, const char *s)
 {
     bool code = false;
     if (*s == '.' || *s == '\'')
-        put(o, "\\&");
+        cli_text_put(o, "\\&");
     for (; *s; s++) {
         if (*s == '\\')
-            put(o, "\\e");
+            cli_text_put(o, "\\e");
         else if (*s == '`')
-            put(o, (code = !code) ? "\\fB" : "\\fR");
+            cli_text_put(o, (code = !code) ? "\\fB" : "\\fR");
         else if (*s == '-' && code)
-            put(o, "\\-");
-        else if (!o->err)
-            o->err = ce_buf_append_byte(o->b, (uint8_t)*s);
+            cli_text_put(o, "\\-");
+        else
+            cli_text_byte(o, *s);
     }
     if (code)
-        put(o, "\\fR");
+        cli_text_put(o, "\\fR");
 }
 
 static const char *type_text(const cli_config_key *k)
@@ -78,42 +56,42 @@ static const char *type_text(const cli_config_key *k)
 }
 
 /* "integer, 1 to 65535, default 9042, required" */
-static void put_facts(roff_out *o, const cli_config_key *k)
+static void put_facts(cli_text_out *o, const cli_config_key *k)
 {
-    put(o, type_text(k));
+    cli_text_put(o, type_text(k));
     for (const cfg_enum_value *e = k->enum_values; k->type == CFG_T_ENUM && e && e->name; e++)
-        put_fmt(o, "%s\\fB%s\\fR", e == k->enum_values ? " " : ", ", e->name);
+        cli_text_printf(o, "%s\\fB%s\\fR", e == k->enum_values ? " " : ", ", e->name);
     if (k->min || k->max)
-        put_fmt(o, "; %lld to %lld", (long long)k->min, (long long)k->max);
+        cli_text_printf(o, "; %lld to %lld", (long long)k->min, (long long)k->max);
     const char *def = k->def_doc ? k->def_doc : k->def;
     if (def) {
-        put(o, "; default: ");
+        cli_text_put(o, "; default: ");
         put_text(o, def);
     }
     if (k->flags & CFG_F_REQUIRED)
-        put(o, "; required");
-    put(o, "\n");
+        cli_text_put(o, "; required");
+    cli_text_put(o, "\n");
 }
 
-static void put_key(roff_out *o, const cli_config_key *k)
+static void put_key(cli_text_out *o, const cli_config_key *k)
 {
-    put_fmt(o, ".TP\n.B %s\n", k->path);
+    cli_text_printf(o, ".TP\n.B %s\n", k->path);
     put_facts(o, k);
-    put(o, ".br\n");
+    cli_text_put(o, ".br\n");
     put_text(o, k->help);
-    put(o, "\n");
+    cli_text_put(o, "\n");
     if (k->secret_of)
-        put_fmt(o, "Fills \\fB%s\\fR.\n", k->secret_of);
+        cli_text_printf(o, "Fills \\fB%s\\fR.\n", k->secret_of);
     if (k->alias_of)
-        put_fmt(o, "Deprecated: write \\fB%s\\fR instead.\n", k->alias_of);
+        cli_text_printf(o, "Deprecated: write \\fB%s\\fR instead.\n", k->alias_of);
 }
 
 ce_err cli_config_manpage(ce_buf *out)
 {
     size_t n = 0;
     const cli_config_key *keys = cli_config_keys(&n);
-    roff_out o = {out, CE_OK};
-    put(&o, ".SS Top-level keys\n");
+    cli_text_out o = {out, CE_OK};
+    cli_text_put(&o, ".SS Top-level keys\n");
     for (size_t i = 0; i < n; i++) {
         const cli_config_key *k = &keys[i];
         bool section = !strchr(k->path, '.') && (k->type == CFG_T_OBJECT || k->type == CFG_T_SYNCS);
@@ -121,9 +99,9 @@ ce_err cli_config_manpage(ce_buf *out)
             put_key(&o, k);
             continue;
         }
-        put_fmt(&o, ".SS %s%s\n.PP\n", k->path, k->type == CFG_T_SYNCS ? "[]" : "");
+        cli_text_printf(&o, ".SS %s%s\n.PP\n", k->path, k->type == CFG_T_SYNCS ? "[]" : "");
         put_text(&o, k->help);
-        put(&o, "\n.br\n");
+        cli_text_put(&o, "\n.br\n");
         put_facts(&o, k);
     }
     return o.err;

@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "cli/textout.h"
 #include "util/jsonw.h"
 #include "util/log.h"
 #include "version.h"
@@ -46,7 +47,7 @@ typedef struct {
     metrics_direction dir;
     uint64_t read, written, conflicts, dead_letters, deletes, failures;
     retry_total *retries;
-    size_t nretries;
+    size_t nretries, retries_cap;
     uint64_t bucket[NBOUNDS]; /* passes that fell in each bound (not cumulative) */
     uint64_t passes;          /* histogram _count */
     double seconds_sum;       /* histogram _sum */
@@ -86,6 +87,19 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The array v (n used of *cap) with room for one more element (doubling, 8 at first);
+ * NULL when out of memory (v is then unchanged). */
+static void *grow(void *v, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return v;
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *nv = realloc(v, nc * elem);
+    if (nv)
+        *cap = nc;
+    return nv;
+}
+
 static registered_sync *sync_find(metrics *m, const char *name)
 {
     for (size_t i = 0; i < m->nsyncs; i++)
@@ -98,14 +112,10 @@ static ce_err sync_add_locked(metrics *m, const char *name, int64_t now_ms)
 {
     if (sync_find(m, name))
         return CE_OK;
-    if (m->nsyncs == m->syncs_cap) {
-        size_t cap = m->syncs_cap ? m->syncs_cap * 2 : 8;
-        registered_sync *v = realloc(m->syncs, cap * sizeof *v);
-        if (!v)
-            return CE_ENOMEM;
-        m->syncs = v;
-        m->syncs_cap = cap;
-    }
+    registered_sync *v = grow(m->syncs, &m->syncs_cap, m->nsyncs, sizeof *v);
+    if (!v)
+        return CE_ENOMEM;
+    m->syncs = v;
     char *copy = strdup(name);
     if (!copy)
         return CE_ENOMEM;
@@ -118,14 +128,10 @@ static series *series_get(metrics *m, const char *sync, metrics_direction dir)
     for (size_t i = 0; i < m->n; i++)
         if (m->v[i].dir == dir && strcmp(m->v[i].sync, sync) == 0)
             return &m->v[i];
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 8;
-        series *v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        m->v = v;
-        m->cap = cap;
-    }
+    series *v = grow(m->v, &m->cap, m->n, sizeof *v);
+    if (!v)
+        return NULL;
+    m->v = v;
     series *s = &m->v[m->n];
     memset(s, 0, sizeof *s);
     s->sync = strdup(sync);
@@ -152,7 +158,7 @@ static ce_err series_add_retry(series *s, const char *cause, uint64_t n)
             s->retries[i].n += n;
             return CE_OK;
         }
-    retry_total *v = realloc(s->retries, (s->nretries + 1) * sizeof *v);
+    retry_total *v = grow(s->retries, &s->retries_cap, s->nretries, sizeof *v);
     if (!v)
         return CE_ENOMEM;
     s->retries = v;
@@ -256,77 +262,54 @@ void metrics_set_period(metrics *m, double period_s)
 
 /* ------------------------------------------------------------------ text exposition */
 
-/* The exposition is many small appends: the writer keeps the first failure so the
- * renderers stay linear and metrics_render reports it once. */
-typedef struct {
-    ce_buf *b;
-    ce_err err;
-} text_out;
-
-static void put_str(text_out *t, const char *s)
-{
-    if (!t->err)
-        t->err = ce_buf_append_str(t->b, s);
-}
-
-static void put_fmt(text_out *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put_fmt(text_out *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (!t->err)
-        t->err = ce_buf_vprintf(t->b, fmt, ap);
-    va_end(ap);
-}
-
 /* Label values escape backslash, double quote and newline; HELP text backslash and
  * newline (exposition format 0.0.4). */
-static void put_escaped(text_out *t, const char *s, bool quote)
+static void put_escaped(cli_text_out *t, const char *s, bool quote)
 {
     for (; *s && !t->err; s++) {
         if (*s == '\\')
-            put_str(t, "\\\\");
+            cli_text_put(t, "\\\\");
         else if (*s == '\n')
-            put_str(t, "\\n");
+            cli_text_put(t, "\\n");
         else if (*s == '"' && quote)
-            put_str(t, "\\\"");
+            cli_text_put(t, "\\\"");
         else
-            t->err = ce_buf_append_byte(t->b, (uint8_t)*s);
+            cli_text_byte(t, *s);
     }
 }
 
 /* A sample value and the end of its line. */
-static void put_value(text_out *t, double v)
+static void put_value(cli_text_out *t, double v)
 {
     if (isnan(v))
-        put_str(t, "NaN\n");
+        cli_text_put(t, "NaN\n");
     else if (isinf(v))
-        put_str(t, v > 0 ? "+Inf\n" : "-Inf\n");
+        cli_text_put(t, v > 0 ? "+Inf\n" : "-Inf\n");
     else
-        put_fmt(t, "%.15g\n", v);
+        cli_text_printf(t, "%.15g\n", v);
 }
 
-static void put_count(text_out *t, uint64_t v) { put_fmt(t, "%llu\n", (unsigned long long)v); }
+static void put_count(cli_text_out *t, uint64_t v) { cli_text_printf(t, "%llu\n", (unsigned long long)v); }
 
-static void put_family(text_out *t, const char *name, const char *type, const char *help)
+static void put_family(cli_text_out *t, const char *name, const char *type, const char *help)
 {
-    put_fmt(t, "# HELP %s ", name);
+    cli_text_printf(t, "# HELP %s ", name);
     put_escaped(t, help, false);
-    put_fmt(t, "\n# TYPE %s %s\n", name, type);
+    cli_text_printf(t, "\n# TYPE %s %s\n", name, type);
 }
 
 /* name{sync="..",direction=".."[,extra="value"]} and the space before the value. */
-static void put_labels(text_out *t, const char *name, const series *s, const char *extra, const char *value)
+static void put_labels(cli_text_out *t, const char *name, const series *s, const char *extra, const char *value)
 {
-    put_fmt(t, "%s{sync=\"", name);
+    cli_text_printf(t, "%s{sync=\"", name);
     put_escaped(t, s->sync, true);
-    put_fmt(t, "\",direction=\"%s\"", direction_names[s->dir]);
+    cli_text_printf(t, "\",direction=\"%s\"", direction_names[s->dir]);
     if (extra) {
-        put_fmt(t, ",%s=\"", extra);
+        cli_text_printf(t, ",%s=\"", extra);
         put_escaped(t, value, true);
-        put_str(t, "\"");
+        cli_text_put(t, "\"");
     }
-    put_str(t, "} ");
+    cli_text_put(t, "} ");
 }
 
 typedef struct {
@@ -348,7 +331,7 @@ static const counter_family counters[] = {
     {"casselastic_pass_failures_total", "Passes that failed.", offsetof(series, failures)},
 };
 
-static void render_counters(const metrics *m, text_out *t)
+static void render_counters(const metrics *m, cli_text_out *t)
 {
     for (size_t f = 0; f < sizeof counters / sizeof counters[0]; f++) {
         put_family(t, counters[f].name, "counter", counters[f].help);
@@ -367,7 +350,7 @@ static void render_counters(const metrics *m, text_out *t)
         }
 }
 
-static void render_histogram(const metrics *m, text_out *t)
+static void render_histogram(const metrics *m, cli_text_out *t)
 {
     put_family(t, "casselastic_pass_duration_seconds", "histogram", "Wall time of one pass of one direction.");
     for (size_t i = 0; i < m->n; i++) {
@@ -389,7 +372,7 @@ static void render_histogram(const metrics *m, text_out *t)
     }
 }
 
-static void render_gauges(const metrics *m, int64_t now_ms, text_out *t)
+static void render_gauges(const metrics *m, int64_t now_ms, cli_text_out *t)
 {
     static const char lag[] = "casselastic_checkpoint_lag_seconds";
     static const char last[] = "casselastic_last_success_timestamp_seconds";
@@ -422,7 +405,7 @@ static double process_rss_bytes(void)
 
 /* CPU from getrusage: the same counters as /proc/self/stat, in microseconds rather than
  * clock ticks. The names and help texts are those of the Prometheus client libraries. */
-static void render_process(const metrics *m, text_out *t)
+static void render_process(const metrics *m, cli_text_out *t)
 {
     struct rusage ru;
     double cpu = 0;
@@ -430,25 +413,25 @@ static void render_process(const metrics *m, text_out *t)
         cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
               ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
     put_family(t, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
-    put_str(t, "process_cpu_seconds_total ");
+    cli_text_put(t, "process_cpu_seconds_total ");
     put_value(t, cpu);
     put_family(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    put_str(t, "process_resident_memory_bytes ");
+    cli_text_put(t, "process_resident_memory_bytes ");
     put_value(t, process_rss_bytes());
     put_family(t, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
-    put_str(t, "process_start_time_seconds ");
+    cli_text_put(t, "process_start_time_seconds ");
     put_value(t, (double)m->start_ms / 1000.0);
 }
 
 ce_err metrics_render(metrics *m, int64_t now_ms, ce_buf *out)
 {
     size_t start = out->len;
-    text_out t = {out, CE_OK};
+    cli_text_out t = {out, CE_OK};
     pthread_mutex_lock(&m->lock);
     put_family(&t, "casselastic_build_info", "gauge", "Always 1; the version label says which casselastic runs.");
-    put_str(&t, "casselastic_build_info{version=\"");
+    cli_text_put(&t, "casselastic_build_info{version=\"");
     put_escaped(&t, CE_VERSION, true);
-    put_str(&t, "\"} 1\n");
+    cli_text_put(&t, "\"} 1\n");
     render_counters(m, &t);
     render_histogram(m, &t);
     render_gauges(m, now_ms, &t);
