@@ -334,7 +334,10 @@ static void test_bad_values(void **st)
         {"{\"cassandra\": {\"url\": \"a\"}, \"elasticsearch\": {\"url\": \"ftp://e\"}, \"syncs\": [3]}",
          "elasticsearch.url[0]", "bad URL"},
         {"{\"cassandra\": {\"url\": \"a\", \"protocol_version\": 2}, \"elasticsearch\": {\"url\": \"e\"}, \"syncs\": [3]}",
-         "cassandra.protocol_version", "0 (negotiate), 3, 4 or 5"},
+         "cassandra.protocol_version", "must be 4, 5 or 0 (auto"},
+        /* v3 is refused by the client at connect: check refuses it first */
+        {"{\"cassandra\": {\"url\": \"a\", \"protocol_version\": 3}, \"elasticsearch\": {\"url\": \"e\"}, \"syncs\": [3]}",
+         "cassandra.protocol_version", "must be 4, 5 or 0 (auto: v5, then v4), got 3"},
         {"{\"cassandra\": {\"url\": \"a\"}, \"elasticsearch\": {\"url\": \"e\"}, \"syncs\": [{\"name\": \"s\", "
          "\"id_col\": \"id\", \"version_col\": \"v\", \"cassandra\": {\"table\": \"t\"}, \"elasticsearch\": "
          "{\"index\": \"i\"}}]}",
