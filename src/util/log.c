@@ -2,6 +2,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,14 +105,20 @@ const char *ce_log_quote(char *out, size_t cap, const char *s)
         memcpy(out, s, bare + 1);
         return out;
     }
+    size_t full = 2;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[5];
+        full += quote_byte(*p, e);
+    }
+    bool fits = full < cap;
     size_t n = 0;
     out[n++] = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char e[5];
         size_t el = quote_byte(*p, e);
-        /* keep room for the closing quote, or for the cut mark when more follows */
+        /* when cutting, keep room for the cut mark while more follows */
         size_t need = el + (p[1] ? sizeof cut - 1 : 1) + 1;
-        if (n + need > cap) {
+        if (!fits && n + need > cap) {
             memcpy(out + n, cut, sizeof cut);
             return out;
         }
