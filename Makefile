@@ -69,7 +69,7 @@ build-matrix:
 	         -DCE_WERROR=ON >"$$dir.cmake.log" 2>&1; then \
 	    cat "$$dir.cmake.log"; failed="$$failed $$cc-$$type"; continue; \
 	  fi; \
-	  ninja -j2 -C "$$dir" || failed="$$failed $$cc-$$type"; \
+	  ninja -k 0 -j2 -C "$$dir" || failed="$$failed $$cc-$$type"; \
 	done; done; \
 	if [ -n "$$failed" ]; then echo "build-matrix: FAILED:$$failed"; exit 1; fi; \
 	echo "build-matrix: all $(words $(MATRIX_COMPILERS)) x $(words $(MATRIX_TYPES)) builds clean"
