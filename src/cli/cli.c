@@ -25,7 +25,8 @@ enum {
     OPT_EFFECTIVE = 1 << 6,
     OPT_EXIT_ON_ERROR = 1 << 7,
     OPT_TIMEOUT = 1 << 8,
-    OPT_POSITIONAL_CONFIG = 1 << 9
+    OPT_POSITIONAL_CONFIG = 1 << 9,
+    OPT_ALLOW_CORE_DUMPS = 1 << 10
 };
 
 typedef struct {
@@ -50,7 +51,8 @@ static int run_reference(const cli_opts *o)
     "      --log-level L     debug | info | warn | error | off (default: log_level)\n"
 
 static const command commands[] = {
-    {"run", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_EXIT_ON_ERROR, cli_cmd_run,
+    {"run", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_EXIT_ON_ERROR | OPT_ALLOW_CORE_DUMPS,
+     cli_cmd_run,
      "run as a daemon, one pass every `period` seconds",
      "usage: casselastic run -c CONFIG [options]\n"
      "\n"
@@ -59,14 +61,17 @@ static const command commands[] = {
      "<state_dir>/casselastic.status.json after each pass. SIGTERM/SIGINT: finish the\n"
      "current batch, save checkpoints, exit 0 (a second SIGINT exits at once, 130).\n"
      "SIGHUP reopens log_file. A failing pass is logged and retried next period; servers\n"
-     "unreachable at start are retried with backoff.\n"
+     "unreachable at start are retried with backoff. Exit 0 after a signal, 2 for a bad\n"
+     "config (nothing changed), 1 when the state folder is held by another casselastic,\n"
+     "3 with --exit-on-error when a server cannot be reached.\n"
      "\n"
      "options:\n" COMMON_HELP
      "      --since WHEN      first pass starts at WHEN (\"YYYYMMDD HH:MM\" or ISO 8601, UTC),\n"
      "                        ignoring checkpoints; later passes use the checkpoints\n"
      "      --sync NAME       only this sync (repeatable)\n"
-     "      --exit-on-error   exit (3) instead of retrying when a server is unreachable at start\n", false},
-    {"once", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC, cli_cmd_once,
+     "      --exit-on-error   exit (3) instead of retrying when a server is unreachable at start\n"
+     "      --allow-core-dumps  keep core dumps on (debugging; a dump holds the secrets)\n", false},
+    {"once", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_ALLOW_CORE_DUMPS, cli_cmd_once,
      "one pass of every sync, then exit",
      "usage: casselastic once -c CONFIG [options]\n"
      "\n"
@@ -77,7 +82,8 @@ static const command commands[] = {
      "options:\n" COMMON_HELP
      "      --since WHEN      start at WHEN (\"YYYYMMDD HH:MM\" or ISO 8601, UTC) instead of\n"
      "                        the checkpoints\n"
-     "      --sync NAME       only this sync (repeatable)\n", false},
+     "      --sync NAME       only this sync (repeatable)\n"
+     "      --allow-core-dumps  keep core dumps on (debugging; a dump holds the secrets)\n", false},
     {"status", OPT_CONFIG | OPT_STATE_DIR | OPT_JSON, cli_cmd_status, "checkpoints, lag and last pass counts",
      "usage: casselastic status -c CONFIG [--json] [--state-dir DIR]\n"
      "\n"
@@ -94,7 +100,7 @@ static const command commands[] = {
      "\n"
      "Sends SIGTERM to the process holding <state_dir>/casselastic.pid and waits for it to\n"
      "save its checkpoints and exit. Exit 0 once it is gone, 1 when it is still running\n"
-     "after the timeout, 4 when no daemon was running.\n"
+     "after the timeout, 4 when no daemon was running, 2 for a bad config.\n"
      "\n"
      "options:\n"
      "  -c, --config CONFIG   the JSON config file\n"
@@ -139,7 +145,7 @@ static void usage(FILE *out)
                  "\n"
                  "exit codes: 0 ok, 1 a pass or command failed, 2 bad usage or invalid config\n"
                  "(nothing changed), 3 a server could not be reached, 4 no daemon running\n"
-                 "(status/stop). See docs/cli.md.\n");
+                 "(stop; status exits 0 and says \"daemon: not running\"). See docs/cli.md.\n");
 }
 
 static const struct option long_options[] = {
@@ -148,6 +154,7 @@ static const struct option long_options[] = {
     {"sync", required_argument, NULL, 'y'},      {"json", no_argument, NULL, 'j'},
     {"effective", no_argument, NULL, 'e'},       {"exit-on-error", no_argument, NULL, 'x'},
     {"timeout", required_argument, NULL, 't'},   {"help", no_argument, NULL, 'h'},
+    {"allow-core-dumps", no_argument, NULL, 'D'},
     {NULL, 0, NULL, 0}};
 
 static unsigned opt_flag(int c)
@@ -162,6 +169,7 @@ static unsigned opt_flag(int c)
     case 'e': return OPT_EFFECTIVE;
     case 'x': return OPT_EXIT_ON_ERROR;
     case 't': return OPT_TIMEOUT;
+    case 'D': return OPT_ALLOW_CORE_DUMPS;
     }
     return 0;
 }
@@ -213,6 +221,7 @@ static int parse_and_run(const command *cmd, int argc, char **argv)
         case 'j': o.json = true; break;
         case 'e': o.effective = true; break;
         case 'x': o.exit_on_error = true; break;
+        case 'D': o.allow_core_dumps = true; break;
         case 't': {
             char *end;
             long t = strtol(optarg, &end, 10);

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "cli/config_load.h"
+#include "es/es.h"
 #include "util/buf.h"
 
 static const char *direction_text(sync_direction d)
@@ -51,7 +52,7 @@ static void print_effective(const sync_config *c)
 int cli_cmd_check(const cli_opts *o)
 {
     sync_config cfg;
-    int rc = cli_config_load(o, &cfg, false);
+    int rc = cli_config_load(o, &cfg, false, NULL);
     if (rc != CLI_EXIT_OK)
         return rc;
     printf("%s: valid, %zu sync%s, a pass every %g s\n", cfg.config_path, cfg.nsyncs, cfg.nsyncs == 1 ? "" : "s",
@@ -59,10 +60,16 @@ int cli_cmd_check(const cli_opts *o)
     printf("  cassandra: ");
     for (size_t i = 0; i < cfg.cassandra.nhosts; i++)
         printf("%s%s", i ? ", " : "", cfg.cassandra.hosts[i]);
-    printf(" port %d%s\n", cfg.cassandra.port, cfg.cassandra.tls ? " (TLS)" : "");
+    printf(" port %d%s\n", cfg.cassandra.port,
+           !cfg.cassandra.tls ? "" : cfg.cassandra.tls_no_verify ? " (TLS, certificate NOT verified)" : " (TLS)");
     printf("  elasticsearch: ");
-    for (size_t i = 0; i < cfg.es.nurls; i++)
-        printf("%s%s", i ? ", " : "", cfg.es.urls[i]);
+    for (size_t i = 0; i < cfg.es.nurls; i++) {
+        char shown[1024];
+        es_url_redact(cfg.es.urls[i], shown, sizeof shown);
+        printf("%s%s", i ? ", " : "", shown);
+    }
+    if (cfg.es.tls_no_verify)
+        printf(" (TLS certificate NOT verified)");
     printf("\n  state dir: %s\n", cfg.state_dir);
     for (size_t i = 0; i < cfg.nsyncs; i++) {
         const sync_def *s = &cfg.syncs[i];

@@ -3,7 +3,7 @@
  * `stop` (SIGTERM to the pidfile's process, wait for it to exit).
  *
  * Both read only files in the state folder: the checkpoints, casselastic.pid and
- * casselastic.status.json. Neither connects to a server.
+ * casselastic.status.json (status_file.c). Neither connects to a server.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -26,19 +26,6 @@ static bool direction_used(const sync_def *s, int d)
     if (s->direction == SYNC_DIR_BOTH)
         return true;
     return (d == 0) == (s->direction == SYNC_DIR_TO_ES);
-}
-
-static json_t *load_status_file(const char *state_dir)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/casselastic.status.json", state_dir);
-    json_error_t jerr;
-    json_t *j = json_load_file(path, 0, &jerr);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
 }
 
 static json_t *status_sync(json_t *status, const char *name)
@@ -166,12 +153,12 @@ static void print_json(const sync_config *cfg, bool running, long pid, json_t *s
 int cli_cmd_status(const cli_opts *o)
 {
     sync_config cfg;
-    int rc = cli_config_load(o, &cfg, true);
+    int rc = cli_config_load(o, &cfg, true, NULL);
     if (rc != CLI_EXIT_OK)
         return rc;
     long pid = 0;
     bool running = cli_daemon_running(cfg.state_dir, &pid);
-    json_t *status = load_status_file(cfg.state_dir);
+    json_t *status = cli_status_load(cfg.state_dir);
     int64_t now = cli_now_ms();
     if (o->json)
         print_json(&cfg, running, pid, status, now);
@@ -185,7 +172,7 @@ int cli_cmd_status(const cli_opts *o)
 int cli_cmd_stop(const cli_opts *o)
 {
     sync_config cfg;
-    int rc = cli_config_load(o, &cfg, true);
+    int rc = cli_config_load(o, &cfg, true, NULL);
     if (rc != CLI_EXIT_OK)
         return rc;
     long pid = 0;

@@ -5,6 +5,8 @@
  * default, bounds, help text. config_load.c walks JSON with it (unknown keys, type and
  * range checks, defaults, required keys), `check --effective` prints it and
  * `casselastic config-reference` turns it into the reference table of docs/config.md.
+ * Defaults live here only: the loader writes every one of them into sync_config, so no
+ * consumer repeats a default (no `x > 0 ? x : N`).
  * Adding a key = adding a row (and, if new, a field in sync/config.h).
  */
 #include <assert.h>
@@ -85,14 +87,14 @@ static const cli_config_key keys[] = {
     {.path = "cassandra.tls.key_file", .type = CFG_T_PATH, R(cassandra.tls_key_file),
      .help = "PEM private key of the client certificate."},
     {.path = "cassandra.tls.verify", .type = CFG_T_BOOL, .flags = CFG_F_INVERT, R(cassandra.tls_no_verify),
-     .def = "true", .help = "Check the server certificate and host name."},
+     .def = "true", .help = "Check the server certificate and host name (false: warned at check and every start)."},
     {.path = "cassandra.read_consistency", .type = CFG_T_ENUM, .flags = CFG_F_ENUM_STRING, R(cassandra.read_consistency),
      .def = "local_quorum", .enum_values = consistency_values, .help = "Consistency level of reads."},
     {.path = "cassandra.write_consistency", .type = CFG_T_ENUM, .flags = CFG_F_ENUM_STRING,
      R(cassandra.write_consistency), .def = "local_quorum", .enum_values = consistency_values,
      .help = "Consistency level of writes."},
     {.path = "cassandra.protocol_version", .type = CFG_T_INT, R(cassandra.protocol_version), .def = "0",
-     .min = 0, .max = 5, .help = "Native protocol version: 0 negotiates (v5, then v4), or 3, 4, 5."},
+     .min = 0, .max = 5, .help = "Native protocol version: 0 negotiates (v5, then v4), or 4 or 5 (1 to 3 are refused)."},
     {.path = "cassandra.compression", .type = CFG_T_BOOL, R(cassandra.compression), .def = "false",
      .help = "LZ4-compress frames when the server supports it."},
     {.path = "cassandra.request_timeout_ms", .type = CFG_T_INT, R(cassandra.request_timeout_ms),
@@ -128,7 +130,7 @@ static const cli_config_key keys[] = {
     {.path = "elasticsearch.tls.key_file", .type = CFG_T_PATH, R(es.tls_key_file),
      .help = "PEM private key of the client certificate."},
     {.path = "elasticsearch.tls.verify", .type = CFG_T_BOOL, .flags = CFG_F_INVERT, R(es.tls_no_verify), .def = "true",
-     .help = "Check the server certificate and host name."},
+     .help = "Check the server certificate and host name (false: warned at check and every start)."},
     {.path = "elasticsearch.request_timeout_ms", .type = CFG_T_INT, R(es.request_timeout_ms), .def = "60000",
      .min = TIMEOUT_MIN, .max = TIMEOUT_MAX, .help = "Timeout of one request."},
 
@@ -147,7 +149,7 @@ static const cli_config_key keys[] = {
              "column the time window of each pass reads."},
     {.path = "syncs[].filter_date", .type = CFG_T_BOOL, .flags = CFG_F_IN_SYNC, S(filter_date), .def = "false",
      .help = "With read_mode auto: true reads Cassandra rows by a range on the window column; "
-             "false reads every row and filters in casselastic."},
+             "false reads every row of the table and sends every row again at every pass (read_mode all)."},
     {.path = "syncs[].ignore_same_source", .type = CFG_T_BOOL, .flags = CFG_F_IN_SYNC, S(ignore_same_source),
      .def = "true",
      .help = "Do not copy back to a side the documents that came from it (by source_field)."},
@@ -219,7 +221,8 @@ static const cli_config_key keys[] = {
     {.path = "syncs[].elasticsearch", .type = CFG_T_OBJECT, .flags = CFG_F_REQUIRED | CFG_F_IN_SYNC, NOFIELD,
      .help = "The Elasticsearch side of the sync."},
     {.path = "syncs[].elasticsearch.index", .type = CFG_T_STRING, .flags = CFG_F_REQUIRED | CFG_F_IN_SYNC, S(index),
-     .help = "Index name."},
+     .help = "Index name, by Elasticsearch's rules: lowercase, at most 255 bytes, none of \\ / * ? \" < > | "
+             "space , # :, not starting with - _ +, not . or .. (checked by `check`)."},
     {.path = "syncs[].elasticsearch.type", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(type),
      .help = "Mapping type; sent only to servers that still have types (Elasticsearch 6 and older)."},
     {.path = "syncs[].elasticsearch.source_id", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(es_source_id),

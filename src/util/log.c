@@ -2,7 +2,9 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,4 +66,66 @@ void ce_log_emit(ce_log_level lvl, const char *fmt, ...)
             ce_log_level_name(lvl), line);
     fflush(out);
     pthread_mutex_unlock(&log_mu);
+}
+
+/* The escape of one byte into e (at most 4 bytes + NUL); its length. */
+static size_t quote_byte(unsigned char c, char e[5])
+{
+    switch (c) {
+    case '"': return (size_t)snprintf(e, 5, "\\\"");
+    case '\\': return (size_t)snprintf(e, 5, "\\\\");
+    case '\n': return (size_t)snprintf(e, 5, "\\n");
+    case '\r': return (size_t)snprintf(e, 5, "\\r");
+    case '\t': return (size_t)snprintf(e, 5, "\\t");
+    }
+    if (c < 0x20 || c == 0x7f)
+        return (size_t)snprintf(e, 5, "\\x%02x", c);
+    e[0] = (char)c;
+    e[1] = '\0';
+    return 1;
+}
+
+const char *ce_log_quote(char *out, size_t cap, const char *s)
+{
+    static const char cut[] = "...\"";
+    if (!out)
+        return "";
+    if (cap < 8) {
+        if (cap)
+            out[0] = '\0';
+        return out;
+    }
+    if (!s)
+        s = "";
+    size_t bare = 0;
+    while (s[bare] && (unsigned char)s[bare] > ' ' && s[bare] != '"' && s[bare] != '=' && s[bare] != '\\' &&
+           s[bare] != 0x7f)
+        bare++;
+    if (bare > 0 && !s[bare] && bare < cap) {
+        memcpy(out, s, bare + 1);
+        return out;
+    }
+    size_t full = 2;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[5];
+        full += quote_byte(*p, e);
+    }
+    bool fits = full < cap;
+    size_t n = 0;
+    out[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[5];
+        size_t el = quote_byte(*p, e);
+        /* when cutting, keep room for the cut mark while more follows */
+        size_t need = el + (p[1] ? sizeof cut - 1 : 1) + 1;
+        if (!fits && n + need > cap) {
+            memcpy(out + n, cut, sizeof cut);
+            return out;
+        }
+        memcpy(out + n, e, el);
+        n += el;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return out;
 }

@@ -5,13 +5,15 @@
  * formatting and hands one finished line (without newline) to the installed
  * callback. The default callback writes logfmt lines to stderr:
  *   ts=2026-11-25T22:00:00.123Z level=info sync=orders msg="pass done" indexed=10
- * Messages are expected to be logfmt key=value pairs after a msg; use
- * ce_log_kv-style formatting in the message itself (e.g. "msg=\"x\" n=%d").
+ * Messages are expected to be logfmt key=value pairs after a msg (e.g. "msg=\"x\" n=%d").
+ * A value that comes from outside (an id, a name, a server's error text, a path) goes
+ * through ce_log_quote, so a newline or a quote in it cannot forge a line or a field.
  * Never log a secret.
  */
 #ifndef CE_LOG_H
 #define CE_LOG_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 typedef enum { CE_LOG_DEBUG = 0, CE_LOG_INFO, CE_LOG_WARN, CE_LOG_ERROR, CE_LOG_OFF } ce_log_level;
@@ -29,6 +31,19 @@ int ce_log_level_parse(const char *s);
 const char *ce_log_level_name(ce_log_level lvl);
 /* Direct the default callback to this stream (NULL = stderr). Caller keeps ownership. */
 void ce_log_set_stream(FILE *f);
+
+/* Room for one quoted value in the usual case (longer values are cut, see ce_log_quote). */
+#define CE_LOG_QUOTE_MAX 512
+
+/*
+ * s as one logfmt value: as is when it is non-empty and has no space, control byte, '"', '='
+ * or '\\' (and fits); otherwise quoted: "..." with \" and \\ escaped, newline, CR and tab as
+ * \n \r \t, other bytes below 0x20 and 0x7f as \xHH (bytes >= 0x80 are kept: UTF-8 stays
+ * readable). Written into out (cap bytes, NUL-terminated); a value that does not fit is cut
+ * at an escape boundary and ends with ..." . NULL s gives "". Returns out (cap must be at
+ * least 8; smaller gives an empty string), so it can be used as a printf argument.
+ */
+const char *ce_log_quote(char *out, size_t cap, const char *s);
 
 /* Format and emit. `fmt` should produce logfmt pairs, e.g. "msg=\"connected\" host=%s". */
 void ce_log_emit(ce_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -60,10 +60,35 @@ def _read_testbed_env():
     return env
 
 
+_TLS_KEYS = ("CE_TLS_CA", "CE_TLS_WRONG_CA", "CE_TLS_CLIENT_CERT", "CE_TLS_CLIENT_KEY")
+
+
+def _ensure_tls_material(env):
+    """The test CA and certificates are files of the bed (scripts/testbed tls): made here when
+    missing, so a test that uses them never meets a FileNotFoundError. Fails with the command
+    to run when they cannot be made."""
+    paths = [env.get(k) for k in _TLS_KEYS]
+    if all(p and Path(p).is_file() for p in paths):
+        return
+    try:
+        p = subprocess.run([str(TESTBED), "tls"], capture_output=True, text=True, timeout=300)
+        why = (p.stderr or p.stdout).strip()[-2000:] if p.returncode else ""
+    except (OSError, subprocess.SubprocessError) as e:
+        why = str(e)
+    missing = [q for q in paths if not q or not Path(q).is_file()]
+    if missing:
+        pytest.fail("TLS material missing (%s) and `scripts/testbed tls` could not make it: %s; run "
+                    "`scripts/testbed tls` (needs openssl and keytool: make deps)" % (", ".join(map(str, missing)), why),
+                    pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def testbed_env():
-    """dict of the CE_* settings (hosts, ports, URLs, TLS file paths, versions)."""
-    return _read_testbed_env()
+    """dict of the CE_* settings (hosts, ports, URLs, TLS file paths, versions). The TLS
+    files it names exist (made with `scripts/testbed tls` when missing)."""
+    env = _read_testbed_env()
+    _ensure_tls_material(env)
+    return env
 
 
 def _make_cluster(hosts, port, **kw):

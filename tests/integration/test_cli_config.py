@@ -279,3 +279,114 @@ def test_stop_without_daemon_and_stale_pidfile(ce_bin, tmp_path):
     (tmp_path / "casselastic.pid").write_text("%d\n" % os.getpid())
     r = run(ce_bin, "stop", "-c", cfg)
     assert r.returncode == 4
+
+
+# ------------------------------------------------------------------ hardening (issue 11)
+
+def test_check_refuses_bad_index_names_and_protocol_v3(ce_bin, tmp_path):
+    for index, why in [("Orders", "must be lowercase"), ("a*", "cannot contain"), ("_x", "cannot start with"),
+                       ("..", "cannot be"), ("x" * 256, "longer than 255 bytes")]:
+        cfg = write_config(tmp_path, syncs=[{"name": "s1", "id_col": "id", "version_col": "version",
+                                             "cassandra": {"table": "t"}, "elasticsearch": {"index": index}}])
+        r = run(ce_bin, "check", cfg)
+        assert r.returncode == 2, (index, r.stdout, r.stderr)
+        assert "syncs[0].elasticsearch.index: " + why in r.stderr, r.stderr
+    cfg = write_config(tmp_path, cassandra={"url": ["127.0.0.1"], "keyspace": "ks", "protocol_version": 3})
+    r = run(ce_bin, "check", cfg)
+    assert r.returncode == 2
+    assert "cassandra.protocol_version: must be 4, 5 or 0" in r.stderr
+
+
+def test_check_redacts_url_credentials(ce_bin, tmp_path):
+    cfg = write_config(tmp_path, elasticsearch={"url": ["https://user:s3cr3t@127.0.0.1:9200"]})
+    for args in (["check", cfg], ["check", cfg, "--effective"]):
+        r = run(ce_bin, *args)
+        assert r.returncode == 0, r.stderr
+        assert "s3cr3t" not in r.stdout + r.stderr
+        assert "https://127.0.0.1:9200" in r.stdout
+    cfg = write_config(tmp_path, elasticsearch={"url": ["ftp://user:s3cr3t@127.0.0.1"]})
+    r = run(ce_bin, "check", cfg)
+    assert r.returncode == 2 and "bad URL" in r.stderr
+    assert "s3cr3t" not in r.stdout + r.stderr
+
+
+def test_check_warns_tls_not_verified_and_plain_credentials(ce_bin, tmp_path):
+    cfg = write_config(tmp_path,
+                       cassandra={"url": ["127.0.0.1"], "keyspace": "ks", "username": "u", "password": "pw",
+                                  "tls": {"enabled": True, "verify": False}},
+                       elasticsearch={"url": ["http://127.0.0.1:9200"], "username": "u", "password": "pw"})
+    r = run(ce_bin, "check", cfg)
+    assert r.returncode == 0, r.stderr
+    assert "warning: cassandra.tls.verify: false" in r.stderr
+    assert "warning: elasticsearch.password: sent without TLS to http://127.0.0.1:9200" in r.stderr
+    assert "NOT verified" in r.stdout
+    cfg = write_config(tmp_path, cassandra={"url": ["127.0.0.1"], "keyspace": "ks", "username": "u",
+                                            "password": "pw"})
+    r = run(ce_bin, "check", cfg)
+    assert r.returncode == 0 and "warning: cassandra.password: sent without TLS" in r.stderr
+
+
+def _daemon_until_pidfile(ce_bin, cfg, state, *extra, preexec_fn=None):
+    p = subprocess.Popen([str(ce_bin / "casselastic"), "run", "-c", str(cfg), *extra], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)
+    deadline = time.time() + 20
+    while time.time() < deadline and not (state / "casselastic.pid").exists():
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.1)
+    time.sleep(0.3)
+    return p
+
+
+def _stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+def _core_limit(pid):
+    for line in Path("/proc/%d/limits" % pid).read_text().splitlines():
+        if line.startswith("Max core file size"):
+            return line.split()[4:6]
+    raise AssertionError("no core limit line")
+
+
+def test_daemon_state_modes_core_dumps_and_start_warnings(ce_bin, tmp_path):
+    """Unreachable servers: `run` keeps retrying, holding its state folder. The folder is
+    created 0700, the pidfile and the log 0600; core dumps are off unless --allow-core-dumps;
+    the config's warnings are in the log at start."""
+    import resource
+
+    def core_1m():
+        resource.setrlimit(resource.RLIMIT_CORE, (1 << 20, 1 << 20))
+
+    cfg = unreachable_config(tmp_path)
+    c = json.loads(cfg.read_text())
+    c["state_dir"] = "state/inner"
+    c["log_file"] = "logs/casselastic.log"
+    c["elasticsearch"]["tls"] = {"verify": False}
+    cfg.write_text(json.dumps(c))
+    (tmp_path / "logs").mkdir()
+    state = tmp_path / "state" / "inner"
+    p = _daemon_until_pidfile(ce_bin, cfg, state, preexec_fn=core_1m)
+    try:
+        assert _core_limit(p.pid) == ["0", "0"]
+        assert (state.stat().st_mode & 0o777) == 0o700
+        assert ((tmp_path / "state").stat().st_mode & 0o777) == 0o700
+        assert ((state / "casselastic.pid").stat().st_mode & 0o777) == 0o600
+        assert (((tmp_path / "logs" / "casselastic.log").stat().st_mode) & 0o777) == 0o600
+    finally:
+        _, err = _stop(p)
+    assert p.returncode == 0, err
+    log = (tmp_path / "logs" / "casselastic.log").read_text()
+    assert 'level=warn msg="config warning" detail="elasticsearch.tls.verify: false' in log
+    assert all(line.startswith("ts=") for line in log.splitlines()), log
+
+    p = _daemon_until_pidfile(ce_bin, cfg, state, "--allow-core-dumps", preexec_fn=core_1m)
+    try:
+        assert _core_limit(p.pid) == [str(1 << 20), str(1 << 20)]
+    finally:
+        _stop(p)
+    assert "core dumps are allowed" in (tmp_path / "logs" / "casselastic.log").read_text()

@@ -189,3 +189,21 @@ def test_sighup_reopens_log_file(ce_bin, setup_sync):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_once_state_files_private(ce_bin, setup_sync):
+    """The state folder `once` creates is 0700 and every file it writes there 0600 (status,
+    checkpoints); the pidfile is gone afterwards."""
+    cfg, index, ks = setup_sync
+    state = cfg.parent / "st" / "inner"
+    r = casselastic(ce_bin, "once", "-c", cfg, "--state-dir", state)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (state.stat().st_mode & 0o777) == 0o700
+    assert ((cfg.parent / "st").stat().st_mode & 0o777) == 0o700
+    files = sorted(p.name for p in state.iterdir())
+    assert "casselastic.status.json" in files and "items.to_es.checkpoint.json" in files, files
+    assert "casselastic.pid" not in files
+    for name in files:
+        assert ((state / name).stat().st_mode & 0o777) == 0o600, name
+    st = json.loads((state / "casselastic.status.json").read_text())
+    assert st["mode"] == "once" and st["last_result"] == "ok", st

@@ -334,7 +334,10 @@ static void test_bad_values(void **st)
         {"{\"cassandra\": {\"url\": \"a\"}, \"elasticsearch\": {\"url\": \"ftp://e\"}, \"syncs\": [3]}",
          "elasticsearch.url[0]", "bad URL"},
         {"{\"cassandra\": {\"url\": \"a\", \"protocol_version\": 2}, \"elasticsearch\": {\"url\": \"e\"}, \"syncs\": [3]}",
-         "cassandra.protocol_version", "0 (negotiate), 3, 4 or 5"},
+         "cassandra.protocol_version", "must be 4, 5 or 0 (auto"},
+        /* v3 is refused by the client at connect: check refuses it first */
+        {"{\"cassandra\": {\"url\": \"a\", \"protocol_version\": 3}, \"elasticsearch\": {\"url\": \"e\"}, \"syncs\": [3]}",
+         "cassandra.protocol_version", "must be 4, 5 or 0 (auto: v5, then v4), got 3"},
         {"{\"cassandra\": {\"url\": \"a\"}, \"elasticsearch\": {\"url\": \"e\"}, \"syncs\": [{\"name\": \"s\", "
          "\"id_col\": \"id\", \"version_col\": \"v\", \"cassandra\": {\"table\": \"t\"}, \"elasticsearch\": "
          "{\"index\": \"i\"}}]}",
@@ -502,6 +505,173 @@ static void test_truncations_and_flips(void **st)
     free(m);
 }
 
+/* A config with one sync whose index is `index` (JSON-escaped by the caller). */
+static ce_err load_index(const char *index, sync_config *c, cli_config_problems *p)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             BASE_PREFIX "\"syncs\": [{\"name\": \"s\", \"id_col\": \"id\", \"version_col\": \"v\", "
+                         "\"cassandra\": {\"table\": \"t\"}, \"elasticsearch\": {\"index\": \"%s\"}}]}",
+             index);
+    return load_str(text, c, p);
+}
+
+/* Elasticsearch's index name rules, checked at load with the field named. */
+static void test_index_names(void **st)
+{
+    (void)st;
+    sync_config c;
+    cli_config_problems p;
+    struct {
+        const char *index, *fragment;
+    } bad[] = {
+        {"Orders", "must be lowercase"}, {"a*", "cannot contain"},   {"a,b", "cannot contain"},
+        {"a\\\\b", "cannot contain"},    {"a/b", "cannot contain"},  {"a?", "cannot contain"},
+        {"a\\\"b", "cannot contain"},    {"a<b", "cannot contain"},  {"a>b", "cannot contain"},
+        {"a|b", "cannot contain"},       {"a b", "cannot contain"},  {"a#b", "cannot contain"},
+        {"-a", "cannot start with"},     {"_a", "cannot start with"}, {"+a", "cannot start with"},
+        {".", "cannot be"},              {"..", "cannot be"},        {"", "empty index name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ce_err err = load_index(bad[i].index, &c, &p);
+        if (err != CE_ECONFIG || !has_problem(&p, "syncs[0].elasticsearch.index", bad[i].fragment)) {
+            fprintf(stderr, "index case %zu (%s) not refused as expected\n", i, bad[i].index);
+            fail();
+        }
+        cli_config_problems_free(&p);
+    }
+    char name[300];
+    memset(name, 'a', 256);
+    name[256] = '\0';
+    assert_int_equal(load_index(name, &c, &p), CE_ECONFIG);
+    assert_true(has_problem(&p, "syncs[0].elasticsearch.index", "longer than 255 bytes"));
+    cli_config_problems_free(&p);
+    name[255] = '\0'; /* 255 bytes: the limit itself is fine */
+    const char *good[] = {name, "orders", "orders-2026.11", ".hidden", "a_b+c", "\xc3\xa9t\xc3\xa9"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(load_index(good[i], &c, &p), CE_OK);
+        assert_int_equal(p.nerrors, 0);
+        sync_config_free(&c);
+        cli_config_problems_free(&p);
+    }
+}
+
+/* No user:password@ in any problem text or in `check --effective` values. */
+static void test_url_credentials_redacted(void **st)
+{
+    (void)st;
+    sync_config c;
+    cli_config_problems p;
+    const char *bad = "{\"cassandra\": {\"url\": \"u:s3cr3t@h:x\"}, \"elasticsearch\": {\"url\": "
+                      "[\"ftp://u:s3cr3t@e\", \"u:s3cr3t@e/x\"]}, \"syncs\": [3]}";
+    assert_int_equal(load_str(bad, &c, &p), CE_ECONFIG);
+    assert_true(has_problem(&p, "elasticsearch.url[0]", "bad URL \"ftp://e\""));
+    ce_buf b = CE_BUF_INIT;
+    for (size_t i = 0; i < p.n; i++) {
+        ce_buf_reset(&b);
+        cli_config_problem_format(&p.v[i], &b);
+        if (strstr(ce_buf_cstr(&b), "s3cr3t")) {
+            fprintf(stderr, "secret in: %s\n", ce_buf_cstr(&b));
+            fail();
+        }
+    }
+    cli_config_problems_free(&p);
+    const char *good = BASE_PREFIX "\"syncs\": [{\"name\": \"s\", \"id_col\": \"id\", \"version_col\": \"v\", "
+                                   "\"cassandra\": {\"table\": \"t\"}, \"elasticsearch\": {\"index\": \"i\"}}]}";
+    char text[1024];
+    snprintf(text, sizeof text, "%s", good);
+    char *e = strstr(text, "\"url\": \"e\"");
+    assert_non_null(e);
+    /* swap the ES url for one with credentials */
+    char rest[1024];
+    snprintf(rest, sizeof rest, "%s", e + strlen("\"url\": \"e\""));
+    snprintf(e, sizeof text - (size_t)(e - text), "\"url\": \"https://u:s3cr3t@e:9200\"%s", rest);
+    assert_int_equal(load_str(text, &c, &p), CE_OK);
+    ce_buf_reset(&b);
+    assert_int_equal(cli_config_value_format(&c, cli_config_key_find("elasticsearch.url"), 0, &b), CE_OK);
+    assert_string_equal(ce_buf_cstr(&b), "[\"https://e:9200\"]");
+    ce_buf_free(&b);
+    sync_config_free(&c);
+    cli_config_problems_free(&p);
+}
+
+/* tls.verify false and credentials without TLS: accepted, with a warning naming the key. */
+static void test_security_warnings(void **st)
+{
+    (void)st;
+    sync_config c;
+    cli_config_problems p;
+    const char *sync = "\"syncs\": [{\"name\": \"s\", \"id_col\": \"id\", \"version_col\": \"v\", \"cassandra\": "
+                       "{\"table\": \"t\"}, \"elasticsearch\": {\"index\": \"i\"}}]}";
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"cassandra\": {\"url\": \"h\", \"keyspace\": \"k\", \"username\": \"u\", \"password\": \"pw\", "
+             "\"tls\": {\"enabled\": false, \"verify\": false}}, \"elasticsearch\": {\"url\": "
+             "[\"http://e:9200\", \"https://f:9200\"], \"api_key\": \"k\", \"tls\": {\"verify\": false}}, %s",
+             sync);
+    assert_int_equal(load_str(text, &c, &p), CE_OK);
+    assert_int_equal(p.nerrors, 0);
+    assert_true(has_problem(&p, "cassandra.tls.verify", "not checked"));
+    assert_true(has_problem(&p, "elasticsearch.tls.verify", "not checked"));
+    assert_true(has_problem(&p, "cassandra.password", "sent without TLS"));
+    assert_true(has_problem(&p, "elasticsearch.api_key", "sent without TLS to http://e:9200"));
+    assert_int_equal(p.nwarnings, 4); /* nothing about the https:// URL */
+    sync_config_free(&c);
+    cli_config_problems_free(&p);
+
+    /* user:password@ in an http:// URL */
+    snprintf(text, sizeof text,
+             "{\"cassandra\": {\"url\": \"h\", \"keyspace\": \"k\"}, \"elasticsearch\": {\"url\": "
+             "\"http://u:pw@e:9200\"}, %s", sync);
+    assert_int_equal(load_str(text, &c, &p), CE_OK);
+    assert_true(has_problem(&p, "elasticsearch.url[0]", "user:password in an http:// URL (http://e:9200)"));
+    sync_config_free(&c);
+    cli_config_problems_free(&p);
+
+    /* with TLS on both sides and verification on: no warning */
+    snprintf(text, sizeof text,
+             "{\"cassandra\": {\"url\": \"h\", \"keyspace\": \"k\", \"username\": \"u\", \"password\": \"pw\", "
+             "\"tls\": true}, \"elasticsearch\": {\"url\": \"e\", \"username\": \"u\", \"password\": \"pw\", "
+             "\"tls\": true}, %s", sync);
+    assert_int_equal(load_str(text, &c, &p), CE_OK);
+    assert_int_equal(p.n, 0);
+    assert_string_equal(c.es.urls[0], "https://e:9200");
+    sync_config_free(&c);
+    cli_config_problems_free(&p);
+}
+
+/* Every key with a default has it in a config that does not set it: the table is the only
+ * place defaults live, and the loader fills each one. */
+static void test_defaults_from_table(void **st)
+{
+    (void)st;
+    sync_config c;
+    cli_config_problems p;
+    assert_int_equal(load_str(ONE_SYNC(""), &c, &p), CE_OK);
+    size_t n;
+    const cli_config_key *keys = cli_config_keys(&n);
+    ce_buf b = CE_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const cli_config_key *k = &keys[i];
+        if (!k->def || k->size == 0 || (k->flags & CFG_F_LEGACY))
+            continue;
+        ce_buf_reset(&b);
+        assert_int_equal(cli_config_value_format(&c, k, 0, &b), CE_OK);
+        const char *v = ce_buf_cstr(&b);
+        size_t vl = strlen(v);
+        bool quoted = vl >= 2 && v[0] == '"' && v[vl - 1] == '"';
+        bool same = quoted ? (strlen(k->def) == vl - 2 && strncmp(v + 1, k->def, vl - 2) == 0)
+                           : strcmp(v, k->def) == 0;
+        if (!same) {
+            fprintf(stderr, "%s: default %s, loaded %s\n", k->path, k->def, v);
+            fail();
+        }
+    }
+    ce_buf_free(&b);
+    sync_config_free(&c);
+    cli_config_problems_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +689,10 @@ int main(void)
         cmocka_unit_test(test_legacy_ignored_key_warns),
         cmocka_unit_test(test_reference_covers_every_key),
         cmocka_unit_test(test_truncations_and_flips),
+        cmocka_unit_test(test_index_names),
+        cmocka_unit_test(test_url_credentials_redacted),
+        cmocka_unit_test(test_security_warnings),
+        cmocka_unit_test(test_defaults_from_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
