@@ -288,7 +288,7 @@ static ce_err task_add_value(scan_task *t, const cql_type *ty, const json_t *j, 
 {
     bool is_null = false;
     size_t before = t->binds.len;
-    ce_err e = cql_value_from_json(ty, j, &t->binds, &is_null, err);
+    ce_err e = conv_value_from_json(ty, j, &t->binds, &is_null, err);
     if (e)
         return e;
     t->offs[t->nvals] = before;
@@ -857,12 +857,12 @@ static ce_err delete_old_versions(c2e *c)
         json_t *jid = json_string(c->olds[k].id);
         json_t *jv = json_integer(c->olds[k].version);
         off[0] = 0;
-        ce_err ve = (jid && jv) ? cql_value_from_json(cql_prepared_param_type(del, 0), jid, &vb, &nul, NULL)
+        ce_err ve = (jid && jv) ? conv_value_from_json(cql_prepared_param_type(del, 0), jid, &vb, &nul, NULL)
                                 : CE_ENOMEM;
         len[0] = (int32_t)vb.len;
         off[1] = vb.len;
         if (!ve)
-            ve = cql_value_from_json(cql_prepared_param_type(del, 1), jv, &vb, &nul, NULL);
+            ve = conv_value_from_json(cql_prepared_param_type(del, 1), jv, &vb, &nul, NULL);
         len[1] = (int32_t)(vb.len - off[1]);
         json_decref(jid);
         json_decref(jv);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "conv/conv.h"
 #include "cql/cql.h"
 #include "es/es.h"
 #include "sync/config.h"

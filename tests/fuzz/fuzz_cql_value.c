@@ -3,9 +3,9 @@
  *
  * The input's first bytes build a random type tree (every kind, nested collections,
  * tuples, UDTs, vectors, deeper than the codec's nesting cap); the rest is the value.
- * cql_value_to_json must not crash, and whatever it outputs must be valid JSON for
+ * conv_value_to_json must not crash, and whatever it outputs must be valid JSON for
  * jansson (numbers beyond double range, which JSON allows, are accepted). The JSON is
- * then fed back through cql_value_from_json, and the same input is also given to the
+ * then fed back through conv_value_from_json, and the same input is also given to the
  * schema-text and marshal-class type parsers.
  */
 #include <jansson.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv/conv.h"
 #include "cql/cql.h"
 
 typedef struct {
@@ -81,7 +82,7 @@ static void check_json(const cql_type *t, const ce_buf *b)
     /* the reverse direction must not crash on whatever the forward one wrote */
     ce_buf out = CE_BUF_INIT, err = CE_BUF_INIT;
     bool is_null;
-    cql_value_from_json(t, j, &out, &is_null, &err);
+    conv_value_from_json(t, j, &out, &is_null, &err);
     ce_buf_free(&out);
     ce_buf_free(&err);
     json_decref(j);
@@ -96,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (t) {
         ce_buf b = CE_BUF_INIT;
         ce_buf_init(&b, 1 << 24);
-        if (cql_value_to_json(t, c.p, (int32_t)(c.n > INT32_MAX ? INT32_MAX : c.n), &b) == CE_OK)
+        if (conv_value_to_json(t, c.p, (int32_t)(c.n > INT32_MAX ? INT32_MAX : c.n), &b) == CE_OK)
             check_json(t, &b);
         else if (b.len != 0)
             abort(); /* a failure must leave the buffer as it was */

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "conv/conv.h"
 #include "cql/cql.h"
 
 static cql_type *ty(const char *text)
@@ -54,7 +55,7 @@ static char *to_json(const cql_type *t, const uint8_t *p, int32_t len, ce_err wa
 {
     ce_buf b = CE_BUF_INIT;
     ce_buf_append_str(&b, "#"); /* failure must leave existing content alone */
-    ce_err e = cql_value_to_json(t, p, len, &b);
+    ce_err e = conv_value_to_json(t, p, len, &b);
     if (e != want) {
         char *h = tohex(p, len > 0 ? (size_t)len : 0);
         fail_msg("to_json of %s: got %s want %s (output %s)", h, ce_errname(e), ce_errname(want),
@@ -79,7 +80,7 @@ static char *from_json_text(const cql_type *t, const char *jtext, ce_err *err, c
         j = json_string(jtext);
     ce_buf out = CE_BUF_INIT, eb = CE_BUF_INIT;
     bool is_null = false;
-    *err = cql_value_from_json(t, j, &out, &is_null, &eb);
+    *err = conv_value_from_json(t, j, &out, &is_null, &eb);
     json_decref(j);
     char *r = NULL;
     if (!*err)
@@ -473,12 +474,12 @@ static void test_tuple_udt(void **st)
     json_t *j = json_loads("{\"zip\": 5, \"nope\": 1}", 0, NULL);
     ce_buf out = CE_BUF_INIT, eb = CE_BUF_INIT;
     bool isnull;
-    assert_int_equal(cql_value_from_json(u, j, &out, &isnull, &eb), CE_ECONVERT);
+    assert_int_equal(conv_value_from_json(u, j, &out, &isnull, &eb), CE_ECONVERT);
     assert_string_equal(ce_buf_cstr(&eb), "unknown field 'nope' for ks.address");
     assert_int_equal(out.len, 0);
     json_decref(j);
     j = json_loads("{\"zip\": 5}", 0, NULL);
-    assert_int_equal(cql_value_from_json(u, j, &out, &isnull, &eb), CE_OK);
+    assert_int_equal(conv_value_from_json(u, j, &out, &isnull, &eb), CE_OK);
     char *h = tohex((const uint8_t *)out.data, out.len);
     assert_string_equal(h, "ffffffff0000000400000005ffffffff");
     free(h);
@@ -528,7 +529,7 @@ static void test_nulls_and_empty(void **st)
     json_t *n = json_null();
     ce_buf out = CE_BUF_INIT;
     bool is_null = false;
-    assert_int_equal(cql_value_from_json(t, n, &out, &is_null, NULL), CE_OK);
+    assert_int_equal(conv_value_from_json(t, n, &out, &is_null, NULL), CE_OK);
     assert_true(is_null);
     assert_int_equal(out.len, 0);
     cql_type_free(t);
@@ -586,7 +587,7 @@ static void test_buffer_cap(void **st)
     cql_type *t = ty("text");
     ce_buf b;
     ce_buf_init(&b, 8);
-    assert_int_equal(cql_value_to_json(t, (const uint8_t *)"0123456789", 10, &b), CE_ELIMIT);
+    assert_int_equal(conv_value_to_json(t, (const uint8_t *)"0123456789", 10, &b), CE_ELIMIT);
     assert_int_equal(b.len, 0);
     ce_buf_free(&b);
     cql_type_free(t);
