@@ -779,19 +779,18 @@ static ce_err ensure_index(c2e *c, bool *created)
     }
     if (exists || !c->d->create_index)
         return CE_OK;
-    sync_es_target tg = {es_client_flavor(ctx->es), es_client_major_version(ctx->es),
-                         es_client_has_types(ctx->es), c->type, false};
+    es_caps caps = *es_client_caps(ctx->es);
     ce_buf body = CE_BUF_INIT;
-    e = sync_mapping_build(c->meta, c->d, &tg, &body);
+    e = sync_mapping_build(c->meta, c->d, &caps, &body);
     if (!e)
         e = es_index_create(ctx->es, c->d->index, ce_buf_cstr(&body), created);
     if (e && strstr(es_client_errmsg(ctx->es), "index.knn")) {
         /* OpenSearch without the k-NN plugin: vectors become float arrays */
         ce_warn("sync=%s dir=to_es msg=\"no k-NN plugin: vector columns mapped as float arrays\"",
                 c->d->name);
-        tg.no_knn = true;
+        caps.knn_plugin = false;
         ce_buf_reset(&body);
-        e = sync_mapping_build(c->meta, c->d, &tg, &body);
+        e = sync_mapping_build(c->meta, c->d, &caps, &body);
         if (!e)
             e = es_index_create(ctx->es, c->d->index, ce_buf_cstr(&body), created);
     }
