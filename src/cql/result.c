@@ -164,8 +164,10 @@ static ce_err read_colspecs(cql_rd *r, uint32_t flags, size_t n, cql_colset *c)
     }
     if (r->err)
         return CE_EPROTO;
-    /* each column needs at least 4 bytes: a sanity bound before allocating */
-    if (n > cql_rd_left(r) / 4 + 1)
+    /* a column spec takes at least its strings' 2-byte lengths and a 2-byte type id: a
+     * count the rest of the body cannot hold is refused before allocating for it */
+    size_t min_spec = (flags & RF_GLOBAL_SPEC) ? 2 + 2 : 2 + 2 + 2 + 2;
+    if (n > cql_rd_left(r) / min_spec)
         return CE_EPROTO;
     c->cols = calloc(n ? n : 1, sizeof *c->cols);
     if (!c->cols)
