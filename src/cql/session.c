@@ -547,8 +547,9 @@ static void fail_server(cql_session *s, cql_future *f, const cql_error_info *inf
     complete(s, f, CE_ESERVER);
 }
 
-void cql_session_on_response(cql_session *s, cql_conn *c, cql_future *f, cql_msg *m)
+static void on_response(void *owner, cql_conn *c, cql_future *f, cql_msg *m)
 {
+    cql_session *s = owner;
     fl_remove(s, f);
     f->conn = NULL;
     if (m->opcode == CQL_OP_ERROR) {
@@ -645,8 +646,9 @@ void cql_session_on_response(cql_session *s, cql_conn *c, cql_future *f, cql_msg
 
 /* ---------------------------------------------------------------- connection events */
 
-void cql_session_on_conn_ready(cql_session *s, cql_conn *c)
+static void on_conn_ready(void *owner, cql_conn *c)
 {
+    cql_session *s = owner;
     cql_host *h = &s->hosts[c->host];
     if (!h->up)
         ce_info("msg=\"cql host up\" host=%s proto=%d compression=%s", h->addr, c->version,
@@ -661,8 +663,9 @@ void cql_session_on_conn_ready(cql_session *s, cql_conn *c)
     }
 }
 
-void cql_session_on_conn_lost(cql_session *s, cql_conn *c, ce_err e)
+static void on_conn_lost(void *owner, cql_conn *c, ce_err e)
 {
+    cql_session *s = owner;
     cql_host *h = &s->hosts[c->host];
     bool was_up = h->up && c->state == CS_CLOSED;
     h->up = false;
@@ -687,8 +690,9 @@ void cql_session_on_conn_lost(cql_session *s, cql_conn *c, ce_err e)
     }
 }
 
-void cql_session_on_event(cql_session *s, cql_conn *c, cql_msg *m)
+static void on_event(void *owner, cql_conn *c, cql_msg *m)
 {
+    cql_session *s = owner;
     (void)c;
     cql_event ev;
     if (cql_event_parse(m, &ev)) {
@@ -707,6 +711,21 @@ void cql_session_on_event(cql_session *s, cql_conn *c, cql_msg *m)
 
 /* ---------------------------------------------------------------- the loop */
 
+/* Open a connection to host h: the session's settings and its calls back. */
+static ce_err open_conn(cql_session *s, int h, int version, cql_conn **out)
+{
+    const cql_host *hp = &s->hosts[h];
+    cql_conn_config cfg = {
+        .addr = hp->addr,
+        .name = hp->name,
+        .port = hp->port,
+        .o = &s->o,
+        .ssl_ctx = s->ssl_ctx,
+        .cb = {s, on_conn_ready, on_conn_lost, on_response, on_event},
+    };
+    return cql_conn_open(&cfg, h, version, out);
+}
+
 static void maintain_hosts(cql_session *s, int64_t now)
 {
     if (!s->version)
@@ -722,11 +741,11 @@ static void maintain_hosts(cql_session *s, int64_t now)
             if (now < h->next_retry)
                 continue;
             cql_conn *nc = NULL;
-            ce_err e = cql_conn_open(s, (int)i, s->version, &nc);
+            ce_err e = open_conn(s, (int)i, s->version, &nc);
             if (e || !nc) {
                 if (nc) {
                     h->conn = nc; /* state CLOSED: report through the usual path */
-                    cql_session_on_conn_lost(s, nc, e);
+                    on_conn_lost(s, nc, e);
                     cql_conn_free(nc);
                     h->conn = NULL;
                 }
@@ -1142,7 +1161,7 @@ static ce_err connect_one(cql_session *s, int h, int v, bool *version_rejected)
     cql_host *host = &s->hosts[h];
     *version_rejected = false;
     cql_conn *c = NULL;
-    ce_err e = cql_conn_open(s, h, v, &c);
+    ce_err e = open_conn(s, h, v, &c);
     if (e || !c) {
         cql_session_set_err(s, "%s", c ? c->errmsg : ce_strerror(e));
         cql_conn_free(c);
