@@ -252,8 +252,36 @@ struct cql_session {
     bool connecting;        /* inside cql_session_connect */
 };
 
-/* Re-encode and write a future's request on c with the given stream id (future.c). */
+/* ---------------------------------------------------------------- future.c */
+
+/* An empty future of the given kind for session s; NULL on allocation failure. */
+cql_future *cql_future_new(cql_session *s, future_kind kind);
+/* Free a future and everything it holds, in flight or not (the session's lists are
+ * the caller's business). */
+void cql_future_release(cql_future *f);
+/* Copy n values (and their names when names is not NULL) into f. CE_ENOMEM. */
+ce_err cql_future_copy_values(cql_future *f, const cql_value *values, size_t n,
+                              const char *const *names);
+/* Copy query options (paging state and keyspace included) into f; q may be NULL. */
+ce_err cql_future_copy_opts(cql_future *f, const cql_query_opts *q);
+/* Mark a future that could not be built as done with error e; returns f. */
+cql_future *cql_future_failed(cql_future *f, ce_err e);
+/* Re-encode and write a future's request on c with the given stream id. */
 ce_err cql_future_encode(cql_future *f, cql_conn *c, int stream);
+/* The prepared statement of f (or of one of its batch entries) whose id is id; f->prep
+ * when none matches. */
+cql_prepared *cql_future_prepared_by_id(cql_future *f, cql_value id);
+
+/* ---------------------------------------------------------------- prepared.c */
+
+/* Take id, metadata id, bind and result columns from a PREPARED result (r's columns
+ * are moved). CE_ENOMEM. */
+ce_err cql_prepared_update(cql_prepared *p, cql_result *r);
+/* v5: a ROWS result announced new result metadata: copy its columns and id into p (the
+ * old columns stay alive for results that point to them). CE_ENOMEM, p unchanged. */
+ce_err cql_prepared_set_metadata(cql_prepared *p, const cql_result *r);
+/* Free one cache entry. */
+void cql_prepared_free(cql_prepared *p);
 
 /* session.c: internal helpers shared with cluster.c / schema.c */
 cql_future *cql_future_new_query(cql_session *s, const char *cql, const cql_value *values, size_t n,
