@@ -51,7 +51,7 @@ ce_err conv_int_from_json(conv_ctx *c, const cql_type *t, const json_t *j, int d
 {
     (void)depth;
     int w = int_width(t->kind);
-    int64_t max = (int64_t)(UINT64_MAX >> (65 - 8 * w)), v;
+    int64_t max = (int64_t)(UINT64_MAX >> (65 - 8 * w)), v = 0;
     ce_err e = conv_json_int(c, t, j, -max - 1, max, &v);
     return e ? e : conv_put_be(c->out, (uint64_t)v, w);
 }
