@@ -801,16 +801,11 @@ static ce_err connect_one(cql_session *s, int h, int v, bool *version_rejected)
     return why;
 }
 
-ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
+/* Copy the options (strings included) into s and apply defaults; CE_ECONFIG with the
+ * reason in s->errmsg for options that cannot work. */
+static ce_err session_set_opts(cql_session *s, const cql_session_opts *o)
 {
-    *out = NULL;
-    cql_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return CE_ENOMEM;
-    *out = s;
     s->o = *o;
-    s->control_host = -1;
-    s->need_register = true;
     bool fail = false;
     s->o.keyspace = s->ks_copy = dup_or_null(o->keyspace, &fail);
     s->o.username = s->user_copy = dup_or_null(o->username, &fail);
@@ -837,6 +832,12 @@ ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
         cql_session_set_err(s, "no contact points");
         return CE_ECONFIG;
     }
+    return CE_OK;
+}
+
+/* The TLS context (when asked) and the resolvable contact points as hosts. */
+static ce_err session_add_contacts(cql_session *s, const cql_session_opts *o)
+{
     if (o->tls) {
         char err[256];
         ce_err e = cql_tls_ctx_new(&s->o, &s->ssl_ctx, err, sizeof err);
@@ -858,13 +859,20 @@ ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
         cql_session_set_err(s, "no contact point could be resolved");
         return CE_ENOHOST;
     }
+    return CE_OK;
+}
+
+/* Connect to the first contact point that answers, negotiating the protocol version
+ * (v5, then v4 when refused, unless one is forced); sets s->version. */
+static ce_err session_first_host(cql_session *s, int forced_version)
+{
     for (size_t i = 0; i < s->nhosts; i++)
         s->hosts[i].next_retry = INT64_MAX;
     ce_err last = CE_ENOHOST;
     int chosen = -1;
     for (size_t i = 0; i < s->nhosts && chosen < 0; i++) {
-        int versions[2] = {o->protocol_version ? o->protocol_version : 5, 4};
-        int nv = o->protocol_version ? 1 : 2;
+        int versions[2] = {forced_version ? forced_version : 5, 4};
+        int nv = forced_version ? 1 : 2;
         for (int k = 0; k < nv; k++) {
             bool rejected;
             last = connect_one(s, (int)i, versions[k], &rejected);
@@ -886,11 +894,27 @@ ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
     for (size_t i = 0; i < s->nhosts; i++)
         if (s->hosts[i].next_retry == INT64_MAX)
             s->hosts[i].next_retry = 0;
-    if (s->o.discover) {
-        ce_err e = cql_cluster_discover(s);
-        if (e)
-            ce_warn("msg=\"cql discovery failed; using contact points only\" err=\"%s\"", s->errmsg);
-    }
+    return CE_OK;
+}
+
+ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
+{
+    *out = NULL;
+    cql_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return CE_ENOMEM;
+    *out = s;
+    s->control_host = -1;
+    s->need_register = true;
+    ce_err e = session_set_opts(s, o);
+    if (!e)
+        e = session_add_contacts(s, o);
+    if (!e)
+        e = session_first_host(s, o->protocol_version);
+    if (e)
+        return e;
+    if (s->o.discover && cql_cluster_discover(s))
+        ce_warn("msg=\"cql discovery failed; using contact points only\" err=\"%s\"", s->errmsg);
     /* bring up the other hosts now, so routing works from the first request */
     int64_t until = cql_now_ms() + s->o.connect_timeout_ms;
     for (;;) {
