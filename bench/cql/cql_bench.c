@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conv/conv.h"
 #include "cql/cql.h"
 
 static double clock_s(clockid_t id)
@@ -63,7 +64,7 @@ static int bench_read(cql_session *s, const char *ks, const char *table, int pag
                     bytes += v.len > 0 ? (size_t)v.len : 0; /* decoded: located and sized */
                     continue;
                 }
-                if (cql_value_to_json(cql_result_column_type(r, c), v.ptr, v.len, &json)) {
+                if (conv_value_to_json(cql_result_column_type(r, c), v.ptr, v.len, &json)) {
                     fprintf(stderr, "bad value\n");
                     return 1;
                 }

@@ -12,6 +12,9 @@
  * (cql_decoder) and matched to requests by stream id (up to 32767 in flight).
  * A request that timed out keeps its stream id reserved ("orphan") until its late
  * response arrives, so a stream is never reused while the server may still answer it.
+ *
+ * The connection knows its owner only through the cql_conn_config it was opened with
+ * (session_int.h): it calls back when ready, lost, answered or told an event.
  */
 #include "cql/session_int.h"
 
@@ -38,7 +41,7 @@ static const char *state_name(conn_state st)
 
 static void set_state(cql_conn *c, conn_state st)
 {
-    ce_debug("msg=\"cql connection state\" host=%s from=%s to=%s", c->s->hosts[c->host].addr,
+    ce_debug("msg=\"cql connection state\" host=%s from=%s to=%s", c->addr,
              state_name(c->state), state_name(st));
     c->state = st;
 }
@@ -51,7 +54,7 @@ void cql_conn_fail(cql_conn *c, ce_err e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
     va_end(ap);
-    ce_info("msg=\"cql connection closed\" host=%s err=%s reason=\"%s\"", c->s->hosts[c->host].addr,
+    ce_info("msg=\"cql connection closed\" host=%s err=%s reason=\"%s\"", c->addr,
             ce_errname(e), c->errmsg);
     set_state(c, CS_CLOSED);
     if (c->ssl) {
@@ -62,7 +65,7 @@ void cql_conn_fail(cql_conn *c, ce_err e, const char *fmt, ...)
         close(c->fd);
         c->fd = -1;
     }
-    cql_session_on_conn_lost(c->s, c, e);
+    c->cb.on_lost(c->cb.owner, c, e);
 }
 
 void cql_conn_free(cql_conn *c)
@@ -117,7 +120,7 @@ static ce_err body_startup(ce_buf *b, cql_conn *c) { return cql_msg_startup(b, c
 
 static ce_err body_auth(ce_buf *b, cql_conn *c)
 {
-    return cql_msg_auth_plain(b, c->s->o.username, c->s->o.password ? c->s->o.password : "");
+    return cql_msg_auth_plain(b, c->o->username, c->o->password ? c->o->password : "");
 }
 
 static ce_err body_use(ce_buf *b, cql_conn *c)
@@ -125,7 +128,7 @@ static ce_err body_use(ce_buf *b, cql_conn *c)
     ce_buf q = CE_BUF_INIT;
     ce_err e = ce_buf_append_str(&q, "USE ");
     if (!e)
-        e = cql_quote_ident(&q, c->s->o.keyspace);
+        e = cql_quote_ident(&q, c->o->keyspace);
     cql_params p = {0};
     if (!e)
         e = cql_msg_query(b, c->version, q.data, q.len, &p);
@@ -143,7 +146,7 @@ static ce_err body_register(ce_buf *b, cql_conn *c)
 static void start_protocol(cql_conn *c)
 {
     ce_err e;
-    if (c->s->o.compression) {
+    if (c->o->compression) {
         e = send_simple(c, CQL_OP_OPTIONS, 0, NULL);
         set_state(c, CS_OPTIONS);
     } else {
@@ -159,12 +162,12 @@ static void become_ready(cql_conn *c)
     set_state(c, CS_READY);
     for (int id = CQL_MAX_STREAMS - 1; id >= 1; id--)
         c->free_ids[c->nfree++] = (int16_t)id;
-    cql_session_on_conn_ready(c->s, c);
+    c->cb.on_ready(c->cb.owner, c);
 }
 
 static void after_auth(cql_conn *c)
 {
-    if (c->s->o.keyspace && *c->s->o.keyspace) {
+    if (c->o->keyspace && *c->o->keyspace) {
         ce_err e = send_simple(c, CQL_OP_QUERY, 0, body_use);
         if (e) {
             cql_conn_fail(c, e, "cannot encode USE");
@@ -225,7 +228,7 @@ static void on_handshake_msg(cql_conn *c, cql_msg *m)
             break;
         c->lz4 = cql_supported_has(m, "COMPRESSION", "lz4");
         if (!c->lz4)
-            ce_warn("msg=\"server does not offer lz4; compression off\" host=%s", c->s->hosts[c->host].addr);
+            ce_warn("msg=\"server does not offer lz4; compression off\" host=%s", c->addr);
         e = send_simple(c, CQL_OP_STARTUP, 0, body_startup);
         if (e)
             cql_conn_fail(c, e, "cannot encode STARTUP");
@@ -240,7 +243,7 @@ static void on_handshake_msg(cql_conn *c, cql_msg *m)
         }
         if (m->opcode == CQL_OP_AUTHENTICATE) {
             switch_framing(c);
-            if (!c->s->o.username) {
+            if (!c->o->username) {
                 char cls[128] = "";
                 cql_authenticate_parse(m, cls, sizeof cls);
                 cql_conn_fail(c, CE_EAUTH, "server requires authentication (%s) and no username is set", cls);
@@ -283,11 +286,10 @@ static void after_connect(cql_conn *c)
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->last_io = cql_now_ms();
-    if (c->s->ssl_ctx) {
+    if (c->ssl_ctx) {
         char err[200];
-        cql_host *h = &c->s->hosts[c->host];
-        const char *check = h->name[0] ? h->name : h->addr;
-        if (cql_tls_attach(c->s->ssl_ctx, c->fd, check, !c->s->o.tls_no_verify, &c->ssl, err, sizeof err)) {
+        const char *check = c->name[0] ? c->name : c->addr;
+        if (cql_tls_attach(c->ssl_ctx, c->fd, check, !c->o->tls_no_verify, &c->ssl, err, sizeof err)) {
             cql_conn_fail(c, CE_ETLS, "%s", err);
             return;
         }
@@ -298,14 +300,18 @@ static void after_connect(cql_conn *c)
     start_protocol(c);
 }
 
-ce_err cql_conn_open(cql_session *s, int host, int version, cql_conn **out)
+ce_err cql_conn_open(const cql_conn_config *cfg, int host, int version, cql_conn **out)
 {
     *out = NULL;
-    cql_host *h = &s->hosts[host];
     cql_conn *c = calloc(1, sizeof *c);
     if (!c)
         return CE_ENOMEM;
-    c->s = s;
+    c->cb = cfg->cb;
+    c->o = cfg->o;
+    c->ssl_ctx = cfg->ssl_ctx;
+    snprintf(c->addr, sizeof c->addr, "%s", cfg->addr);
+    snprintf(c->name, sizeof c->name, "%s", cfg->name ? cfg->name : "");
+    c->port = cfg->port;
     c->host = host;
     c->fd = -1;
     c->version = version;
@@ -318,16 +324,16 @@ ce_err cql_conn_open(cql_session *s, int host, int version, cql_conn **out)
         cql_conn_free(c);
         return CE_ENOMEM;
     }
-    c->deadline = cql_now_ms() + s->o.connect_timeout_ms;
+    c->deadline = cql_now_ms() + c->o->connect_timeout_ms;
 
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     char port[8];
-    snprintf(port, sizeof port, "%u", (unsigned)h->port);
-    int rc = getaddrinfo(h->addr, port, &hints, &ai);
+    snprintf(port, sizeof port, "%u", (unsigned)c->port);
+    int rc = getaddrinfo(c->addr, port, &hints, &ai);
     if (rc || !ai) {
-        snprintf(c->errmsg, sizeof c->errmsg, "bad address %s: %s", h->addr, gai_strerror(rc));
+        snprintf(c->errmsg, sizeof c->errmsg, "bad address %s: %s", c->addr, gai_strerror(rc));
         c->state = CS_CLOSED;
         *out = c;
         return CE_EINVAL;
@@ -344,11 +350,11 @@ ce_err cql_conn_open(cql_session *s, int host, int version, cql_conn **out)
     int err = errno;
     freeaddrinfo(ai);
     *out = c;
-    ce_debug("msg=\"cql connecting\" host=%s port=%u proto=%d", h->addr, (unsigned)h->port, version);
+    ce_debug("msg=\"cql connecting\" host=%s port=%u proto=%d", c->addr, (unsigned)c->port, version);
     if (rc == 0) {
         after_connect(c);
     } else if (err != EINPROGRESS) {
-        snprintf(c->errmsg, sizeof c->errmsg, "connect %s:%u: %s", h->addr, (unsigned)h->port, strerror(err));
+        snprintf(c->errmsg, sizeof c->errmsg, "connect %s:%u: %s", c->addr, (unsigned)c->port, strerror(err));
         close(c->fd);
         c->fd = -1;
         c->state = CS_CLOSED;
@@ -471,7 +477,7 @@ static void dispatch(cql_conn *c, cql_msg *m)
 {
     if (m->opcode == CQL_OP_EVENT || m->stream < 0) {
         if (m->opcode == CQL_OP_EVENT)
-            cql_session_on_event(c->s, c, m);
+            c->cb.on_event(c->cb.owner, c, m);
         return;
     }
     if (c->state != CS_READY) {
@@ -481,7 +487,7 @@ static void dispatch(cql_conn *c, cql_msg *m)
     int id = m->stream;
     cql_future *f = id > 0 && id < CQL_MAX_STREAMS ? c->streams[id] : NULL;
     if (!f) {
-        ce_warn("msg=\"cql response for unknown stream\" host=%s stream=%d", c->s->hosts[c->host].addr, id);
+        ce_warn("msg=\"cql response for unknown stream\" host=%s stream=%d", c->addr, id);
         return;
     }
     cql_conn_release_stream(c, id);
@@ -495,11 +501,11 @@ static void dispatch(cql_conn *c, cql_msg *m)
     }
     if (f == CQL_STREAM_REGISTER) {
         if (m->opcode != CQL_OP_READY)
-            ce_warn("msg=\"cql REGISTER refused\" host=%s", c->s->hosts[c->host].addr);
+            ce_warn("msg=\"cql REGISTER refused\" host=%s", c->addr);
         return;
     }
     c->inflight--;
-    cql_session_on_response(c->s, c, f, m);
+    c->cb.on_response(c->cb.owner, c, f, m);
 }
 
 static void read_input(cql_conn *c)
@@ -548,8 +554,8 @@ ce_err cql_conn_io(cql_conn *c, short revents)
         socklen_t sl = sizeof soerr;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
         if (soerr) {
-            cql_conn_fail(c, CE_EIO, "connect %s:%u: %s", c->s->hosts[c->host].addr,
-                          (unsigned)c->s->hosts[c->host].port, strerror(soerr));
+            cql_conn_fail(c, CE_EIO, "connect %s:%u: %s", c->addr,
+                          (unsigned)c->port, strerror(soerr));
             return CE_EIO;
         }
         after_connect(c);

@@ -2,7 +2,8 @@
  * cql.h - public face of the casselastic Cassandra client (CQL native protocol v4/v5).
  *
  * Layers (each in its own files, codecs never touch sockets):
- *   types      cql_type descriptors, value <-> JSON, Murmur3 tokens, identifier quoting
+ *   types      cql_type descriptors (one table: type_table.h), Murmur3 tokens, identifier
+ *              quoting. The JSON form of values lives in src/conv (conv/conv.h).
  *   codec      frame/envelope encode + incremental decode (v4 frames, v5 framing with
  *              CRC24/CRC32 and LZ4), message bodies, RESULT/ERROR parsing
  *   conn       one non-blocking connection: a state machine, stream ids, timeouts, TLS
@@ -21,38 +22,28 @@
 #include <stdint.h>
 #include "util/buf.h"
 #include "util/err.h"
+#include "cql/type_table.h"
 
 /* ---------------------------------------------------------------- types */
 
+/* Kinds of CQL types: one row each in cql/type_table.h. */
 typedef enum {
-    CQL_T_CUSTOM = 0x0000,
-    CQL_T_ASCII = 0x0001,
-    CQL_T_BIGINT = 0x0002,
-    CQL_T_BLOB = 0x0003,
-    CQL_T_BOOLEAN = 0x0004,
-    CQL_T_COUNTER = 0x0005,
-    CQL_T_DECIMAL = 0x0006,
-    CQL_T_DOUBLE = 0x0007,
-    CQL_T_FLOAT = 0x0008,
-    CQL_T_INT = 0x0009,
-    CQL_T_TIMESTAMP = 0x000B,
-    CQL_T_UUID = 0x000C,
-    CQL_T_VARCHAR = 0x000D, /* also "text" */
-    CQL_T_VARINT = 0x000E,
-    CQL_T_TIMEUUID = 0x000F,
-    CQL_T_INET = 0x0010,
-    CQL_T_DATE = 0x0011,
-    CQL_T_TIME = 0x0012,
-    CQL_T_SMALLINT = 0x0013,
-    CQL_T_TINYINT = 0x0014,
-    CQL_T_DURATION = 0x0015,
-    CQL_T_LIST = 0x0020,
-    CQL_T_MAP = 0x0021,
-    CQL_T_SET = 0x0022,
-    CQL_T_UDT = 0x0030,
-    CQL_T_TUPLE = 0x0031,
-    CQL_T_VECTOR = 0x1000 /* not a wire id: decoded from the custom VectorType class */
+#define CQL_KIND_ENUM(NAME, id, cql, marshal, form, fixed, es, stem) CQL_T_##NAME = id,
+    CQL_TYPE_TABLE(CQL_KIND_ENUM)
+#undef CQL_KIND_ENUM
 } cql_type_kind;
+
+/* What the type table says about one kind (the columns the client reads). */
+typedef struct {
+    cql_type_kind kind;
+    const char *name;    /* CQL name ("int", "text", "list", ...) */
+    const char *marshal; /* marshal class short name ("Int32Type"); NULL for custom */
+    bool scalar;         /* a value of its own (not built from type parameters) */
+    int fixed_size;      /* valueLengthIfFixed, -1 = variable (vector: see cql_type_fixed_size) */
+} cql_type_info;
+
+/* The table row of a kind; NULL for a value outside the enum. Static. */
+const cql_type_info *cql_type_info_of(cql_type_kind k);
 
 /* A type tree. Owned by whoever created it (result metadata, prepared statement or
  * cql_type_parse); free with cql_type_free. */
@@ -98,36 +89,6 @@ typedef struct {
     const uint8_t *ptr;
     int32_t len;
 } cql_value;
-
-/*
- * Append the JSON form of one serialized value of type t (len < 0 = null -> null).
- * No allocation except growth of b. Forms (docs/types.md is the reference):
- *   ascii/text -> string; bigint/counter/int/smallint/tinyint -> number;
- *   varint/decimal -> number with every digit (decimal as unscaled*10^-scale, e.g. 12.345);
- *   float/double -> shortest round-trip number, NaN/Inf as strings;
- *   boolean -> true/false; blob -> base64 string; uuid/timeuuid -> "8-4-4-4-12";
- *   inet -> "1.2.3.4" / "::1"; timestamp -> "2026-11-25T10:00:00.123Z";
- *   date -> "2026-11-25"; time -> "10:00:00.123456789"; duration -> "1mo2d3ns"
- *   (ISO-like CQL duration text); list/set/vector -> array; map -> object when keys
- *   are text-like else array of [key, value] pairs; tuple -> array; udt -> object.
- * Edge forms: decimal with scale < 0 or > 64 -> 12345E+2 / 1E-100; timestamps outside
- * years 0000-9999 -> epoch ms number; dates outside them -> "+010000-01-01"; empty
- * (0-byte) non-string values -> null; custom types -> base64 like blob.
- * CE_EPROTO when the bytes do not match the type (b unchanged); CE_ENOMEM/CE_ELIMIT
- * when b cannot grow (b unchanged).
- */
-ce_err cql_value_to_json(const cql_type *t, const uint8_t *p, int32_t len, ce_buf *b);
-
-/*
- * Serialize a JSON value (jansson json_t*, passed as void* to keep jansson out of
- * this header) as type t, appending the bytes to out. Accepts the forms written by
- * cql_value_to_json plus natural alternatives (numbers for timestamps = ms since
- * epoch, numeric strings for numbers, "true"/"false"). JSON null -> *is_null = true
- * and nothing appended. On CE_ECONVERT, err (if not NULL) gets a reason such as
- * "value 300 out of range for tinyint".
- */
-ce_err cql_value_from_json(const cql_type *t, const void *json, ce_buf *out, bool *is_null,
-                           ce_buf *err);
 
 /* Murmur3 token (Cassandra's Murmur3Partitioner, signed-byte tail quirk included)
  * of a serialized partition key. For composite keys pass every component: the

@@ -231,7 +231,8 @@ void cql_decoder_init(cql_decoder *d, size_t max_body);
 void cql_decoder_free(cql_decoder *d);
 /* Switch mode (between messages). lz4 applies to both modes as described above. */
 void cql_decoder_set_mode(cql_decoder *d, cql_wire_mode mode, bool lz4);
-/* Append received bytes. */
+/* Append received bytes. Once the decoder has failed it refuses more input and returns
+ * its first error again (nothing is buffered). */
 ce_err cql_decoder_feed(cql_decoder *d, const uint8_t *p, size_t n);
 /* Room to receive into directly: returns a pointer to at least `want` writable bytes;
  * call cql_decoder_commit with how many were written. NULL on allocation failure. */

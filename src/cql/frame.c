@@ -90,6 +90,8 @@ static void in_compact(ce_buf *b)
 
 ce_err cql_decoder_feed(cql_decoder *d, const uint8_t *p, size_t n)
 {
+    if (d->failed)
+        return d->failed; /* a broken stream stays broken: nothing more is buffered */
     in_compact(&d->in);
     return ce_buf_append(&d->in, p, n);
 }
@@ -112,6 +114,13 @@ static ce_err dec_fail(cql_decoder *d, ce_err e, const char *why)
     d->failed = e;
     snprintf(d->errmsg, sizeof d->errmsg, "%s", why);
     return e;
+}
+
+/* LZ4 expands at most 255 times (plus a few bytes for the last literals): a larger
+ * stated size is a lie, refused before anything is allocated for it. */
+static bool lz4_size_plausible(uint64_t compressed, uint64_t uncompressed)
+{
+    return uncompressed <= 255 * compressed + 16;
 }
 
 /* Take one envelope from src (at src->off) if it is complete. allow_lz4: a body with
@@ -146,6 +155,8 @@ static ce_err take_envelope(cql_decoder *d, ce_buf *src, bool allow_lz4, cql_msg
         uint32_t ulen = get_be32(body);
         if (ulen > d->max_body || ulen > (uint32_t)INT32_MAX)
             return dec_fail(d, CE_ELIMIT, "uncompressed body larger than the limit");
+        if (!lz4_size_plausible(len - 4, ulen))
+            return dec_fail(d, CE_EPROTO, "LZ4 body claims more than its compressed size can hold");
         m->body = malloc(ulen ? ulen : 1);
         if (!m->body)
             return dec_fail(d, CE_ENOMEM, "out of memory");
@@ -213,6 +224,8 @@ static ce_err take_frame(cql_decoder *d, bool *got)
     } else {
         dst = &d->large;
     }
+    if (ulen && !lz4_size_plausible(plen, ulen))
+        return dec_fail(d, CE_EPROTO, "LZ4 frame claims more than its compressed size can hold");
     size_t add = ulen ? ulen : plen;
     if (dst->len + add > d->max_body + CQL_HEADER_LEN)
         return dec_fail(d, CE_ELIMIT, "message larger than the limit");

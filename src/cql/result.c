@@ -35,21 +35,18 @@ void cql_colset_free(cql_colset *c)
     memset(c, 0, sizeof *c);
 }
 
+/* The scalar kind of a wire option id (cql/type_table.h); *ok false for others. */
 static cql_type_kind simple_kind(uint16_t id, bool *ok)
 {
-    *ok = true;
-    switch (id) {
-    case CQL_T_ASCII: case CQL_T_BIGINT: case CQL_T_BLOB: case CQL_T_BOOLEAN: case CQL_T_COUNTER:
-    case CQL_T_DECIMAL: case CQL_T_DOUBLE: case CQL_T_FLOAT: case CQL_T_INT: case CQL_T_TIMESTAMP:
-    case CQL_T_UUID: case CQL_T_VARCHAR: case CQL_T_VARINT: case CQL_T_TIMEUUID: case CQL_T_INET:
-    case CQL_T_DATE: case CQL_T_TIME: case CQL_T_SMALLINT: case CQL_T_TINYINT: case CQL_T_DURATION:
-        return (cql_type_kind)id;
-    case 0x000A: /* text in v1/v2, still seen as varchar */
+    const cql_type_info *ti = cql_type_info_of((cql_type_kind)id);
+    *ok = ti && ti->scalar;
+    if (*ok)
+        return ti->kind;
+    if (id == 0x000A) { /* text in v1/v2, still seen as varchar */
+        *ok = true;
         return CQL_T_VARCHAR;
-    default:
-        *ok = false;
-        return CQL_T_CUSTOM;
     }
+    return CQL_T_CUSTOM;
 }
 
 ce_err cql_type_read(cql_rd *r, int depth, cql_type **out)
@@ -167,8 +164,10 @@ static ce_err read_colspecs(cql_rd *r, uint32_t flags, size_t n, cql_colset *c)
     }
     if (r->err)
         return CE_EPROTO;
-    /* each column needs at least 4 bytes: a sanity bound before allocating */
-    if (n > cql_rd_left(r) / 4 + 1)
+    /* a column spec takes at least its strings' 2-byte lengths and a 2-byte type id: a
+     * count the rest of the body cannot hold is refused before allocating for it */
+    size_t min_spec = (flags & RF_GLOBAL_SPEC) ? 2 + 2 : 2 + 2 + 2 + 2;
+    if (n > cql_rd_left(r) / min_spec)
         return CE_EPROTO;
     c->cols = calloc(n ? n : 1, sizeof *c->cols);
     if (!c->cols)

@@ -1,8 +1,9 @@
 /*
- * session.c - the public session API: connect (protocol negotiation v5 -> v4),
- * futures, the I/O loop (cql_session_run), dispatch of requests to connections,
- * retries and failover, the prepared-statement cache, and the blocking helpers,
- * which are loops over the asynchronous API.
+ * session.c - the public session API: connect (protocol negotiation v5 -> v4), the
+ * I/O loop (cql_session_run), dispatch of futures to connections (the connections'
+ * callbacks land here), retries and failover, and the blocking helpers, which are
+ * loops over the asynchronous API. Futures themselves live in future.c, the
+ * prepared-statement cache in prepared.c, discovery and routing in cluster.c.
  *
  * Retry policy (documented contract): a request whose connection is lost before a
  * response arrives, or that gets Overloaded / Is_bootstrapping, is sent again on
@@ -167,52 +168,9 @@ static void fl_push(cql_session *s, cql_future *f)
 
 /* ---------------------------------------------------------------- futures */
 
-static cql_future *future_new(cql_session *s, future_kind kind)
-{
-    cql_future *f = calloc(1, sizeof *f);
-    if (!f)
-        return NULL;
-    f->s = s;
-    f->kind = kind;
-    f->pin_host = f->avoid_host = f->host = f->stream = -1;
-    cql_query_opts_init(&f->q);
-    ce_buf_init(&f->valbuf, 0);
-    return f;
-}
 
-static void future_release(cql_future *f)
-{
-    cql_result_free(f->result);
-    free(f->cql);
-    ce_buf_free(&f->valbuf);
-    free(f->values);
-    if (f->names)
-        for (size_t i = 0; i < f->nvalues; i++)
-            free(f->names[i]);
-    free(f->names);
-    free(f->paging_copy);
-    free(f->ks_copy);
-    for (size_t i = 0; i < f->nbatch; i++)
-        free(f->batch[i].cql);
-    free(f->batch);
-    free(f);
-}
 
-void cql_future_free(cql_future *f)
-{
-    if (!f)
-        return;
-    if (!f->done) {
-        f->detached = true; /* freed when it completes (or with the session) */
-        return;
-    }
-    future_release(f);
-}
 
-bool cql_future_done(const cql_future *f) { return f->done; }
-ce_err cql_future_status(const cql_future *f) { return f->done ? f->status : CE_EAGAIN; }
-const cql_error_info *cql_future_error(const cql_future *f) { return &f->info; }
-const char *cql_future_errmsg(const cql_future *f) { return f->errmsg; }
 
 static void complete(cql_session *s, cql_future *f, ce_err status)
 {
@@ -226,161 +184,15 @@ static void complete(cql_session *s, cql_future *f, ce_err status)
     if (f->on_done)
         f->on_done(f, f->ud);
     if (f->detached)
-        future_release(f);
+        cql_future_release(f);
 }
 
-/* Copy values (and names) into the future. */
-static ce_err future_set_values(cql_future *f, const cql_value *values, size_t n, const char *const *names)
-{
-    if (!n)
-        return CE_OK;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        if (values[i].len > 0)
-            total += (size_t)values[i].len;
-    if (ce_buf_reserve(&f->valbuf, total + 1))
-        return CE_ENOMEM;
-    f->values = calloc(n, sizeof *f->values);
-    if (!f->values)
-        return CE_ENOMEM;
-    f->nvalues = n;
-    for (size_t i = 0; i < n; i++) {
-        f->values[i].len = values[i].len;
-        if (values[i].len > 0) {
-            f->values[i].ptr = (const uint8_t *)f->valbuf.data + f->valbuf.len;
-            ce_buf_append(&f->valbuf, values[i].ptr, (size_t)values[i].len); /* reserved above */
-        } else {
-            f->values[i].ptr = (const uint8_t *)"";
-        }
-    }
-    if (names) {
-        f->names = calloc(n, sizeof *f->names);
-        if (!f->names)
-            return CE_ENOMEM;
-        for (size_t i = 0; i < n; i++)
-            if (!(f->names[i] = strdup(names[i])))
-                return CE_ENOMEM;
-    }
-    return CE_OK;
-}
 
-static ce_err future_set_opts(cql_future *f, const cql_query_opts *q)
-{
-    if (!q)
-        return CE_OK;
-    f->q = *q;
-    f->q.names = NULL;
-    f->q.paging_state.ptr = NULL;
-    f->q.paging_state.len = 0;
-    f->q.keyspace = NULL;
-    if (q->paging_state.ptr && q->paging_state.len > 0) {
-        f->paging_copy = malloc((size_t)q->paging_state.len);
-        if (!f->paging_copy)
-            return CE_ENOMEM;
-        memcpy(f->paging_copy, q->paging_state.ptr, (size_t)q->paging_state.len);
-        f->q.paging_state.ptr = f->paging_copy;
-        f->q.paging_state.len = q->paging_state.len;
-    }
-    if (q->keyspace) {
-        if (!(f->ks_copy = strdup(q->keyspace)))
-            return CE_ENOMEM;
-        f->q.keyspace = f->ks_copy;
-    }
-    return CE_OK;
-}
 
-/* A future that failed before it could be submitted (allocation failures). */
-static cql_future *future_failed(cql_future *f, ce_err e)
-{
-    f->done = true;
-    f->status = e;
-    snprintf(f->errmsg, sizeof f->errmsg, "%s", ce_strerror(e));
-    return f;
-}
 
-cql_future *cql_future_new_query(cql_session *s, const char *cql, const cql_value *values, size_t n,
-                                 const cql_query_opts *q)
-{
-    cql_future *f = future_new(s, FK_QUERY);
-    if (!f)
-        return NULL;
-    f->cql_len = strlen(cql);
-    f->cql = strdup(cql);
-    if (!f->cql)
-        return future_failed(f, CE_ENOMEM);
-    ce_err e = future_set_values(f, values, n, q ? q->names : NULL);
-    if (!e)
-        e = future_set_opts(f, q);
-    return e ? future_failed(f, e) : f;
-}
 
 /* ---------------------------------------------------------------- encoding */
 
-ce_err cql_future_encode(cql_future *f, cql_conn *c, int stream)
-{
-    uint8_t op;
-    if (f->reprepare)
-        op = CQL_OP_PREPARE;
-    else
-        switch (f->kind) {
-        case FK_QUERY: op = CQL_OP_QUERY; break;
-        case FK_PREPARE: op = CQL_OP_PREPARE; break;
-        case FK_EXECUTE: op = CQL_OP_EXECUTE; break;
-        case FK_BATCH: op = CQL_OP_BATCH; break;
-        case FK_REGISTER: op = CQL_OP_REGISTER; break;
-        default: op = CQL_OP_OPTIONS; break;
-        }
-    size_t mark;
-    ce_buf *b = cql_encoder_begin(&c->enc, (int16_t)stream, op, &mark);
-    if (!b)
-        return CE_ENOMEM;
-    cql_params p = {f->values, f->nvalues, (const char *const *)f->names, false, &f->q};
-    ce_err e = CE_OK;
-    if (f->reprepare) {
-        e = cql_msg_prepare(b, c->version, f->reprep->cql, f->reprep->cql_len, NULL);
-    } else {
-        switch (f->kind) {
-        case FK_QUERY:
-            e = cql_msg_query(b, c->version, f->cql, f->cql_len, &p);
-            break;
-        case FK_PREPARE:
-            e = cql_msg_prepare(b, c->version, f->cql, f->cql_len, f->ks_copy);
-            break;
-        case FK_EXECUTE:
-            p.skip_metadata = f->prep->result && f->prep->result->ncols > 0;
-            e = cql_msg_execute(b, c->version, f->prep->id, f->prep->idlen, f->prep->mdid, f->prep->mdidlen, &p);
-            break;
-        case FK_BATCH: {
-            cql_batch_entry *en = calloc(f->nbatch ? f->nbatch : 1, sizeof *en);
-            if (!en) {
-                e = CE_ENOMEM;
-                break;
-            }
-            for (size_t i = 0; i < f->nbatch; i++) {
-                batch_stmt *bs = &f->batch[i];
-                if (bs->prep) {
-                    en[i].id = bs->prep->id;
-                    en[i].idlen = bs->prep->idlen;
-                } else {
-                    en[i].cql = bs->cql;
-                }
-                en[i].values = f->values ? f->values + bs->first : NULL;
-                en[i].nvalues = bs->n;
-            }
-            e = cql_msg_batch(b, c->version, f->batch_type, en, f->nbatch, &f->q);
-            free(en);
-            break;
-        }
-        default:
-            break;
-        }
-    }
-    if (e) {
-        cql_encoder_abort(&c->enc, mark);
-        return e;
-    }
-    return cql_encoder_end(&c->enc, mark);
-}
 
 /* ---------------------------------------------------------------- dispatch */
 
@@ -448,96 +260,10 @@ static void retry_or_fail(cql_session *s, cql_future *f, ce_err e, const char *w
 
 /* ---------------------------------------------------------------- responses */
 
-static cql_prepared *find_prepared_by_id(cql_future *f, cql_value id)
-{
-    if (f->prep && f->prep->idlen == (size_t)id.len && !memcmp(f->prep->id, id.ptr, (size_t)id.len))
-        return f->prep;
-    for (size_t i = 0; i < f->nbatch; i++) {
-        cql_prepared *p = f->batch[i].prep;
-        if (p && p->idlen == (size_t)id.len && !memcmp(p->id, id.ptr, (size_t)id.len))
-            return p;
-    }
-    return f->prep;
-}
 
-static ce_err colset_clone(const cql_colset *src, cql_colset **out)
-{
-    cql_colset *c = calloc(1, sizeof *c);
-    if (!c)
-        return CE_ENOMEM;
-    c->cols = calloc(src->ncols ? src->ncols : 1, sizeof *c->cols);
-    if (!c->cols) {
-        free(c);
-        return CE_ENOMEM;
-    }
-    c->ncols = src->ncols;
-    bool fail = false;
-    for (size_t i = 0; i < src->ncols; i++) {
-        c->cols[i].keyspace = strdup(src->cols[i].keyspace);
-        c->cols[i].table = strdup(src->cols[i].table);
-        c->cols[i].name = strdup(src->cols[i].name);
-        c->cols[i].type = cql_type_clone(src->cols[i].type);
-        if (!c->cols[i].keyspace || !c->cols[i].table || !c->cols[i].name || !c->cols[i].type)
-            fail = true;
-    }
-    if (fail) {
-        cql_colset_free(c);
-        free(c);
-        return CE_ENOMEM;
-    }
-    *out = c;
-    return CE_OK;
-}
 
-static ce_err set_bytes(uint8_t **dst, size_t *dlen, cql_value v)
-{
-    uint8_t *n = malloc(v.len > 0 ? (size_t)v.len : 1);
-    if (!n)
-        return CE_ENOMEM;
-    if (v.len > 0)
-        memcpy(n, v.ptr, (size_t)v.len);
-    free(*dst);
-    *dst = n;
-    *dlen = v.len > 0 ? (size_t)v.len : 0;
-    return CE_OK;
-}
 
-/* Replace p's result metadata (the old one stays alive: results may point to it). */
-static ce_err prepared_set_result(cql_prepared *p, cql_colset *cols)
-{
-    if (p->result) {
-        cql_colset **no = realloc(p->old, (p->nold + 1) * sizeof *no);
-        if (!no) {
-            cql_colset_free(cols);
-            free(cols);
-            return CE_ENOMEM;
-        }
-        p->old = no;
-        p->old[p->nold++] = p->result;
-    }
-    p->result = cols;
-    return CE_OK;
-}
 
-/* Update a prepared statement from a PREPARED result (id, metadata id, columns). */
-static ce_err prepared_update(cql_prepared *p, cql_result *r)
-{
-    ce_err e = set_bytes(&p->id, &p->idlen, r->prepared_id);
-    if (!e && r->result_metadata_id.ptr)
-        e = set_bytes(&p->mdid, &p->mdidlen, r->result_metadata_id);
-    if (e)
-        return e;
-    cql_colset_free(&p->bind);
-    p->bind = r->bind_cols;
-    memset(&r->bind_cols, 0, sizeof r->bind_cols);
-    cql_colset *rc = calloc(1, sizeof *rc);
-    if (!rc)
-        return CE_ENOMEM;
-    *rc = r->own_cols;
-    memset(&r->own_cols, 0, sizeof r->own_cols);
-    r->cols = &r->own_cols;
-    return prepared_set_result(p, rc);
-}
 
 static void fail_server(cql_session *s, cql_future *f, const cql_error_info *info)
 {
@@ -547,45 +273,77 @@ static void fail_server(cql_session *s, cql_future *f, const cql_error_info *inf
     complete(s, f, CE_ESERVER);
 }
 
-void cql_session_on_response(cql_session *s, cql_conn *c, cql_future *f, cql_msg *m)
+/* An ERROR answer: re-prepare on Unprepared, retry on Overloaded/Is_bootstrapping,
+ * otherwise the future fails with the server's error. */
+static void on_error_response(cql_session *s, cql_conn *c, cql_future *f, cql_msg *m)
 {
+    cql_error_info info;
+    cql_value upid = {NULL, 0};
+    if (cql_error_parse(m, c->version, &info, &upid)) {
+        snprintf(f->errmsg, sizeof f->errmsg, "malformed ERROR response");
+        complete(s, f, CE_EPROTO);
+        return;
+    }
+    if (info.code == 0x2500 && !f->reprepare && (f->kind == FK_EXECUTE || f->kind == FK_BATCH) &&
+        f->attempts <= MAX_ATTEMPTS + 1) {
+        /* Unprepared on this node: prepare here, then send the request again */
+        f->reprep = cql_future_prepared_by_id(f, upid);
+        f->reprepare = true;
+        ce_debug("msg=\"cql re-preparing\" host=%s", s->hosts[c->host].addr);
+        if (f->reprep && cql_conn_send(c, f) == CE_OK) {
+            f->attempts++;
+            f->sent_at = cql_now_ms();
+            fl_push(s, f);
+            return;
+        }
+        f->reprepare = false;
+        fail_server(s, f, &info);
+        return;
+    }
+    if (info.code == 0x1001 || info.code == 0x1002) { /* Overloaded, Is_bootstrapping */
+        char why[160];
+        snprintf(why, sizeof why, "server error 0x%04x: %.120s", (unsigned)info.code, info.message);
+        f->info = info;
+        retry_or_fail(s, f, CE_ESERVER, why);
+        return;
+    }
+    f->reprepare = false;
+    fail_server(s, f, &info);
+}
+
+/* The PREPARED answer of a re-prepare: update the statement, send the request again. */
+static void on_reprepared(cql_session *s, cql_conn *c, cql_future *f, cql_result *r)
+{
+    f->reprepare = false;
+    if (r->kind != CQL_RESULT_PREPARED) {
+        cql_result_free(r);
+        snprintf(f->errmsg, sizeof f->errmsg, "re-prepare did not return a prepared statement");
+        complete(s, f, CE_EPROTO);
+        return;
+    }
+    ce_err e = cql_prepared_update(f->reprep, r);
+    cql_result_free(r);
+    if (e) {
+        complete(s, f, e);
+        return;
+    }
+    if (cql_conn_send(c, f) == CE_OK) {
+        f->sent_at = cql_now_ms();
+        s->hosts[c->host].requests++;
+        fl_push(s, f);
+    } else {
+        pend_push(s, f, true);
+    }
+}
+
+/* cql_conn_callbacks.on_response: the answer to f arrived on c. */
+static void on_response(void *owner, cql_conn *c, cql_future *f, cql_msg *m)
+{
+    cql_session *s = owner;
     fl_remove(s, f);
     f->conn = NULL;
     if (m->opcode == CQL_OP_ERROR) {
-        cql_error_info info;
-        cql_value upid = {NULL, 0};
-        if (cql_error_parse(m, c->version, &info, &upid)) {
-            snprintf(f->errmsg, sizeof f->errmsg, "malformed ERROR response");
-            complete(s, f, CE_EPROTO);
-            return;
-        }
-        if (info.code == 0x2500 && !f->reprepare && (f->kind == FK_EXECUTE || f->kind == FK_BATCH) &&
-            f->attempts <= MAX_ATTEMPTS + 1) {
-            /* Unprepared on this node: prepare here, then send the request again */
-            f->reprep = find_prepared_by_id(f, upid);
-            f->reprepare = true;
-            ce_debug("msg=\"cql re-preparing\" host=%s", s->hosts[c->host].addr);
-            if (f->reprep && cql_conn_send(c, f) == CE_OK) {
-                f->attempts++;
-                f->sent_at = cql_now_ms();
-                fl_push(s, f);
-                return;
-            }
-            f->reprepare = false;
-            fail_server(s, f, &info);
-            return;
-        }
-        if (info.code == 0x1001 || info.code == 0x1002) { /* Overloaded, Is_bootstrapping */
-            char why[160];
-            snprintf(why, sizeof why, "server error 0x%04x: %.120s", (unsigned)info.code, info.message);
-            f->info = info;
-            retry_or_fail(s, f, CE_ESERVER, why);
-            return;
-        }
-        if (f->reprepare) {
-            f->reprepare = false;
-        }
-        fail_server(s, f, &info);
+        on_error_response(s, c, f, m);
         return;
     }
     if (f->kind == FK_OPTIONS || f->kind == FK_REGISTER) {
@@ -609,35 +367,12 @@ void cql_session_on_response(cql_session *s, cql_conn *c, cql_future *f, cql_msg
         return;
     }
     if (f->reprepare) {
-        f->reprepare = false;
-        if (r->kind != CQL_RESULT_PREPARED) {
-            cql_result_free(r);
-            snprintf(f->errmsg, sizeof f->errmsg, "re-prepare did not return a prepared statement");
-            complete(s, f, CE_EPROTO);
-            return;
-        }
-        e = prepared_update(f->reprep, r);
-        cql_result_free(r);
-        if (e) {
-            complete(s, f, e);
-            return;
-        }
-        if (cql_conn_send(c, f) == CE_OK) {
-            f->sent_at = cql_now_ms();
-            s->hosts[c->host].requests++;
-            fl_push(s, f);
-        } else {
-            pend_push(s, f, true);
-        }
+        on_reprepared(s, c, f, r);
         return;
     }
     if (r->kind == CQL_RESULT_ROWS && f->kind == FK_EXECUTE && r->new_metadata_id.ptr && r->cols == &r->own_cols) {
         /* v5: the result columns changed since the statement was prepared */
-        cql_colset *nc;
-        if (!colset_clone(&r->own_cols, &nc)) {
-            set_bytes(&f->prep->mdid, &f->prep->mdidlen, r->new_metadata_id);
-            prepared_set_result(f->prep, nc);
-        }
+        cql_prepared_set_metadata(f->prep, r); /* best effort: the old one still works */
     }
     f->result = r;
     complete(s, f, CE_OK);
@@ -645,8 +380,9 @@ void cql_session_on_response(cql_session *s, cql_conn *c, cql_future *f, cql_msg
 
 /* ---------------------------------------------------------------- connection events */
 
-void cql_session_on_conn_ready(cql_session *s, cql_conn *c)
+static void on_conn_ready(void *owner, cql_conn *c)
 {
+    cql_session *s = owner;
     cql_host *h = &s->hosts[c->host];
     if (!h->up)
         ce_info("msg=\"cql host up\" host=%s proto=%d compression=%s", h->addr, c->version,
@@ -661,8 +397,9 @@ void cql_session_on_conn_ready(cql_session *s, cql_conn *c)
     }
 }
 
-void cql_session_on_conn_lost(cql_session *s, cql_conn *c, ce_err e)
+static void on_conn_lost(void *owner, cql_conn *c, ce_err e)
 {
+    cql_session *s = owner;
     cql_host *h = &s->hosts[c->host];
     bool was_up = h->up && c->state == CS_CLOSED;
     h->up = false;
@@ -687,8 +424,9 @@ void cql_session_on_conn_lost(cql_session *s, cql_conn *c, ce_err e)
     }
 }
 
-void cql_session_on_event(cql_session *s, cql_conn *c, cql_msg *m)
+static void on_event(void *owner, cql_conn *c, cql_msg *m)
 {
+    cql_session *s = owner;
     (void)c;
     cql_event ev;
     if (cql_event_parse(m, &ev)) {
@@ -707,6 +445,21 @@ void cql_session_on_event(cql_session *s, cql_conn *c, cql_msg *m)
 
 /* ---------------------------------------------------------------- the loop */
 
+/* Open a connection to host h: the session's settings and its calls back. */
+static ce_err open_conn(cql_session *s, int h, int version, cql_conn **out)
+{
+    const cql_host *hp = &s->hosts[h];
+    cql_conn_config cfg = {
+        .addr = hp->addr,
+        .name = hp->name,
+        .port = hp->port,
+        .o = &s->o,
+        .ssl_ctx = s->ssl_ctx,
+        .cb = {s, on_conn_ready, on_conn_lost, on_response, on_event},
+    };
+    return cql_conn_open(&cfg, h, version, out);
+}
+
 static void maintain_hosts(cql_session *s, int64_t now)
 {
     if (!s->version)
@@ -722,11 +475,11 @@ static void maintain_hosts(cql_session *s, int64_t now)
             if (now < h->next_retry)
                 continue;
             cql_conn *nc = NULL;
-            ce_err e = cql_conn_open(s, (int)i, s->version, &nc);
+            ce_err e = open_conn(s, (int)i, s->version, &nc);
             if (e || !nc) {
                 if (nc) {
                     h->conn = nc; /* state CLOSED: report through the usual path */
-                    cql_session_on_conn_lost(s, nc, e);
+                    on_conn_lost(s, nc, e);
                     cql_conn_free(nc);
                     h->conn = NULL;
                 }
@@ -917,15 +670,15 @@ ce_err cql_session_query(cql_session *s, const char *cql, const cql_value *value
 cql_future *cql_session_execute_async(cql_session *s, cql_prepared *p, const cql_value *values, size_t n,
                                       const cql_query_opts *q)
 {
-    cql_future *f = future_new(s, FK_EXECUTE);
+    cql_future *f = cql_future_new(s, FK_EXECUTE);
     if (!f)
         return NULL;
     f->prep = p;
-    ce_err e = future_set_values(f, values, n, q ? q->names : NULL);
+    ce_err e = cql_future_copy_values(f, values, n, q ? q->names : NULL);
     if (!e)
-        e = future_set_opts(f, q);
+        e = cql_future_copy_opts(f, q);
     if (e)
-        return future_failed(f, e);
+        return cql_future_failed(f, e);
     cql_session_submit(s, f);
     return f;
 }
@@ -948,20 +701,20 @@ cql_future *cql_session_batch_async(cql_session *s, int batch_type, cql_prepared
                                     const cql_value *const *values, const size_t *nvalues, size_t nstmts,
                                     const cql_query_opts *q)
 {
-    cql_future *f = future_new(s, FK_BATCH);
+    cql_future *f = cql_future_new(s, FK_BATCH);
     if (!f)
         return NULL;
     f->batch_type = batch_type;
     f->batch = calloc(nstmts ? nstmts : 1, sizeof *f->batch);
     if (!f->batch)
-        return future_failed(f, CE_ENOMEM);
+        return cql_future_failed(f, CE_ENOMEM);
     f->nbatch = nstmts;
     size_t total = 0;
     for (size_t i = 0; i < nstmts; i++)
         total += nvalues ? nvalues[i] : 0;
     cql_value *all = calloc(total ? total : 1, sizeof *all);
     if (!all)
-        return future_failed(f, CE_ENOMEM);
+        return cql_future_failed(f, CE_ENOMEM);
     size_t k = 0;
     for (size_t i = 0; i < nstmts; i++) {
         f->batch[i].prep = stmts[i];
@@ -972,145 +725,20 @@ cql_future *cql_session_batch_async(cql_session *s, int batch_type, cql_prepared
     }
     if (nstmts)
         f->prep = stmts[0]; /* routing by the first statement */
-    ce_err e = future_set_values(f, all, total, NULL);
+    ce_err e = cql_future_copy_values(f, all, total, NULL);
     free(all);
     if (!e)
-        e = future_set_opts(f, q);
+        e = cql_future_copy_opts(f, q);
     if (e)
-        return future_failed(f, e);
+        return cql_future_failed(f, e);
     cql_session_submit(s, f);
     return f;
 }
 
 /* ---------------------------------------------------------------- prepared statements */
 
-size_t cql_prepared_param_count(const cql_prepared *p) { return p->bind.ncols; }
-const cql_type *cql_prepared_param_type(const cql_prepared *p, size_t i)
-{
-    return i < p->bind.ncols ? p->bind.cols[i].type : NULL;
-}
-const char *cql_prepared_param_name(const cql_prepared *p, size_t i)
-{
-    return i < p->bind.ncols ? p->bind.cols[i].name : NULL;
-}
-size_t cql_prepared_column_count(const cql_prepared *p) { return p->result ? p->result->ncols : 0; }
-const char *cql_prepared_column_name(const cql_prepared *p, size_t i)
-{
-    return i < cql_prepared_column_count(p) ? p->result->cols[i].name : NULL;
-}
-const cql_type *cql_prepared_column_type(const cql_prepared *p, size_t i)
-{
-    return i < cql_prepared_column_count(p) ? p->result->cols[i].type : NULL;
-}
 
-static void prepared_free(cql_prepared *p)
-{
-    free(p->cql);
-    free(p->id);
-    free(p->mdid);
-    cql_colset_free(&p->bind);
-    if (p->result) {
-        cql_colset_free(p->result);
-        free(p->result);
-    }
-    for (size_t i = 0; i < p->nold; i++) {
-        cql_colset_free(p->old[i]);
-        free(p->old[i]);
-    }
-    free(p->old);
-    free(p->keyspace);
-    free(p);
-}
 
-/* PREPARE on every other host that is up, so executions routed there do not meet
- * Unprepared. Failures are ignored: Unprepared is handled when met. */
-static void prepare_elsewhere(cql_session *s, const char *cql, int skip_host)
-{
-    cql_future *fs[64];
-    size_t n = 0;
-    for (size_t i = 0; i < s->nhosts && n < 64; i++) {
-        if ((int)i == skip_host || !s->hosts[i].conn || s->hosts[i].conn->state != CS_READY)
-            continue;
-        cql_future *f = future_new(s, FK_PREPARE);
-        if (!f)
-            break;
-        f->cql_len = strlen(cql);
-        if (!(f->cql = strdup(cql))) {
-            future_release(f);
-            break;
-        }
-        f->pin_host = (int)i;
-        cql_session_submit(s, f);
-        fs[n++] = f;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (cql_future_wait(fs[i], NULL))
-            ce_debug("msg=\"cql prepare on another host failed\" err=\"%s\"", fs[i]->errmsg);
-        cql_future_free(fs[i]);
-    }
-}
-
-ce_err cql_session_prepare(cql_session *s, const char *cql, cql_prepared **out, cql_error_info *info)
-{
-    *out = NULL;
-    for (cql_prepared *p = s->prepared; p; p = p->next)
-        if (!strcmp(p->cql, cql)) {
-            *out = p;
-            return CE_OK;
-        }
-    cql_future *f = future_new(s, FK_PREPARE);
-    if (!f)
-        return CE_ENOMEM;
-    f->cql_len = strlen(cql);
-    f->cql = strdup(cql);
-    if (!f->cql) {
-        future_release(f);
-        return CE_ENOMEM;
-    }
-    cql_session_submit(s, f);
-    cql_result *r = NULL;
-    ce_err e = cql_future_wait(f, &r);
-    int first_host = f->host;
-    if (e) {
-        if (info)
-            *info = f->info;
-        cql_session_set_err(s, "%s", f->errmsg);
-        cql_future_free(f);
-        return e;
-    }
-    cql_future_free(f);
-    if (!s->o.prepare_lazily)
-        prepare_elsewhere(s, cql, first_host);
-    if (r->kind != CQL_RESULT_PREPARED) {
-        cql_result_free(r);
-        cql_session_set_err(s, "PREPARE did not return a prepared statement");
-        return CE_EPROTO;
-    }
-    cql_prepared *p = calloc(1, sizeof *p);
-    if (!p || !(p->cql = strdup(cql))) {
-        free(p);
-        cql_result_free(r);
-        return CE_ENOMEM;
-    }
-    p->cql_len = strlen(cql);
-    e = prepared_update(p, r);
-    cql_result_free(r);
-    if (e) {
-        prepared_free(p);
-        return e;
-    }
-    const char *ks = p->bind.ncols ? p->bind.cols[0].keyspace
-                                   : (p->result && p->result->ncols ? p->result->cols[0].keyspace : NULL);
-    if (ks && *ks) {
-        p->keyspace = strdup(ks);
-        if (s->o.token_aware && s->nring)
-            p->rf = cql_cluster_keyspace_rf(s, ks); /* bound keys or a caller's routing token */
-    }
-    p->next = s->prepared;
-    s->prepared = p;
-    *out = p;
-    return CE_OK;
-}
 
 /* ---------------------------------------------------------------- connect / free */
 
@@ -1142,7 +770,7 @@ static ce_err connect_one(cql_session *s, int h, int v, bool *version_rejected)
     cql_host *host = &s->hosts[h];
     *version_rejected = false;
     cql_conn *c = NULL;
-    ce_err e = cql_conn_open(s, h, v, &c);
+    ce_err e = open_conn(s, h, v, &c);
     if (e || !c) {
         cql_session_set_err(s, "%s", c ? c->errmsg : ce_strerror(e));
         cql_conn_free(c);
@@ -1173,16 +801,11 @@ static ce_err connect_one(cql_session *s, int h, int v, bool *version_rejected)
     return why;
 }
 
-ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
+/* Copy the options (strings included) into s and apply defaults; CE_ECONFIG with the
+ * reason in s->errmsg for options that cannot work. */
+static ce_err session_set_opts(cql_session *s, const cql_session_opts *o)
 {
-    *out = NULL;
-    cql_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return CE_ENOMEM;
-    *out = s;
     s->o = *o;
-    s->control_host = -1;
-    s->need_register = true;
     bool fail = false;
     s->o.keyspace = s->ks_copy = dup_or_null(o->keyspace, &fail);
     s->o.username = s->user_copy = dup_or_null(o->username, &fail);
@@ -1209,6 +832,12 @@ ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
         cql_session_set_err(s, "no contact points");
         return CE_ECONFIG;
     }
+    return CE_OK;
+}
+
+/* The TLS context (when asked) and the resolvable contact points as hosts. */
+static ce_err session_add_contacts(cql_session *s, const cql_session_opts *o)
+{
     if (o->tls) {
         char err[256];
         ce_err e = cql_tls_ctx_new(&s->o, &s->ssl_ctx, err, sizeof err);
@@ -1230,13 +859,20 @@ ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
         cql_session_set_err(s, "no contact point could be resolved");
         return CE_ENOHOST;
     }
+    return CE_OK;
+}
+
+/* Connect to the first contact point that answers, negotiating the protocol version
+ * (v5, then v4 when refused, unless one is forced); sets s->version. */
+static ce_err session_first_host(cql_session *s, int forced_version)
+{
     for (size_t i = 0; i < s->nhosts; i++)
         s->hosts[i].next_retry = INT64_MAX;
     ce_err last = CE_ENOHOST;
     int chosen = -1;
     for (size_t i = 0; i < s->nhosts && chosen < 0; i++) {
-        int versions[2] = {o->protocol_version ? o->protocol_version : 5, 4};
-        int nv = o->protocol_version ? 1 : 2;
+        int versions[2] = {forced_version ? forced_version : 5, 4};
+        int nv = forced_version ? 1 : 2;
         for (int k = 0; k < nv; k++) {
             bool rejected;
             last = connect_one(s, (int)i, versions[k], &rejected);
@@ -1258,11 +894,27 @@ ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
     for (size_t i = 0; i < s->nhosts; i++)
         if (s->hosts[i].next_retry == INT64_MAX)
             s->hosts[i].next_retry = 0;
-    if (s->o.discover) {
-        ce_err e = cql_cluster_discover(s);
-        if (e)
-            ce_warn("msg=\"cql discovery failed; using contact points only\" err=\"%s\"", s->errmsg);
-    }
+    return CE_OK;
+}
+
+ce_err cql_session_connect(const cql_session_opts *o, cql_session **out)
+{
+    *out = NULL;
+    cql_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return CE_ENOMEM;
+    *out = s;
+    s->control_host = -1;
+    s->need_register = true;
+    ce_err e = session_set_opts(s, o);
+    if (!e)
+        e = session_add_contacts(s, o);
+    if (!e)
+        e = session_first_host(s, o->protocol_version);
+    if (e)
+        return e;
+    if (s->o.discover && cql_cluster_discover(s))
+        ce_warn("msg=\"cql discovery failed; using contact points only\" err=\"%s\"", s->errmsg);
     /* bring up the other hosts now, so routing works from the first request */
     int64_t until = cql_now_ms() + s->o.connect_timeout_ms;
     for (;;) {
@@ -1309,7 +961,7 @@ void cql_session_free(cql_session *s)
     while (s->prepared) {
         cql_prepared *p = s->prepared;
         s->prepared = p->next;
-        prepared_free(p);
+        cql_prepared_free(p);
     }
     if (s->ssl_ctx)
         SSL_CTX_free(s->ssl_ctx);

@@ -113,9 +113,40 @@ typedef enum {
 #define CQL_STREAM_ORPHAN ((cql_future *)2)
 #define CQL_STREAM_REGISTER ((cql_future *)3)
 
+/*
+ * What a connection needs from its owner, given once at open: where to connect, the
+ * settings it reads, and the calls back for what it learns. The connection never sees
+ * the session: session -> conn is plain calls, conn -> session only these pointers.
+ */
+typedef struct {
+    void *owner;
+    /* the handshake finished: the connection can take requests */
+    void (*on_ready)(void *owner, cql_conn *c);
+    /* the connection closed (after cql_conn_fail); its futures must be taken back */
+    void (*on_lost)(void *owner, cql_conn *c, ce_err e);
+    /* the response to f (never NULL); the callee owns m->body */
+    void (*on_response)(void *owner, cql_conn *c, cql_future *f, cql_msg *m);
+    /* a server EVENT on a registered connection; the callee owns m->body */
+    void (*on_event)(void *owner, cql_conn *c, cql_msg *m);
+} cql_conn_callbacks;
+
+typedef struct {
+    const char *addr;              /* numeric address (copied) */
+    const char *name;              /* name for the TLS host check, "" = addr (copied) */
+    uint16_t port;
+    const cql_session_opts *o;     /* credentials, keyspace, compression, timeouts: must
+                                      outlive the connection */
+    SSL_CTX *ssl_ctx;              /* NULL = no TLS */
+    cql_conn_callbacks cb;
+} cql_conn_config;
+
 struct cql_conn {
-    cql_session *s;
-    int host;
+    cql_conn_callbacks cb;
+    const cql_session_opts *o;
+    SSL_CTX *ssl_ctx;
+    char addr[64], name[256];
+    uint16_t port;
+    int host;                      /* the owner's index of the host, for its own use */
     int fd;
     SSL *ssl;
     conn_state state;
@@ -137,10 +168,13 @@ struct cql_conn {
     char errmsg[256];
 };
 
-ce_err cql_conn_open(cql_session *s, int host, int version, cql_conn **out);
+/* Start connecting (non-blocking) to cfg's host with the given protocol version; host is
+ * stored for the owner. *out owned by the caller (cql_conn_free). CE_ENOMEM, or CE_EIO /
+ * CE_EINVAL with c->errmsg when the socket cannot be started (then *out is NULL). */
+ce_err cql_conn_open(const cql_conn_config *cfg, int host, int version, cql_conn **out);
 void cql_conn_free(cql_conn *c);
 /* Drive the connection: readable/writable from poll. Completes futures via
- * cql_session_on_response. Returns CE_OK or the error that closed the connection. */
+ * cb.on_response. Returns CE_OK or the error that closed the connection. */
 ce_err cql_conn_io(cql_conn *c, short revents);
 /* poll events wanted. */
 short cql_conn_events(const cql_conn *c);
@@ -152,7 +186,7 @@ ce_err cql_conn_send(cql_conn *c, cql_future *f);
 ce_err cql_conn_heartbeat(cql_conn *c);
 ce_err cql_conn_register(cql_conn *c);
 /* Mark connection failed: sets state CLOSED, closes the socket; futures are
- * handed back through cql_session_on_conn_lost. */
+ * handed back through cb.on_lost. */
 void cql_conn_fail(cql_conn *c, ce_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Release a stream id (after its response). */
 void cql_conn_release_stream(cql_conn *c, int stream);
@@ -218,13 +252,36 @@ struct cql_session {
     bool connecting;        /* inside cql_session_connect */
 };
 
-/* session.c hooks used by conn.c */
-void cql_session_on_response(cql_session *s, cql_conn *c, cql_future *f, cql_msg *m);
-void cql_session_on_event(cql_session *s, cql_conn *c, cql_msg *m);
-void cql_session_on_conn_ready(cql_session *s, cql_conn *c);
-void cql_session_on_conn_lost(cql_session *s, cql_conn *c, ce_err e);
-/* Re-encode and write a future's request. */
+/* ---------------------------------------------------------------- future.c */
+
+/* An empty future of the given kind for session s; NULL on allocation failure. */
+cql_future *cql_future_new(cql_session *s, future_kind kind);
+/* Free a future and everything it holds, in flight or not (the session's lists are
+ * the caller's business). */
+void cql_future_release(cql_future *f);
+/* Copy n values (and their names when names is not NULL) into f. CE_ENOMEM. */
+ce_err cql_future_copy_values(cql_future *f, const cql_value *values, size_t n,
+                              const char *const *names);
+/* Copy query options (paging state and keyspace included) into f; q may be NULL. */
+ce_err cql_future_copy_opts(cql_future *f, const cql_query_opts *q);
+/* Mark a future that could not be built as done with error e; returns f. */
+cql_future *cql_future_failed(cql_future *f, ce_err e);
+/* Re-encode and write a future's request on c with the given stream id. */
 ce_err cql_future_encode(cql_future *f, cql_conn *c, int stream);
+/* The prepared statement of f (or of one of its batch entries) whose id is id; f->prep
+ * when none matches. */
+cql_prepared *cql_future_prepared_by_id(cql_future *f, cql_value id);
+
+/* ---------------------------------------------------------------- prepared.c */
+
+/* Take id, metadata id, bind and result columns from a PREPARED result (r's columns
+ * are moved). CE_ENOMEM. */
+ce_err cql_prepared_update(cql_prepared *p, cql_result *r);
+/* v5: a ROWS result announced new result metadata: copy its columns and id into p (the
+ * old columns stay alive for results that point to them). CE_ENOMEM, p unchanged. */
+ce_err cql_prepared_set_metadata(cql_prepared *p, const cql_result *r);
+/* Free one cache entry. */
+void cql_prepared_free(cql_prepared *p);
 
 /* session.c: internal helpers shared with cluster.c / schema.c */
 cql_future *cql_future_new_query(cql_session *s, const char *cql, const cql_value *values, size_t n,

@@ -96,29 +96,14 @@ int cql_type_fixed_size(const cql_type *t)
 {
     if (!t)
         return -1;
-    switch (t->kind) {
-    case CQL_T_BOOLEAN:
-        return 1;
-    case CQL_T_INT:
-    case CQL_T_FLOAT:
-        return 4;
-    case CQL_T_BIGINT:
-    case CQL_T_COUNTER:
-    case CQL_T_DOUBLE:
-    case CQL_T_TIMESTAMP:
-        return 8;
-    case CQL_T_UUID:
-    case CQL_T_TIMEUUID:
-        return 16;
-    case CQL_T_VECTOR: {
+    if (t->kind == CQL_T_VECTOR) {
         int e = t->nsub == 1 ? cql_type_fixed_size(t->sub[0]) : -1;
         if (e < 0 || t->dimension == 0 || (uint64_t)e * t->dimension > INT32_MAX)
             return -1;
         return e * (int)t->dimension;
     }
-    default:
-        return -1;
-    }
+    const cql_type_info *ti = cql_type_info_of(t->kind);
+    return ti ? ti->fixed_size : -1;
 }
 
 /* ------------------------------------------------------------------ constructors */
@@ -167,51 +152,62 @@ ce_err cql_type_add_sub(cql_type *t, cql_type *sub, const char *field_name)
 
 /* ------------------------------------------------------------------ names */
 
-static const struct {
-    const char *cql;   /* CQL name */
-    const char *cls;   /* marshal class short name */
-    cql_type_kind kind;
-} simple_types[] = {
-    {"ascii", "AsciiType", CQL_T_ASCII},
-    {"bigint", "LongType", CQL_T_BIGINT},
-    {"blob", "BytesType", CQL_T_BLOB},
-    {"boolean", "BooleanType", CQL_T_BOOLEAN},
-    {"counter", "CounterColumnType", CQL_T_COUNTER},
-    {"decimal", "DecimalType", CQL_T_DECIMAL},
-    {"double", "DoubleType", CQL_T_DOUBLE},
-    {"float", "FloatType", CQL_T_FLOAT},
-    {"int", "Int32Type", CQL_T_INT},
-    {"timestamp", "TimestampType", CQL_T_TIMESTAMP},
-    {"uuid", "UUIDType", CQL_T_UUID},
-    {"text", "UTF8Type", CQL_T_VARCHAR},
-    {"varint", "IntegerType", CQL_T_VARINT},
-    {"timeuuid", "TimeUUIDType", CQL_T_TIMEUUID},
-    {"inet", "InetAddressType", CQL_T_INET},
-    {"date", "SimpleDateType", CQL_T_DATE},
-    {"time", "TimeType", CQL_T_TIME},
-    {"smallint", "ShortType", CQL_T_SMALLINT},
-    {"tinyint", "ByteType", CQL_T_TINYINT},
-    {"duration", "DurationType", CQL_T_DURATION},
-    {"varchar", "UTF8Type", CQL_T_VARCHAR},   /* alias: after "text" so format picks "text" */
-    {"timestamp", "DateType", CQL_T_TIMESTAMP}, /* legacy class name */
+#define FORM_SCALAR true
+#define FORM_PARAM false
+/* The client's columns of cql/type_table.h. */
+static const cql_type_info type_infos[] = {
+#define CQL_KIND_INFO(NAME, id, cql, marshal, form, fixed, es, stem) \
+    {CQL_T_##NAME, cql, marshal, FORM_##form, fixed},
+    CQL_TYPE_TABLE(CQL_KIND_INFO)
+#undef CQL_KIND_INFO
 };
-#define N_SIMPLE (sizeof simple_types / sizeof simple_types[0])
+#define N_INFOS (sizeof type_infos / sizeof type_infos[0])
+
+/* Other names of scalar kinds: schema text "varchar", the legacy class DateType. */
+static const struct {
+    const char *cql, *cls;
+    cql_type_kind kind;
+} aliases[] = {
+    {"varchar", "UTF8Type", CQL_T_VARCHAR},
+    {NULL, "DateType", CQL_T_TIMESTAMP},
+};
+
+const cql_type_info *cql_type_info_of(cql_type_kind k)
+{
+    for (size_t i = 0; i < N_INFOS; i++)
+        if (type_infos[i].kind == k)
+            return &type_infos[i];
+    return NULL;
+}
+
+static bool name_is(const char *name, const char *s, size_t n)
+{
+    return name && strlen(name) == n && memcmp(name, s, n) == 0;
+}
+
+/* The scalar kind named s[0..n) by its CQL name (by_class false) or its marshal class. */
+static bool scalar_by_name(const char *s, size_t n, bool by_class, cql_type_kind *k)
+{
+    for (size_t i = 0; i < N_INFOS; i++) {
+        const cql_type_info *ti = &type_infos[i];
+        if (ti->scalar && name_is(by_class ? ti->marshal : ti->name, s, n)) {
+            *k = ti->kind;
+            return true;
+        }
+    }
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        if (name_is(by_class ? aliases[i].cls : aliases[i].cql, s, n)) {
+            *k = aliases[i].kind;
+            return true;
+        }
+    }
+    return false;
+}
 
 const char *cql_type_kind_name(cql_type_kind k)
 {
-    for (size_t i = 0; i < N_SIMPLE; i++)
-        if (simple_types[i].kind == k)
-            return simple_types[i].cql;
-    switch (k) {
-    case CQL_T_LIST: return "list";
-    case CQL_T_MAP: return "map";
-    case CQL_T_SET: return "set";
-    case CQL_T_TUPLE: return "tuple";
-    case CQL_T_UDT: return "udt";
-    case CQL_T_VECTOR: return "vector";
-    case CQL_T_CUSTOM: return "custom";
-    default: return "unknown";
-    }
+    const cql_type_info *ti = cql_type_info_of(k);
+    return ti ? ti->name : "unknown";
 }
 
 /* ------------------------------------------------------------------ schema text parser */
@@ -334,12 +330,9 @@ static ce_err tp_type(tparser *p, int depth, cql_type **out)
     bool quoted = c == '"';
     cql_type *t = NULL;
     if (!quoted) {
-        for (size_t i = 0; i < N_SIMPLE && !t; i++) {
-            if (strcmp(id, simple_types[i].cql) == 0) {
-                if (!(t = cql_type_new(simple_types[i].kind)))
-                    e = CE_ENOMEM;
-            }
-        }
+        cql_type_kind k;
+        if (scalar_by_name(id, strlen(id), false, &k) && !(t = cql_type_new(k)))
+            e = CE_ENOMEM;
         if (!t && !e) {
             if (strcmp(id, "frozen") == 0) {
                 if (!tp_eat(p, '<'))
@@ -540,14 +533,12 @@ static ce_err cp_type(cparser *p, int depth, cql_type **out)
     cql_type *t = NULL;
     bool has_args = p->s[p->pos] == '(';
     if (!has_args) {
-        for (size_t i = 0; i < N_SIMPLE; i++) {
-            if (strlen(simple_types[i].cls) == shortlen &&
-                memcmp(simple_types[i].cls, shortn, shortlen) == 0) {
-                if (!(t = cql_type_new(simple_types[i].kind)))
-                    return CE_ENOMEM;
-                *out = t;
-                return CE_OK;
-            }
+        cql_type_kind k;
+        if (scalar_by_name(shortn, shortlen, true, &k)) {
+            if (!(t = cql_type_new(k)))
+                return CE_ENOMEM;
+            *out = t;
+            return CE_OK;
         }
     } else if (IS("FrozenType") || IS("ReversedType")) {
         p->pos++;

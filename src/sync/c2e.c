@@ -288,7 +288,7 @@ static ce_err task_add_value(scan_task *t, const cql_type *ty, const json_t *j, 
 {
     bool is_null = false;
     size_t before = t->binds.len;
-    ce_err e = cql_value_from_json(ty, j, &t->binds, &is_null, err);
+    ce_err e = conv_value_from_json(ty, j, &t->binds, &is_null, err);
     if (e)
         return e;
     t->offs[t->nvals] = before;
@@ -779,19 +779,18 @@ static ce_err ensure_index(c2e *c, bool *created)
     }
     if (exists || !c->d->create_index)
         return CE_OK;
-    sync_es_target tg = {es_client_flavor(ctx->es), es_client_major_version(ctx->es),
-                         es_client_has_types(ctx->es), c->type, false};
+    es_caps caps = *es_client_caps(ctx->es);
     ce_buf body = CE_BUF_INIT;
-    e = sync_mapping_build(c->meta, c->d, &tg, &body);
+    e = sync_mapping_build(c->meta, c->d, &caps, &body);
     if (!e)
         e = es_index_create(ctx->es, c->d->index, ce_buf_cstr(&body), created);
     if (e && strstr(es_client_errmsg(ctx->es), "index.knn")) {
         /* OpenSearch without the k-NN plugin: vectors become float arrays */
         ce_warn("sync=%s dir=to_es msg=\"no k-NN plugin: vector columns mapped as float arrays\"",
                 c->d->name);
-        tg.no_knn = true;
+        caps.knn_plugin = false;
         ce_buf_reset(&body);
-        e = sync_mapping_build(c->meta, c->d, &tg, &body);
+        e = sync_mapping_build(c->meta, c->d, &caps, &body);
         if (!e)
             e = es_index_create(ctx->es, c->d->index, ce_buf_cstr(&body), created);
     }
@@ -857,12 +856,12 @@ static ce_err delete_old_versions(c2e *c)
         json_t *jid = json_string(c->olds[k].id);
         json_t *jv = json_integer(c->olds[k].version);
         off[0] = 0;
-        ce_err ve = (jid && jv) ? cql_value_from_json(cql_prepared_param_type(del, 0), jid, &vb, &nul, NULL)
+        ce_err ve = (jid && jv) ? conv_value_from_json(cql_prepared_param_type(del, 0), jid, &vb, &nul, NULL)
                                 : CE_ENOMEM;
         len[0] = (int32_t)vb.len;
         off[1] = vb.len;
         if (!ve)
-            ve = cql_value_from_json(cql_prepared_param_type(del, 1), jv, &vb, &nul, NULL);
+            ve = conv_value_from_json(cql_prepared_param_type(del, 1), jv, &vb, &nul, NULL);
         len[1] = (int32_t)(vb.len - off[1]);
         json_decref(jid);
         json_decref(jv);

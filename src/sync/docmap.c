@@ -2,7 +2,7 @@
  * docmap.c - Cassandra rows <-> Elasticsearch documents (pure: no I/O).
  *
  * C->E: a row becomes one JSON object with every column in its lossless JSON form
- * (cql_value_to_json), written straight into the bulk buffer; its _id is built from
+ * (conv_value_to_json), written straight into the bulk buffer; its _id is built from
  * the key columns (encoding below) and its external version from the version column.
  * E->C: a search hit becomes the bound values of the prepared INSERT; missing fields
  * are UNSET so partial documents never erase columns; key columns missing from
@@ -43,7 +43,7 @@ ce_err sync_value_text(const cql_type *t, const uint8_t *p, int32_t len, ce_buf 
     if (kind_is_text(t->kind))
         return ce_buf_append(out, p, (size_t)len);
     ce_buf_reset(scratch);
-    ce_err e = cql_value_to_json(t, p, len, scratch);
+    ce_err e = conv_value_to_json(t, p, len, scratch);
     if (e)
         return e;
     const char *s = scratch->data;
@@ -224,7 +224,7 @@ ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc)
         if ((int)i == m->source_idx && cells[i].len < 0)
             e = jsonw_cstr(doc, m->cassandra_source_id);
         else
-            e = cql_value_to_json(m->types[i], cells[i].ptr, cells[i].len, doc);
+            e = conv_value_to_json(m->types[i], cells[i].ptr, cells[i].len, doc);
     }
     if (!e && m->source_idx < 0 && m->source_field && m->cassandra_source_id) {
         if (m->ncols > 0)
@@ -273,7 +273,7 @@ static ce_err json_version(const json_t *v, int64_t *out)
     return CE_ECONVERT;
 }
 
-/* A key part of the _id as the JSON value cql_value_from_json expects. */
+/* A key part of the _id as the JSON value conv_value_from_json expects. */
 static json_t *part_json(const cql_type *t, const char *part)
 {
     if (kind_is_structured(t->kind)) {
@@ -363,7 +363,7 @@ ce_err sync_doc_values(const sync_docmap *m, const void *hitp, ce_buf *storage, 
         }
         bool is_null = false;
         ce_buf why = CE_BUF_INIT;
-        ce_err e = cql_value_from_json(t, v, storage, &is_null, &why);
+        ce_err e = conv_value_from_json(t, v, storage, &is_null, &why);
         json_decref(owned);
         if (e) {
             ce_buf_printf(err, "field \"%s\": %.*s", m->names[i], (int)why.len,

@@ -313,7 +313,7 @@ static size_t schema_versions(cql_session *s, const char *q, char vs[][40], size
         if (v.len <= 0)
             continue;
         ce_buf_reset(&b);
-        if (cql_value_to_json(cql_result_column_type(r, 0), v.ptr, v.len, &b) == CE_OK)
+        if (conv_value_to_json(cql_result_column_type(r, 0), v.ptr, v.len, &b) == CE_OK)
             snprintf(vs[n++], 40, "%.*s", (int)b.len, b.data);
     }
     ce_buf_free(&b);

@@ -2,7 +2,8 @@
  * mapping.c - the Elasticsearch mapping of a Cassandra table, and the CQL type of an
  * Elasticsearch field (pure: builds JSON text, reads jansson objects).
  *
- * CQL -> ES (index creation, docs/sync.md has the table): text -> text with a keyword
+ * CQL -> ES (index creation, docs/sync.md has the table; a scalar's property is the es
+ * column of cql/type_table.h, server differences come from es_caps): text -> text with a keyword
  * subfield (key columns -> keyword), integers -> long/integer/short/byte, varint and
  * decimal -> keyword (every digit kept), float/double -> float/double (ignore_malformed
  * so NaN/Infinity stay in _source), timestamp/date -> date, time/duration/uuid/timeuuid
@@ -17,6 +18,8 @@
  * binary -> blob, ip -> inet, dense_vector/knn_vector -> list<float>, objects and
  * anything else -> text holding the value's JSON.
  */
+#include "sync/mapping.h"
+
 #include "sync/sync_int.h"
 
 #include <jansson.h>
@@ -25,74 +28,85 @@
 
 static ce_err prop_str(ce_buf *b, const char *type) { return ce_buf_printf(b, "{\"type\":\"%s\"}", type); }
 
-ce_err sync_mapping_property(const cql_type *t, bool is_key, const sync_es_target *tg, ce_buf *b)
+/* The es column of the type table: a scalar kind's property, NULL for the kinds whose
+ * property is derived from their parameters. */
+static const char *table_property(cql_type_kind k)
+{
+    switch (k) {
+#define ES_CASE(NAME, id, cql, marshal, form, fixed, es, stem) \
+    case CQL_T_##NAME:                                         \
+        return es;
+        CQL_TYPE_TABLE(ES_CASE)
+#undef ES_CASE
+    default:
+        return CQL_ES_OPAQUE;
+    }
+}
+
+static bool is_float_vector(const cql_type *t)
+{
+    return t->kind == CQL_T_VECTOR && t->nsub == 1 && t->sub[0]->kind == CQL_T_FLOAT &&
+           t->dimension > 0;
+}
+
+static ce_err vector_property(const cql_type *t, const es_caps *caps, ce_buf *b)
+{
+    if (is_float_vector(t)) {
+        if (caps->flavor == ES_FLAVOR_OPENSEARCH && caps->knn_plugin)
+            return ce_buf_printf(b, "{\"type\":\"knn_vector\",\"dimension\":%u}", t->dimension);
+        if (caps->flavor == ES_FLAVOR_ELASTICSEARCH && caps->major >= 8 && t->dimension <= 4096)
+            return ce_buf_printf(b,
+                                 "{\"type\":\"dense_vector\",\"dims\":%u,\"index\":true,"
+                                 "\"similarity\":\"l2_norm\"}",
+                                 t->dimension);
+    }
+    if (t->nsub == 1)
+        return sync_mapping_property(t->sub[0], false, caps, b);
+    return prop_str(b, "float");
+}
+
+static ce_err udt_property(const cql_type *t, const es_caps *caps, ce_buf *b)
+{
+    ce_err e = ce_buf_append_str(b, "{\"type\":\"object\",\"properties\":{");
+    for (size_t i = 0; i < t->nsub && !e; i++) {
+        if (i)
+            e = ce_buf_append_byte(b, ',');
+        const char *fn = t->field_names ? t->field_names[i] : "";
+        if (!e)
+            e = jsonw_key(b, fn, strlen(fn));
+        if (!e)
+            e = sync_mapping_property(t->sub[i], false, caps, b);
+    }
+    return e ? e : ce_buf_append_str(b, "}}");
+}
+
+ce_err sync_mapping_property(const cql_type *t, bool is_key, const es_caps *caps, ce_buf *b)
 {
     switch (t->kind) {
     case CQL_T_ASCII:
     case CQL_T_VARCHAR:
         if (is_key)
             return prop_str(b, "keyword");
-        return ce_buf_append_str(
-            b, "{\"type\":\"text\",\"fields\":{\"keyword\":{\"type\":\"keyword\",\"ignore_above\":256}}}");
-    case CQL_T_BIGINT:
-    case CQL_T_COUNTER: return prop_str(b, "long");
-    case CQL_T_INT: return prop_str(b, "integer");
-    case CQL_T_SMALLINT: return prop_str(b, "short");
-    case CQL_T_TINYINT: return prop_str(b, "byte");
-    case CQL_T_VARINT:
-    case CQL_T_DECIMAL:
-    case CQL_T_TIME:
-    case CQL_T_DURATION:
-    case CQL_T_UUID:
-    case CQL_T_TIMEUUID: return prop_str(b, "keyword");
-    case CQL_T_FLOAT: return ce_buf_append_str(b, "{\"type\":\"float\",\"ignore_malformed\":true}");
-    case CQL_T_DOUBLE: return ce_buf_append_str(b, "{\"type\":\"double\",\"ignore_malformed\":true}");
-    case CQL_T_BOOLEAN: return prop_str(b, "boolean");
-    case CQL_T_BLOB: return prop_str(b, "binary");
-    case CQL_T_INET: return prop_str(b, "ip");
-    case CQL_T_TIMESTAMP:
-    case CQL_T_DATE:
-        return ce_buf_append_str(b, "{\"type\":\"date\",\"format\":\"strict_date_optional_time||epoch_millis\"}");
+        break;
     case CQL_T_LIST:
     case CQL_T_SET:
         if (t->nsub == 1)
-            return sync_mapping_property(t->sub[0], false, tg, b);
+            return sync_mapping_property(t->sub[0], false, caps, b);
         return prop_str(b, "keyword");
     case CQL_T_VECTOR:
-        if (t->nsub == 1 && t->sub[0]->kind == CQL_T_FLOAT && t->dimension > 0) {
-            if (tg->flavor == ES_FLAVOR_OPENSEARCH && !tg->no_knn)
-                return ce_buf_printf(b, "{\"type\":\"knn_vector\",\"dimension\":%u}", t->dimension);
-            if (tg->flavor == ES_FLAVOR_ELASTICSEARCH && tg->major >= 8 && t->dimension <= 4096)
-                return ce_buf_printf(b,
-                                     "{\"type\":\"dense_vector\",\"dims\":%u,\"index\":true,"
-                                     "\"similarity\":\"l2_norm\"}",
-                                     t->dimension);
-        }
-        if (t->nsub == 1)
-            return sync_mapping_property(t->sub[0], false, tg, b);
-        return prop_str(b, "float");
-    case CQL_T_UDT: {
-        ce_err e = ce_buf_append_str(b, "{\"type\":\"object\",\"properties\":{");
-        for (size_t i = 0; i < t->nsub && !e; i++) {
-            if (i)
-                e = ce_buf_append_byte(b, ',');
-            const char *fn = t->field_names ? t->field_names[i] : "";
-            if (!e)
-                e = jsonw_key(b, fn, strlen(fn));
-            if (!e)
-                e = sync_mapping_property(t->sub[i], false, tg, b);
-        }
-        return e ? e : ce_buf_append_str(b, "}}");
+        return vector_property(t, caps, b);
+    case CQL_T_UDT:
+        return udt_property(t, caps, b);
+    default:
+        break;
     }
-    case CQL_T_MAP:
-    case CQL_T_TUPLE:
-    default: return ce_buf_append_str(b, "{\"type\":\"object\",\"enabled\":false}");
-    }
+    const char *prop = table_property(t->kind);
+    return ce_buf_append_str(b, prop ? prop : CQL_ES_OPAQUE);
 }
 
-static bool has_opensearch_knn(const cql_table_meta *m, const sync_es_target *tg)
+static bool has_opensearch_knn(const cql_table_meta *m, const es_caps *caps)
 {
-    if (tg->flavor != ES_FLAVOR_OPENSEARCH || tg->no_knn)
+    if (caps->flavor != ES_FLAVOR_OPENSEARCH || !caps->knn_plugin)
         return false;
     for (size_t i = 0; i < m->ncolumns; i++) {
         const cql_type *t = m->columns[i].type;
@@ -112,16 +126,16 @@ static bool name_in_list(const char *name, const char *list)
     return false;
 }
 
-ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const sync_es_target *tg,
+ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const es_caps *caps,
                           ce_buf *b)
 {
     ce_err e = ce_buf_append_str(b, "{");
-    if (!e && has_opensearch_knn(m, tg))
+    if (!e && has_opensearch_knn(m, caps))
         e = ce_buf_append_str(b, "\"settings\":{\"index\":{\"knn\":true}},");
     if (!e)
         e = ce_buf_append_str(b, "\"mappings\":{");
-    if (!e && tg->has_types) {
-        e = jsonw_cstr(b, tg->type && *tg->type ? tg->type : "_doc");
+    if (!e && caps->has_types) {
+        e = jsonw_cstr(b, d->type && *d->type ? d->type : "_doc");
         if (!e)
             e = ce_buf_append_str(b, ":{");
     }
@@ -149,7 +163,7 @@ ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const sync
         } else if (d->date_col && strcmp(c->name, d->date_col) == 0 && integral) {
             e = ce_buf_append_str(b, "{\"type\":\"date\",\"format\":\"epoch_millis||strict_date_optional_time\"}");
         } else {
-            e = sync_mapping_property(c->type, is_key, tg, b);
+            e = sync_mapping_property(c->type, is_key, caps, b);
         }
     }
     if (!e && !source_seen && d->source_field) {
@@ -161,13 +175,12 @@ ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const sync
             e = prop_str(b, "keyword");
     }
     if (!e)
-        e = ce_buf_append_str(b, tg->has_types ? "}}}}" : "}}}");
+        e = ce_buf_append_str(b, caps->has_types ? "}}}}" : "}}}");
     return e;
 }
 
-const char *sync_es_prop_type(const void *propp)
+const char *sync_es_prop_type(const struct json_t *prop)
 {
-    const json_t *prop = propp;
     const char *t = json_string_value(json_object_get(prop, "type"));
     if (t)
         return t;
@@ -176,7 +189,7 @@ const char *sync_es_prop_type(const void *propp)
     return "object";
 }
 
-const char *sync_cql_type_for_es(const void *prop)
+const char *sync_cql_type_for_es(const struct json_t *prop)
 {
     static const struct {
         const char *es, *cql;
@@ -208,7 +221,7 @@ static bool kind_in(cql_type_kind k, const cql_type_kind *set, size_t n)
     kind_in((k), (const cql_type_kind[]){__VA_ARGS__},                                       \
             sizeof((const cql_type_kind[]){__VA_ARGS__}) / sizeof(cql_type_kind))
 
-bool sync_es_compatible(const void *prop, const cql_type *t)
+bool sync_es_compatible(const struct json_t *prop, const cql_type *t)
 {
     const char *cql = sync_cql_type_for_es(prop);
     const char *es = sync_es_prop_type(prop);

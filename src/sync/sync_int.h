@@ -15,11 +15,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "conv/conv.h"
 #include "cql/cql.h"
 #include "es/es.h"
 #include "sync/config.h"
 #include "sync/deadletter.h"
 #include "sync/engine.h"
+#include "sync/mapping.h"
 #include "util/buf.h"
 
 /* ---------------------------------------------------------------- window.c */
@@ -124,29 +126,6 @@ typedef struct {
  */
 ce_err sync_doc_values(const sync_docmap *m, const void *hit, ce_buf *storage, cql_value *vals,
                        int64_t *version, ce_buf *err);
-
-/* ---------------------------------------------------------------- mapping.c */
-
-typedef struct {
-    es_flavor flavor;
-    int major;
-    bool has_types;
-    const char *type;              /* mapping type name for ES <= 6 */
-    bool no_knn;                   /* OpenSearch without the k-NN plugin: vectors as floats */
-} sync_es_target;
-
-/* Index creation body {"settings":{...},"mappings":{...}} for a table. */
-ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const sync_es_target *t,
-                          ce_buf *body);
-/* The property object for one CQL type (is_key: text ids become keywords). */
-ce_err sync_mapping_property(const cql_type *t, bool is_key, const sync_es_target *tg,
-                             ce_buf *b);
-/* CQL type text for an ES mapping property (jansson object as void*). Never NULL. */
-const char *sync_cql_type_for_es(const void *prop);
-/* Whether values of an ES property can be written into a column of type t. */
-bool sync_es_compatible(const void *prop, const cql_type *t);
-/* ES "type" of a property ("object" when it has properties and no type). */
-const char *sync_es_prop_type(const void *prop);
 
 /* ---------------------------------------------------------------- passes */
 

@@ -1,11 +1,11 @@
-"""The CQL type and value layer (src/cql types.c, value_json.c, value_parse.c, murmur3.c)
+"""The CQL type and value layer (src/cql types.c, murmur3.c; src/conv)
 against the real Cassandra 5 test bed.
 
 - Read: a table with a column of every CQL type (collections nested and frozen, tuple, UDT
   frozen and not, vector<float, 3> and vector<text, 2>, counters in their own table) is written
   by the Python driver and read by our client (tests/tools/ce_cql_tool, rows as JSON lines);
   every cell must be the JSON form of docs/types.md of what the Python driver reads.
-- Write: the JSON our client printed is bound again by our client (cql_value_from_json) into
+- Write: the JSON our client printed is bound again by our client (conv_value_from_json) into
   a new row; the Python driver must read back values equal to the original row. Natural
   alternative forms (ISO strings with zones, epoch ms, hex blobs, maps as objects with numeric
   keys, ISO durations...) are written the same way and checked with the Python driver.

@@ -1,7 +1,7 @@
 /*
  * ce_cql_tool - a small command-line client over the casselastic CQL library, used by
  * the integration tests (pytest) and by hand. Rows are printed as JSON lines (one
- * object per row, values in the cql_value_to_json forms); errors as one JSON object
+ * object per row, values in the conv_value_to_json forms); errors as one JSON object
  * {"error": "CE_...", "code": N, "name": "...", "message": "..."} and exit status 2
  * (1 for connection/usage failures).
  *
@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conv/conv.h"
 #include "cql/cql.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -104,7 +105,7 @@ static int print_rows(const cql_result *r, ce_buf *b)
             jsonw_cstr(b, cql_result_column_name(r, c));
             ce_buf_append_byte(b, ':');
             cql_value v = cql_result_cell(r, i, c);
-            ce_err e = cql_value_to_json(cql_result_column_type(r, c), v.ptr, v.len, b);
+            ce_err e = conv_value_to_json(cql_result_column_type(r, c), v.ptr, v.len, b);
             if (e) {
                 fprintf(stderr, "cannot convert column %s: %s\n", cql_result_column_name(r, c), ce_strerror(e));
                 return -1;
@@ -149,7 +150,7 @@ static int bind_json(cql_prepared *p, json_t *j, ce_buf *store, cql_value *vals,
         for (size_t i = 0; i < cnt; i++) {
             bool is_null = false;
             offs[k] = store->len;
-            if (cql_value_from_json(cql_prepared_param_type(p, i), json_array_get(j, i), store, &is_null, &err)) {
+            if (conv_value_from_json(cql_prepared_param_type(p, i), json_array_get(j, i), store, &is_null, &err)) {
                 fprintf(stderr, "value %zu: %s\n", i, ce_buf_cstr(&err));
                 ce_buf_free(&err);
                 return -1;
@@ -171,7 +172,7 @@ static int bind_json(cql_prepared *p, json_t *j, ce_buf *store, cql_value *vals,
             }
             bool is_null = false;
             offs[k] = store->len;
-            if (cql_value_from_json(cql_prepared_param_type(p, idx), v, store, &is_null, &err)) {
+            if (conv_value_from_json(cql_prepared_param_type(p, idx), v, store, &is_null, &err)) {
                 fprintf(stderr, "value %s: %s\n", key, ce_buf_cstr(&err));
                 ce_buf_free(&err);
                 return -1;

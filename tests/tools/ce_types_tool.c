@@ -6,11 +6,11 @@
  * Reads one JSON object per stdin line and prints one JSON line per input:
  *   {"token": ["int", "text"], "values": [1, "x"]}
  *       -> {"token": -123}   the Murmur3 token of that partition key (values
- *          serialized with cql_value_from_json, composite keys as Cassandra builds them)
+ *          serialized with conv_value_from_json, composite keys as Cassandra builds them)
  *   {"type": "map<text, int>", "json": {...}}
  *       -> {"hex": "..."}    the serialized bytes
  *   {"type": "list<int>", "hex": "0000..."}
- *       -> {"json": ...}     the cql_value_to_json form
+ *       -> {"json": ...}     the conv_value_to_json form
  * Failures print {"error": "CE_...", "message": "..."} for that line and go on.
  * Exit status 0 unless stdin could not be read.
  */
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv/conv.h"
 #include "cql/cql.h"
 #include "util/jsonw.h"
 
@@ -74,7 +75,7 @@ static void do_token(json_t *types, json_t *values)
             break;
         }
         offs[i] = store.len;
-        e = cql_value_from_json(t, json_array_get(values, i), &store, &is_null, &err);
+        e = conv_value_from_json(t, json_array_get(values, i), &store, &is_null, &err);
         cql_type_free(t);
         if (e) {
             print_error(e, ce_buf_cstr(&err));
@@ -108,7 +109,7 @@ static void do_convert(const char *type, json_t *json, const char *hex)
     ce_buf b = CE_BUF_INIT, err = CE_BUF_INIT;
     if (json) {
         bool is_null = false;
-        e = cql_value_from_json(t, json, &b, &is_null, &err);
+        e = conv_value_from_json(t, json, &b, &is_null, &err);
         if (e)
             print_error(e, ce_buf_cstr(&err));
         else if (is_null)
@@ -121,7 +122,7 @@ static void do_convert(const char *type, json_t *json, const char *hex)
             print_error(CE_EINVAL, "bad hex");
         } else {
             ce_buf_append_str(&b, "{\"json\":");
-            e = cql_value_to_json(t, (const uint8_t *)raw.data, (int32_t)raw.len, &b);
+            e = conv_value_to_json(t, (const uint8_t *)raw.data, (int32_t)raw.len, &b);
             if (e) {
                 print_error(e, "cannot convert");
             } else {

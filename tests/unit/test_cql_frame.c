@@ -206,6 +206,63 @@ static void test_limits_and_malformed(void **st)
     cql_decoder_free(&d);
 }
 
+/* Issue 11: an LZ4 body may expand at most 255 x compressed + 16 bytes; a larger claim
+ * is refused before anything is allocated for it (v4 bodies and v5 frames). */
+static void test_lz4_claim_bound(void **st)
+{
+    (void)st;
+    /* v4: 8 compressed bytes claiming 1,000,000 uncompressed (limit 2056) */
+    uint8_t v4[9 + 4 + 8] = {0x84, 0x01, 0, 1, 0x08, 0, 0, 0, 12, 0x00, 0x0f, 0x42, 0x40};
+    cql_decoder d;
+    cql_decoder_init(&d, 0);
+    collected c;
+    assert_int_equal(feed_split(&d, v4, sizeof v4, 0, &c), CE_EPROTO);
+    assert_non_null(strstr(d.errmsg, "claims more"));
+    cql_decoder_free(&d);
+    /* v4: 255 x 8 + 16 = 2056 is plausible: it gets as far as decompressing (and fails there) */
+    v4[10] = 0x00, v4[11] = 0x08, v4[12] = 0x08;
+    cql_decoder_init(&d, 0);
+    assert_int_equal(feed_split(&d, v4, sizeof v4, 0, &c), CE_EPROTO);
+    assert_non_null(strstr(d.errmsg, "does not decompress"));
+    cql_decoder_free(&d);
+    /* v5 LZ4 frame: 10 payload bytes claiming 0x1ffff uncompressed */
+    uint8_t fr[8 + 10 + 4] = {0};
+    uint64_t h5 = 10u | ((uint64_t)0x1ffff << 17) | ((uint64_t)1 << 34);
+    for (int i = 0; i < 5; i++)
+        fr[i] = (uint8_t)(h5 >> (8 * i));
+    uint32_t crc = cql_crc24(h5, 5);
+    for (int i = 0; i < 3; i++)
+        fr[5 + i] = (uint8_t)(crc >> (8 * i));
+    uint32_t pcrc = cql_crc32_v5(fr + 8, 10);
+    for (int i = 0; i < 4; i++)
+        fr[18 + i] = (uint8_t)(pcrc >> (8 * i));
+    cql_decoder_init(&d, 0);
+    cql_decoder_set_mode(&d, CQL_WIRE_V5_FRAMES, true);
+    assert_int_equal(feed_split(&d, fr, sizeof fr, 0, &c), CE_EPROTO);
+    assert_non_null(strstr(d.errmsg, "claims more"));
+    assert_int_equal(d.large.cap, 0); /* nothing reserved for the claim */
+    assert_int_equal(d.payload.cap, 0);
+    cql_decoder_free(&d);
+}
+
+/* Once failed, the decoder refuses input and repeats its first error (as hiredis does). */
+static void test_feed_after_failure(void **st)
+{
+    (void)st;
+    const uint8_t req[] = {0x04, 0, 0, 1, 0x07, 0, 0, 0, 0};
+    cql_decoder d;
+    cql_decoder_init(&d, 0);
+    collected c;
+    assert_int_equal(feed_split(&d, req, sizeof req, 0, &c), CE_EPROTO);
+    size_t held = d.in.len - d.in.off;
+    assert_int_equal(cql_decoder_feed(&d, v4_stream, sizeof v4_stream), CE_EPROTO);
+    assert_int_equal(d.in.len - d.in.off, held); /* nothing more buffered */
+    cql_msg m;
+    assert_int_equal(cql_decoder_next(&d, &m), CE_EPROTO);
+    assert_non_null(strstr(d.errmsg, "not a response")); /* the first error's text */
+    cql_decoder_free(&d);
+}
+
 /* Build a response envelope stream with the encoder (version byte with the direction bit). */
 static void make_envelope(cql_encoder *e, int16_t stream, uint8_t opcode, size_t body_len, uint8_t seed)
 {
@@ -397,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_v5_frame_any_split),
         cmocka_unit_test(test_v5_bad_crc),
         cmocka_unit_test(test_limits_and_malformed),
+        cmocka_unit_test(test_lz4_claim_bound),
+        cmocka_unit_test(test_feed_after_failure),
         cmocka_unit_test(test_v5_roundtrip_crc_and_lz4),
         cmocka_unit_test(test_v5_body_contents_survive),
         cmocka_unit_test(test_v4_lz4_roundtrip),

@@ -121,6 +121,44 @@ static void test_rows_truncated_everywhere(void **st)
     ce_buf_free(&b);
 }
 
+/* Issue 11: a column count the rest of the body cannot hold is refused (CE_EPROTO)
+ * before anything is allocated for it, with and without a global table spec. */
+static void test_rows_column_count_bound(void **st)
+{
+    (void)st;
+    const uint32_t counts[] = {0x7fffffff, 1000000, 6};
+    for (int global = 0; global < 2; global++) {
+        for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+            ce_buf b = CE_BUF_INIT;
+            ce_buf_put_u32(&b, CQL_RESULT_ROWS);
+            ce_buf_put_u32(&b, global ? 0x0001 : 0);
+            ce_buf_put_u32(&b, counts[k]);
+            if (global) {
+                put_str(&b, "ks");
+                put_str(&b, "tab");
+            }
+            /* 24 bytes: what 6 columns need with a global spec (4 each), not without (8) */
+            for (int i = 0; i < 6; i++) {
+                put_str(&b, "");
+                ce_buf_put_u16(&b, CQL_T_INT);
+            }
+            ce_buf_put_u32(&b, 0); /* no rows */
+            cql_msg m = msg_of(&b, CQL_OP_RESULT);
+            cql_result *r = NULL;
+            ce_err e = cql_result_parse(&m, 5, NULL, &r, NULL, 0);
+            if (global && counts[k] == 6) {
+                assert_int_equal(e, CE_OK);
+                assert_int_equal(cql_result_column_count(r), 6);
+                cql_result_free(r);
+            } else {
+                assert_int_equal(e, CE_EPROTO);
+                assert_null(r);
+            }
+            ce_buf_free(&b);
+        }
+    }
+}
+
 static void test_rows_skip_metadata(void **st)
 {
     (void)st;
@@ -575,6 +613,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_rows_truncated_everywhere),
+        cmocka_unit_test(test_rows_column_count_bound),
         cmocka_unit_test(test_rows_skip_metadata),
         cmocka_unit_test(test_complex_types),
         cmocka_unit_test(test_type_depth_limit),

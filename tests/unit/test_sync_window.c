@@ -143,9 +143,9 @@ static const char *mapping_of(const char *cql, bool key, es_flavor fl, ce_buf *b
 {
     cql_type *t = NULL;
     assert_int_equal(cql_type_parse(cql, &t), CE_OK);
-    sync_es_target tg = {fl, fl == ES_FLAVOR_OPENSEARCH ? 2 : 8, false, NULL, false};
+    es_caps caps = {.flavor = fl, .major = fl == ES_FLAVOR_OPENSEARCH ? 2 : 8, .knn_plugin = true};
     ce_buf_reset(b);
-    assert_int_equal(sync_mapping_property(t, key, &tg, b), CE_OK);
+    assert_int_equal(sync_mapping_property(t, key, &caps, b), CE_OK);
     cql_type_free(t);
     json_error_t je;
     json_t *j = json_loadb(b->data, b->len, 0, &je);

@@ -1,4 +1,4 @@
-/* test_cql_values.c - CQL values <-> JSON: every type's JSON form, byte-exact round
+/* test_conv_values.c - CQL values <-> JSON (src/conv): every type's JSON form, byte-exact round
  * trips (bytes -> JSON -> bytes), malformed bytes (CE_EPROTO, never a crash) and
  * from_json conversions and their error messages. */
 #include <stdarg.h>
@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "conv/conv.h"
 #include "cql/cql.h"
 
 static cql_type *ty(const char *text)
@@ -54,7 +56,7 @@ static char *to_json(const cql_type *t, const uint8_t *p, int32_t len, ce_err wa
 {
     ce_buf b = CE_BUF_INIT;
     ce_buf_append_str(&b, "#"); /* failure must leave existing content alone */
-    ce_err e = cql_value_to_json(t, p, len, &b);
+    ce_err e = conv_value_to_json(t, p, len, &b);
     if (e != want) {
         char *h = tohex(p, len > 0 ? (size_t)len : 0);
         fail_msg("to_json of %s: got %s want %s (output %s)", h, ce_errname(e), ce_errname(want),
@@ -79,7 +81,7 @@ static char *from_json_text(const cql_type *t, const char *jtext, ce_err *err, c
         j = json_string(jtext);
     ce_buf out = CE_BUF_INIT, eb = CE_BUF_INIT;
     bool is_null = false;
-    *err = cql_value_from_json(t, j, &out, &is_null, &eb);
+    *err = conv_value_from_json(t, j, &out, &is_null, &eb);
     json_decref(j);
     char *r = NULL;
     if (!*err)
@@ -270,6 +272,97 @@ static void test_varint(void **st)
     fj("varint", "1e20", "056bc75e2d63100000");
     fj_err("varint", "\"12.5\"", "'12.5' is not a valid varint");
     fj_err("varint", "1.5", "1.5 is not a valid varint");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* JSON string holding `lead` zeros then n digits cycling 1..9, with an optional sign. */
+static json_t *digit_string(const char *sign, size_t lead, size_t n)
+{
+    size_t sl = strlen(sign);
+    char *s = malloc(sl + lead + n + 1);
+    memcpy(s, sign, sl);
+    memset(s + sl, '0', lead);
+    for (size_t i = 0; i < n; i++)
+        s[sl + lead + i] = (char)('1' + i % 9);
+    s[sl + lead + n] = '\0';
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+/* Issue 11: varint/decimal <-> text is fast up to CONV_MAX_DIGITS digits and refused
+ * beyond with a clear reason; a 1 MiB varint (minutes before) is refused at once. */
+static void test_varint_limits(void **st)
+{
+    (void)st;
+    double t0 = now_s();
+    cql_type *vt = ty("varint"), *dt = ty("decimal");
+    ce_buf out = CE_BUF_INIT, js = CE_BUF_INIT, eb = CE_BUF_INIT;
+    bool is_null;
+    /* the largest accepted value, both signs, leading zeros ignored: exact round trip */
+    const char *signs[] = {"", "-"};
+    for (int k = 0; k < 2; k++) {
+        json_t *j = digit_string(signs[k], 500, CONV_MAX_DIGITS);
+        ce_buf_reset(&out);
+        ce_buf_reset(&js);
+        assert_int_equal(conv_value_from_json(vt, j, &out, &is_null, &eb), CE_OK);
+        assert_int_equal(conv_value_to_json(vt, (const uint8_t *)out.data, (int32_t)out.len, &js), CE_OK);
+        const char *want = json_string_value(j);
+        assert_int_equal(js.len, strlen(signs[k]) + CONV_MAX_DIGITS);
+        assert_memory_equal(js.data, signs[k], strlen(signs[k]));
+        assert_memory_equal(js.data + strlen(signs[k]), want + strlen(signs[k]) + 500, CONV_MAX_DIGITS);
+        json_decref(j);
+    }
+    /* one digit more is refused with the reason */
+    json_t *j = digit_string("", 0, CONV_MAX_DIGITS + 1);
+    ce_buf_reset(&out);
+    assert_int_equal(conv_value_from_json(vt, j, &out, &is_null, &eb), CE_ECONVERT);
+    assert_int_equal(out.len, 0);
+    assert_string_equal(ce_buf_cstr(&eb), "value of 10001 digits exceeds the limit of 10000 digits for varint");
+    assert_int_equal(conv_value_from_json(dt, j, &out, &is_null, &eb), CE_ECONVERT);
+    assert_string_equal(ce_buf_cstr(&eb), "value of 10001 digits exceeds the limit of 10000 digits for decimal");
+    json_decref(j);
+    /* bytes -> text -> bytes across many limbs, both signs */
+    uint8_t big[3000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(0x5a ^ (i * 37));
+    for (int k = 0; k < 2; k++) {
+        big[0] = k ? 0xa5 : 0x5a;
+        ce_buf_reset(&js);
+        ce_buf_reset(&out);
+        assert_int_equal(conv_value_to_json(vt, big, sizeof big, &js), CE_OK);
+        json_t *back = json_stringn(js.data, js.len);
+        assert_int_equal(conv_value_from_json(vt, back, &out, &is_null, &eb), CE_OK);
+        assert_int_equal(out.len, sizeof big);
+        assert_memory_equal(out.data, big, sizeof big);
+        json_decref(back);
+    }
+    /* 1 MiB varint and decimal on the wire: refused, output untouched */
+    size_t n = 1u << 20;
+    uint8_t *huge = malloc(n + 4);
+    memset(huge, 0x11, n + 4);
+    ce_buf_reset(&js);
+    ce_buf_append_str(&js, "#");
+    assert_int_equal(conv_value_to_json(vt, huge, (int32_t)n, &js), CE_ECONVERT);
+    huge[0] = huge[1] = huge[2] = 0;
+    huge[3] = 2; /* scale 2 */
+    assert_int_equal(conv_value_to_json(dt, huge, (int32_t)n + 4, &js), CE_ECONVERT);
+    assert_string_equal(ce_buf_cstr(&js), "#");
+    free(huge);
+    ce_buf_free(&out);
+    ce_buf_free(&js);
+    ce_buf_free(&eb);
+    cql_type_free(vt);
+    cql_type_free(dt);
+    double took = now_s() - t0;
+    if (took > 2.0) /* about 10 ms in a plain build; generous for sanitizers */
+        fail_msg("varint limits took %.2f s", took);
 }
 
 static void test_decimal(void **st)
@@ -473,12 +566,12 @@ static void test_tuple_udt(void **st)
     json_t *j = json_loads("{\"zip\": 5, \"nope\": 1}", 0, NULL);
     ce_buf out = CE_BUF_INIT, eb = CE_BUF_INIT;
     bool isnull;
-    assert_int_equal(cql_value_from_json(u, j, &out, &isnull, &eb), CE_ECONVERT);
+    assert_int_equal(conv_value_from_json(u, j, &out, &isnull, &eb), CE_ECONVERT);
     assert_string_equal(ce_buf_cstr(&eb), "unknown field 'nope' for ks.address");
     assert_int_equal(out.len, 0);
     json_decref(j);
     j = json_loads("{\"zip\": 5}", 0, NULL);
-    assert_int_equal(cql_value_from_json(u, j, &out, &isnull, &eb), CE_OK);
+    assert_int_equal(conv_value_from_json(u, j, &out, &isnull, &eb), CE_OK);
     char *h = tohex((const uint8_t *)out.data, out.len);
     assert_string_equal(h, "ffffffff0000000400000005ffffffff");
     free(h);
@@ -528,7 +621,7 @@ static void test_nulls_and_empty(void **st)
     json_t *n = json_null();
     ce_buf out = CE_BUF_INIT;
     bool is_null = false;
-    assert_int_equal(cql_value_from_json(t, n, &out, &is_null, NULL), CE_OK);
+    assert_int_equal(conv_value_from_json(t, n, &out, &is_null, NULL), CE_OK);
     assert_true(is_null);
     assert_int_equal(out.len, 0);
     cql_type_free(t);
@@ -586,7 +679,7 @@ static void test_buffer_cap(void **st)
     cql_type *t = ty("text");
     ce_buf b;
     ce_buf_init(&b, 8);
-    assert_int_equal(cql_value_to_json(t, (const uint8_t *)"0123456789", 10, &b), CE_ELIMIT);
+    assert_int_equal(conv_value_to_json(t, (const uint8_t *)"0123456789", 10, &b), CE_ELIMIT);
     assert_int_equal(b.len, 0);
     ce_buf_free(&b);
     cql_type_free(t);
@@ -598,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_text),          cmocka_unit_test(test_integers),
         cmocka_unit_test(test_boolean),       cmocka_unit_test(test_blob),
         cmocka_unit_test(test_varint),        cmocka_unit_test(test_decimal),
+        cmocka_unit_test(test_varint_limits),
         cmocka_unit_test(test_floating),      cmocka_unit_test(test_uuid_inet),
         cmocka_unit_test(test_timestamp),     cmocka_unit_test(test_date_time),
         cmocka_unit_test(test_duration),      cmocka_unit_test(test_collections),
