@@ -145,11 +145,7 @@ char *es_url_normalize(const char *in)
 
 bool es_url_is_loopback(const char *url)
 {
-    const char *h = strstr(url, "://");
-    h = h ? h + 3 : url;
-    const char *at = strchr(h, '@'), *sl = strchr(h, '/');
-    if (at && (!sl || at < sl))
-        h = at + 1;
+    const char *h = es_url_host(url);
     if (strncmp(h, "[::1]", 5) == 0)
         return true;
     size_t n = strcspn(h, ":/");
