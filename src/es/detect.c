@@ -149,12 +149,12 @@ static bool is_knn_component(const char *c)
 
 ce_err es_detect_parse_plugins(const char *body, size_t len, bool *knn)
 {
+    *knn = false;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr);
     if (!root)
         return CE_EJSON;
     ce_err e = json_is_array(root) ? CE_OK : CE_EPROTO;
-    *knn = false;
     size_t i;
     json_t *row;
     json_array_foreach(root, i, row)

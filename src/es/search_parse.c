@@ -52,9 +52,11 @@ static ce_err page_hits(es_search_page *p, unsigned flags)
             if (!outer || json_object_set_new(p->root, "hits", outer))
                 return page_fail(p, CE_ENOMEM, "out of memory");
         }
+        if (!json_is_object(outer))
+            return page_fail(p, CE_EPROTO, "malformed answer: hits is not an object");
         hh = json_array();
-        if (!json_is_object(outer) || !hh || json_object_set_new(outer, "hits", hh))
-            return page_fail(p, hh ? CE_EPROTO : CE_ENOMEM, "malformed answer: hits");
+        if (!hh || json_object_set_new(outer, "hits", hh))
+            return page_fail(p, CE_ENOMEM, "out of memory");
     }
     if (!json_is_array(hh))
         return page_fail(p, CE_EPROTO, "malformed answer: no hits array");
