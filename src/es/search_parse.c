@@ -12,7 +12,6 @@
  */
 #include "es/es_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +25,12 @@ void es_search_page_free(es_search_page *p)
     p->total = -1;
 }
 
-static ce_err page_fail(es_search_page *p, ce_err e, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static ce_err page_fail(es_search_page *p, ce_err e, const char *fmt, ...)
+/* Refuse the page: keep nothing of it, only the reason (already in p->error when
+ * text is NULL). */
+static ce_err page_fail(es_search_page *p, ce_err e, const char *text)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->error, sizeof p->error, fmt, ap);
-    va_end(ap);
+    if (text)
+        snprintf(p->error, sizeof p->error, "%s", text);
     json_decref(p->root);
     p->root = NULL;
     p->hits = p->last_sort = NULL;
@@ -64,8 +61,10 @@ static ce_err page_hits(es_search_page *p, unsigned flags)
     json_t *h;
     json_array_foreach(hh, i, h)
     {
-        if (!json_is_object(h))
-            return page_fail(p, CE_EPROTO, "malformed answer: hit #%zu is not an object", i);
+        if (!json_is_object(h)) {
+            snprintf(p->error, sizeof p->error, "malformed answer: hit #%zu is not an object", i);
+            return page_fail(p, CE_EPROTO, NULL);
+        }
     }
     p->hits = hh;
     return CE_OK;
@@ -86,8 +85,9 @@ static ce_err page_shards(es_search_page *p)
         why = json_string_value(reason);
     p->shards_failed = (int)(json_integer_value(failed) > 1000000 ? 1000000
                                                                   : json_integer_value(failed));
-    return page_fail(p, CE_ESERVER, "%d shard(s) failed: %.60s%s%.300s", p->shards_failed,
-                     type ? type : "", type ? ": " : "", why ? why : "no reason given");
+    snprintf(p->error, sizeof p->error, "%d shard(s) failed: %.60s%s%.300s", p->shards_failed,
+             type ? type : "", type ? ": " : "", why ? why : "no reason given");
+    return page_fail(p, CE_ESERVER, NULL);
 }
 
 static int64_t page_total(json_t *root)
@@ -104,8 +104,10 @@ ce_err es_search_page_parse(const char *body, size_t len, unsigned flags, es_sea
     out->total = -1;
     json_error_t jerr;
     out->root = json_loadb(body, len, 0, &jerr);
-    if (!out->root)
-        return page_fail(out, CE_EJSON, "malformed answer: %s", jerr.text);
+    if (!out->root) {
+        snprintf(out->error, sizeof out->error, "malformed answer: %s", jerr.text);
+        return page_fail(out, CE_EJSON, NULL);
+    }
     if (!json_is_object(out->root))
         return page_fail(out, CE_EPROTO, "malformed answer: not an object");
     ce_err e = page_hits(out, flags);
