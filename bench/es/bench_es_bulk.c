@@ -9,6 +9,9 @@
  *   bench_es_bulk parse [--items N] [--rounds R]
  *       times the _bulk response codec on an all-ok answer (fast path) and on the same
  *       answer with "errors":true (jansson path).
+ *   bench_es_bulk page [--hits N] [--rounds R]
+ *       times the search page codec (es_search_page_parse) on a lean page of N hits
+ *       (the E->C read), as MB/s and ns per hit: the baseline for any other parser.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include <time.h>
 
 #include "es/es.h"
+#include "es/es_int.h"
 #include "util/jsonw.h"
 
 static double now_s(void)
@@ -164,12 +168,42 @@ static int cmd_parse(int argc, char **argv)
     return 0;
 }
 
+static int cmd_page(int argc, char **argv)
+{
+    size_t hits = (size_t)atol(arg(argc, argv, "--hits", "2000"));
+    int rounds = atoi(arg(argc, argv, "--rounds", "200"));
+    ce_buf b = CE_BUF_INIT;
+    ce_buf_append_str(&b, "{\"_scroll_id\":\"FGluY2x1ZGVfY29udGV4dF91dWlkDXF1ZXJ5QW5kRmV0Y2g\","
+                          "\"_shards\":{\"failed\":0},\"hits\":{\"total\":{\"value\":1000000},\"hits\":[");
+    for (size_t i = 0; i < hits; i++)
+        ce_buf_printf(&b, "%s{\"_id\":\"%zu\",\"_source\":{\"id\":%zu,\"version\":%zu,\"name\":\"name-%zu\","
+                          "\"value\":%zu.25,\"tag\":\"t%zu\",\"flag\":true,\"ts\":\"2024-05-01T10:00:00.000Z\","
+                          "\"tags\":[\"a\",\"b\"]},\"sort\":[%zu]}",
+                      i ? "," : "", i, i, 1700000000000 + i, i, i, i % 97, i);
+    ce_buf_append_str(&b, "]}}");
+    double t0 = now_s(), c0 = cpu_s();
+    for (int r = 0; r < rounds; r++) {
+        es_search_page pg;
+        if (es_search_page_parse(b.data, b.len, ES_PAGE_LEAN, &pg) || json_array_size(pg.hits) != hits)
+            return 2;
+        es_search_page_free(&pg);
+    }
+    double dt = now_s() - t0, dc = cpu_s() - c0;
+    printf("{\"codec\":\"es_search_page_parse (jansson)\",\"hits\":%zu,\"bytes\":%zu,\"MB_per_s\":%.1f,"
+           "\"ns_per_hit\":%.1f,\"cpu_s\":%.3f}\n",
+           hits, b.len, (double)b.len * rounds / dt / 1e6, dt * 1e9 / ((double)hits * rounds), dc);
+    ce_buf_free(&b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "page") == 0)
+        return cmd_page(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "load") == 0)
         return cmd_load(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "parse") == 0)
         return cmd_parse(argc, argv);
-    fprintf(stderr, "usage: bench_es_bulk load|parse [options] (see bench/es/README.md)\n");
+    fprintf(stderr, "usage: bench_es_bulk load|parse|page [options] (see bench/es/README.md)\n");
     return 1;
 }

@@ -75,9 +75,9 @@ struct es_bulk {
 void es_bulk_opts_init(es_bulk_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->max_bytes = 5u << 20;
-    o->max_docs = 5000;
-    o->concurrency = 2;
+    o->max_bytes = ES_BULK_MAX_BYTES_DEFAULT;
+    o->max_docs = ES_BULK_MAX_DOCS_DEFAULT;
+    o->concurrency = ES_BULK_CONCURRENCY_DEFAULT;
 }
 
 static void bulk_set_error(es_bulk *b, ce_err e, const char *fmt, ...)
@@ -101,11 +101,11 @@ ce_err es_bulk_new(es_client *c, const es_bulk_opts *o, es_bulk **out)
     b->c = c;
     b->o = *o;
     if (b->o.max_bytes == 0)
-        b->o.max_bytes = 5u << 20;
+        b->o.max_bytes = ES_BULK_MAX_BYTES_DEFAULT;
     if (b->o.max_docs == 0)
-        b->o.max_docs = 5000;
+        b->o.max_docs = ES_BULK_MAX_DOCS_DEFAULT;
     if (b->o.concurrency <= 0)
-        b->o.concurrency = 2;
+        b->o.concurrency = ES_BULK_CONCURRENCY_DEFAULT;
     ce_buf p = CE_BUF_INIT;
     ce_err e = ce_buf_append_str(&p, "/_bulk?filter_path=errors,items.*._id,items.*.status,"
                                       "items.*.error");
@@ -486,7 +486,7 @@ ce_buf *es_bulk_index_begin(es_bulk *b, const char *index, const char *type, con
         b->head_type = type ? strdup(type) : NULL;
         ce_buf_reset(&b->head);
         if (!b->head_index || (type && !b->head_type) ||
-            write_action_head(&b->head, "{\"index\":{", index, type, es_client_has_types(b->c))) {
+            write_action_head(&b->head, "{\"index\":{", index, type, b->c->caps.has_types)) {
             free(b->head_index);
             b->head_index = NULL;
             return NULL;
@@ -581,7 +581,7 @@ ce_err es_bulk_delete(es_bulk *b, const char *index, const char *type, const cha
     ce_buf *o = &b->cur->body;
     size_t off = o->len;
     ce_err e = es_bulk_write_action(o, "{\"delete\":{", index, type, id, id_len, vt, version,
-                            es_client_has_types(b->c));
+                            b->c->caps.has_types);
     if (!e)
         e = req_push_item(b->cur, off, o->len, o->len, tag, vt == ES_VERSION_NONE ? -1 : version);
     if (e) {

@@ -3,9 +3,12 @@
  * request helpers the other files build on.
  *
  * es_client_new normalizes the base URLs, prepares the curl multi handle and the
- * authorization header (kept out of every log), then asks GET / what the server is
- * (GET /_nodes/_local where / is not served) and derives the features the rest of
- * the module adapts to (point in time API, mapping types).
+ * authorization header (kept out of every log), warns about an unchecked TLS peer and
+ * credentials over plain http, then asks GET / what the server is (GET /_nodes/_local
+ * where / is not served) and computes the capabilities (es_caps) the rest of the
+ * module reads: the version rules of detect.c, and on OpenSearch the plugin list for
+ * k-NN. Secrets (password, API key, bearer token, URL user information) are
+ * overwritten when the client is freed.
  */
 #include "es/es_int.h"
 
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,10 +26,10 @@
 void es_client_opts_init(es_client_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->connect_timeout_ms = 5000;
-    o->request_timeout_ms = 60000;
-    o->max_retries = 8;
-    o->retry_base_ms = 100;
+    o->connect_timeout_ms = ES_CONNECT_TIMEOUT_MS_DEFAULT;
+    o->request_timeout_ms = ES_REQUEST_TIMEOUT_MS_DEFAULT;
+    o->max_retries = ES_MAX_RETRIES_DEFAULT;
+    o->retry_base_ms = ES_RETRY_BASE_MS_DEFAULT;
     o->gzip = true;
 }
 
@@ -78,6 +82,7 @@ static char *dup_opt(const char *s, bool *fail)
     return d;
 }
 
+/* Overwrite a secret before freeing it (volatile: the stores are not optimized away). */
 static void free_secret(char *s)
 {
     if (!s)
@@ -88,102 +93,126 @@ static void free_secret(char *s)
     free(s);
 }
 
-static ce_err client_detect(es_client *c)
+/* "Authorization: <scheme> <secret>" in one exact allocation (no stray copies). */
+static char *auth_header_new(const char *scheme, const char *secret)
+{
+    size_t n = strlen("Authorization: ") + strlen(scheme) + 1 + strlen(secret) + 1;
+    char *h = malloc(n);
+    if (h)
+        snprintf(h, n, "Authorization: %s %s", scheme, secret);
+    return h;
+}
+
+/* A 401/403 answer during detection: the credentials were refused. */
+static ce_err detect_refused(es_client *c, const char *what, long st, const ce_buf *resp)
+{
+    if (st != 401 && st != 403)
+        return CE_OK;
+    es_client_set_http_error(c, what, st, resp);
+    return CE_EAUTH;
+}
+
+/* GET / (GET /_nodes/_local where / is not served) -> c->caps.flavor and c->version. */
+static ce_err detect_version(es_client *c)
 {
     ce_buf resp = CE_BUF_INIT;
     long st = 0;
     ce_err e = es_client_request(c, "GET", "/", NULL, 0, &st, &resp);
-    if (e)
+    if (!e)
+        e = detect_refused(c, "GET /", st, &resp);
+    if (e || (st == 200 && es_detect_parse_root(resp.data, resp.len, &c->caps.flavor, c->version,
+                                                sizeof c->version) == CE_OK))
         goto out;
-    if (st == 401 || st == 403) {
-        es_client_set_http_error(c, "GET /", st, &resp);
-        e = CE_EAUTH;
-        goto out;
-    }
-    if (st == 200 &&
-        es_detect_parse_root(resp.data, resp.len, &c->flavor, c->version, sizeof c->version) ==
-            CE_OK)
-        goto found;
     ce_buf_reset(&resp);
     e = es_client_request(c, "GET",
                           "/_nodes/_local?filter_path=nodes.*.version,nodes.*.build_flavor,"
                           "nodes.*.distribution",
                           NULL, 0, &st, &resp);
-    if (e)
-        goto out;
-    if (st == 401 || st == 403) {
-        es_client_set_http_error(c, "GET /_nodes/_local", st, &resp);
-        e = CE_EAUTH;
-        goto out;
-    }
-    if (st != 200) {
+    if (!e)
+        e = detect_refused(c, "GET /_nodes/_local", st, &resp);
+    if (!e && st != 200) {
         es_client_set_http_error(c, "server detection (GET / and GET /_nodes/_local)", st, &resp);
         e = CE_EHTTP;
-        goto out;
     }
-    e = es_detect_parse_nodes(resp.data, resp.len, &c->flavor, c->version, sizeof c->version);
-    if (e) {
+    if (!e && es_detect_parse_nodes(resp.data, resp.len, &c->caps.flavor, c->version,
+                                    sizeof c->version) != CE_OK) {
         es_client_set_error(c, "server detection: no version in GET /_nodes/_local");
-        goto out;
+        e = CE_EPROTO;
     }
-found:
-    es_version_split(c->version, &c->major, &c->minor);
-    if (c->flavor == ES_FLAVOR_OPENSEARCH)
-        c->has_pit = c->major > 2 || (c->major == 2 && c->minor >= 4);
-    else
-        c->has_pit = c->major > 7 || (c->major == 7 && c->minor >= 10);
-    bool os = c->flavor == ES_FLAVOR_OPENSEARCH;
-    c->caps = (es_caps){
-        .flavor = c->flavor,
-        .major = c->major,
-        .minor = c->minor,
-        .has_types = !os && c->major > 0 && c->major <= 6,
-        .pit = c->has_pit,
-        .shard_doc_sort = !os && (c->major > 7 || (c->major == 7 && c->minor >= 12)),
-        .track_total_hits = os || c->major >= 7,
-        .knn_plugin = false,
-        .seq_no = os || c->major > 6 || (c->major == 6 && c->minor >= 7),
-    };
-    e = CE_OK;
 out:
     ce_buf_free(&resp);
     return e;
 }
 
-ce_err es_client_new(const es_client_opts *o, es_client **out)
+/* OpenSearch: does the server list the k-NN plugin? A refusal or an answer we cannot
+ * read means no (vectors are then mapped as float arrays); a transport failure fails
+ * the detection. */
+static ce_err detect_plugins(es_client *c)
 {
-    *out = NULL;
-    pthread_once(&curl_once, curl_init_once);
-    es_client *c = calloc(1, sizeof *c);
-    if (!c)
-        return CE_ENOMEM;
-    *out = c;
-    c->opts = *o;
+    ce_buf resp = CE_BUF_INIT;
+    long st = 0;
+    ce_err e = es_client_request(c, "GET", "/_cat/plugins?format=json&h=component", NULL, 0, &st,
+                                 &resp);
+    if (!e) {
+        bool knn = false;
+        ce_err pe = st == 200 ? es_detect_parse_plugins(resp.data, resp.len, &knn) : CE_EHTTP;
+        c->caps.knn_plugin = pe == CE_OK && knn;
+        if (pe)
+            ce_info("msg=\"es plugin list not readable, assuming no k-NN plugin\" status=%ld", st);
+    }
+    ce_buf_free(&resp);
+    return e;
+}
+
+static ce_err client_detect(es_client *c)
+{
+    ce_err e = detect_version(c);
+    if (e)
+        return e;
+    int major = 0, minor = 0;
+    es_version_split(c->version, &major, &minor); /* the parsers checked it */
+    es_caps_from_version(c->caps.flavor, major, minor, &c->caps);
+    if (c->caps.flavor == ES_FLAVOR_OPENSEARCH)
+        e = detect_plugins(c);
+    return e;
+}
+
+/* Copy the options the client keeps (strings duplicated, defaults for unset numbers). */
+static ce_err client_copy_opts(es_client *c, const es_client_opts *o)
+{
     bool fail = false;
+    c->opts = *o;
     c->opts.urls = NULL;
     c->opts.username = dup_opt(o->username, &fail);
     c->opts.password = dup_opt(o->password, &fail);
-    c->opts.api_key = NULL;
-    c->opts.bearer_token = NULL;
+    c->opts.api_key = NULL;      /* kept only inside auth_header */
+    c->opts.bearer_token = NULL; /* likewise */
     c->opts.tls_ca_file = dup_opt(o->tls_ca_file, &fail);
     c->opts.tls_cert_file = dup_opt(o->tls_cert_file, &fail);
     c->opts.tls_key_file = dup_opt(o->tls_key_file, &fail);
     if (c->opts.connect_timeout_ms <= 0)
-        c->opts.connect_timeout_ms = 5000;
+        c->opts.connect_timeout_ms = ES_CONNECT_TIMEOUT_MS_DEFAULT;
     if (c->opts.request_timeout_ms <= 0)
-        c->opts.request_timeout_ms = 60000;
+        c->opts.request_timeout_ms = ES_REQUEST_TIMEOUT_MS_DEFAULT;
     if (c->opts.max_retries < 0)
         c->opts.max_retries = 0;
     if (c->opts.retry_base_ms <= 0)
-        c->opts.retry_base_ms = 100;
+        c->opts.retry_base_ms = ES_RETRY_BASE_MS_DEFAULT;
     c->gzip = o->gzip;
-    c->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)c;
-    if (!c->rng)
-        c->rng = 0x9E3779B97F4A7C15ULL;
+    if (o->api_key || o->bearer_token) {
+        c->auth_header = o->api_key ? auth_header_new("ApiKey", o->api_key)
+                                    : auth_header_new("Bearer", o->bearer_token);
+        fail |= !c->auth_header;
+    }
     if (fail) {
         es_client_set_error(c, "out of memory");
         return CE_ENOMEM;
     }
+    return CE_OK;
+}
+
+static ce_err client_set_urls(es_client *c, const es_client_opts *o)
+{
     if (!o->urls || o->nurls == 0) {
         es_client_set_error(c, "no Elasticsearch/OpenSearch URL given");
         return CE_ECONFIG;
@@ -201,15 +230,54 @@ ce_err es_client_new(const es_client_opts *o, es_client **out)
         c->url_loopback[i] = es_url_is_loopback(c->urls[i]);
         c->nurls++;
     }
-    if (o->api_key || o->bearer_token) {
-        ce_buf h = CE_BUF_INIT;
-        ce_err e = o->api_key ? ce_buf_printf(&h, "Authorization: ApiKey %s", o->api_key)
-                              : ce_buf_printf(&h, "Authorization: Bearer %s", o->bearer_token);
-        c->auth_header = e ? NULL : ce_buf_steal(&h, NULL);
-        ce_buf_free(&h);
-        if (!c->auth_header)
-            return CE_ENOMEM;
+    return CE_OK;
+}
+
+/* Warnings at every client creation: no certificate check, credentials in clear text. */
+static void client_warn_security(const es_client *c, const es_client_opts *o)
+{
+    if (o->tls_no_verify)
+        ce_warn("msg=\"es TLS certificate verification is off (tls_no_verify): the server's "
+                "identity is not checked\"");
+    bool creds = o->username || o->api_key || o->bearer_token;
+    for (size_t i = 0; i < c->nurls; i++) {
+        if (!(creds || es_url_has_userinfo(c->urls[i])) || strncasecmp(c->urls[i], "http://", 7))
+            continue;
+        char red[256];
+        es_url_redact(c->urls[i], red, sizeof red);
+        ce_warn("msg=\"es credentials sent without TLS\" url=\"%s\"", red);
     }
+}
+
+static void client_log_connected(const es_client *c)
+{
+    const es_caps *k = &c->caps;
+    char red[256];
+    es_url_redact(c->urls[0], red, sizeof red);
+    ce_info("msg=\"es connected\" url=\"%s\" flavor=%s version=%s types=%d pit=%d "
+            "shard_doc_sort=%d track_total_hits=%d knn_plugin=%d seq_no=%d",
+            red, k->flavor == ES_FLAVOR_OPENSEARCH ? "opensearch" : "elasticsearch", c->version,
+            (int)k->has_types, (int)k->pit, (int)k->shard_doc_sort, (int)k->track_total_hits,
+            (int)k->knn_plugin, (int)k->seq_no);
+}
+
+ce_err es_client_new(const es_client_opts *o, es_client **out)
+{
+    *out = NULL;
+    pthread_once(&curl_once, curl_init_once);
+    es_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return CE_ENOMEM;
+    *out = c;
+    c->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)c;
+    if (!c->rng)
+        c->rng = 0x9E3779B97F4A7C15ULL;
+    ce_err e = client_copy_opts(c, o);
+    if (!e)
+        e = client_set_urls(c, o);
+    if (e)
+        return e;
+    client_warn_security(c, o);
     c->multi = curl_multi_init();
     c->cap_idle = 16;
     c->idle = calloc(c->cap_idle, sizeof *c->idle);
@@ -217,17 +285,13 @@ ce_err es_client_new(const es_client_opts *o, es_client **out)
         es_client_set_error(c, "out of memory");
         return CE_ENOMEM;
     }
-    ce_err e = client_detect(c);
+    e = client_detect(c);
     if (e) {
         if (!c->errmsg[0])
             es_client_set_error(c, "server detection failed: %s", ce_strerror(e));
         return e;
     }
-    char red[256];
-    es_url_redact(c->urls[0], red, sizeof red);
-    ce_info("msg=\"es connected\" url=\"%s\" flavor=%s version=%s pit=%d", red,
-            c->flavor == ES_FLAVOR_OPENSEARCH ? "opensearch" : "elasticsearch", c->version,
-            (int)c->has_pit);
+    client_log_connected(c);
     return CE_OK;
 }
 
@@ -241,7 +305,7 @@ void es_client_free(es_client *c)
     if (c->multi)
         curl_multi_cleanup(c->multi);
     for (size_t i = 0; i < c->nurls; i++)
-        free(c->urls[i]);
+        free_secret(c->urls[i]); /* may carry user:pass@ */
     free(c->urls);
     free(c->url_loopback);
     free_secret((char *)c->opts.username);
@@ -254,14 +318,11 @@ void es_client_free(es_client *c)
 }
 
 const char *es_client_errmsg(const es_client *c) { return c ? c->errmsg : "no client"; }
-es_flavor es_client_flavor(const es_client *c) { return c->flavor; }
-int es_client_major_version(const es_client *c) { return c->major; }
-const char *es_client_version(const es_client *c) { return c->version; }
 const es_caps *es_client_caps(const es_client *c) { return &c->caps; }
-bool es_client_has_types(const es_client *c)
-{
-    return c->flavor == ES_FLAVOR_ELASTICSEARCH && c->major > 0 && c->major <= 6;
-}
+es_flavor es_client_flavor(const es_client *c) { return c->caps.flavor; }
+int es_client_major_version(const es_client *c) { return c->caps.major; }
+bool es_client_has_types(const es_client *c) { return c->caps.has_types; }
+const char *es_client_version(const es_client *c) { return c->version; }
 
 ce_err es_client_request(es_client *c, const char *method, const char *path, const char *body,
                          size_t body_len, long *status, ce_buf *resp)

@@ -5,10 +5,14 @@
  * gzip request bodies when accepted, timeouts, failover across base URLs) and
  * jansson for parsing responses. Files:
  *   http      transport: curl multi handles, retries, failover, auth headers, TLS
- *   detect    GET / (or GET /_nodes/_local) -> flavor and major version
- *   bulk      NDJSON builder writing straight into a reusable buffer + response parser
- *   search    structured queries, PIT + search_after (scroll fallback), slices
+ *   client    options, lifetime, detection of the server's capabilities (es_caps)
+ *   detect    GET / (or GET /_nodes/_local) -> flavor, version, capability rules (codec)
+ *   bulk      NDJSON builder writing straight into a reusable buffer
+ *   bulk_parse  the _bulk answer (codec)
+ *   search    structured queries, PIT + search_after (scroll fallback), slices: requests
+ *   search_parse  one search / scroll / PIT page answer (codec)
  *   indices   exists/create/mapping/refresh/temporary settings
+ *   redact    credentials out of URLs for logs and error texts
  *
  * Conventions: opaque handles; ce_err returns; detail text via es_client_errmsg;
  * credentials never appear in logs or error texts; `_free(NULL)` is a no-op.
@@ -25,17 +29,36 @@
 
 typedef struct es_client es_client;
 
+/*
+ * Defaults, in one place. Where an option is 0 (or negative for the int ones) the caller
+ * did not say, and the value below applies. The configuration's defaults
+ * (src/cli/config_keys.c) are the same numbers; the es layer takes its sizes from its
+ * caller and uses these only as the fallback.
+ */
+#define ES_PAGE_SIZE_DEFAULT 2000          /* hits per search page (config es_page_size) */
+#define ES_PAGE_SIZE_MAX 10000             /* the servers' default index.max_result_window */
+#define ES_KEEP_ALIVE_S_DEFAULT 120        /* PIT / scroll keep-alive */
+#define ES_BULK_MAX_BYTES_DEFAULT (5u << 20) /* config bulk_max_bytes */
+#define ES_BULK_MAX_DOCS_DEFAULT 5000      /* config bulk_max_docs */
+#define ES_BULK_CONCURRENCY_DEFAULT 2      /* config bulk_concurrency */
+#define ES_CONNECT_TIMEOUT_MS_DEFAULT 5000
+#define ES_REQUEST_TIMEOUT_MS_DEFAULT 60000 /* config elasticsearch.request_timeout_ms */
+#define ES_MAX_RETRIES_DEFAULT 8
+#define ES_RETRY_BASE_MS_DEFAULT 100
+
 typedef enum { ES_FLAVOR_UNKNOWN = 0, ES_FLAVOR_ELASTICSEARCH, ES_FLAVOR_OPENSEARCH } es_flavor;
 
 typedef struct {
     const char *const *urls;   /* "http://127.0.0.1:9200"; a bare "localhost" means http://localhost:9200 */
     size_t nurls;
-    const char *username, *password; /* basic auth */
+    const char *username, *password; /* basic auth; credentials (these, the API key, the
+                                      * bearer token or URL user information) towards an
+                                      * http:// URL log a warning at creation */
     const char *api_key;             /* "Authorization: ApiKey <key>" */
     const char *bearer_token;        /* "Authorization: Bearer <token>" */
     const char *tls_ca_file;
     const char *tls_cert_file, *tls_key_file;
-    bool tls_no_verify;              /* default false */
+    bool tls_no_verify;              /* default false; true logs a warning at every creation */
     int connect_timeout_ms;          /* default 5000 */
     int request_timeout_ms;          /* default 60000 */
     int max_retries;                 /* default 8: retryable items and requests */
@@ -47,16 +70,19 @@ typedef struct {
 
 void es_client_opts_init(es_client_opts *o);
 
-/* Create a client and detect the server (blocking). On failure *out is still set when
+/* Create a client and detect the server and its capabilities (blocking; logs them as
+ * "es connected"). The options' strings are copied. On failure *out is still set when
  * possible so es_client_errmsg explains; free it in every case. */
 ce_err es_client_new(const es_client_opts *o, es_client **out);
+/* Free the client; its copies of the secrets are overwritten first. NULL is a no-op. */
 void es_client_free(es_client *c);
+/* Detail text of the last failure (never a credential); never NULL. */
 const char *es_client_errmsg(const es_client *c);
-es_flavor es_client_flavor(const es_client *c);
-int es_client_major_version(const es_client *c);
 /* Version string as reported ("8.17.0"). */
 const char *es_client_version(const es_client *c);
-/* True when the server still has mapping types (Elasticsearch <= 6). */
+/* Shorthands for es_client_caps(c)->flavor, ->major and ->has_types. */
+es_flavor es_client_flavor(const es_client *c);
+int es_client_major_version(const es_client *c);
 bool es_client_has_types(const es_client *c);
 
 /*
@@ -71,7 +97,8 @@ typedef struct {
     bool pit;                /* point in time (ES >= 7.10, OpenSearch >= 2.4) */
     bool shard_doc_sort;     /* "_shard_doc" PIT tiebreaker (ES >= 7.12); else sort on _id */
     bool track_total_hits;   /* search accepts track_total_hits (ES >= 7, OpenSearch) */
-    bool knn_plugin;         /* OpenSearch k-NN plugin: index.knn and knn_vector mappings */
+    bool knn_plugin;         /* OpenSearch k-NN plugin (listed by GET /_cat/plugins):
+                                index.knn and knn_vector mappings are accepted */
     bool seq_no;             /* hits can carry _seq_no/_primary_term (ES >= 6.7, OpenSearch) */
 } es_caps;
 
@@ -110,9 +137,9 @@ typedef void (*es_bulk_result_fn)(const es_bulk_item_result *r, void *ud);
 typedef enum { ES_VERSION_NONE = 0, ES_VERSION_EXTERNAL, ES_VERSION_EXTERNAL_GTE } es_version_type;
 
 typedef struct {
-    size_t max_bytes;        /* per request; default 5 MiB */
-    size_t max_docs;         /* per request; default 5000 */
-    int concurrency;         /* requests in flight; default 2 */
+    size_t max_bytes;        /* per request; 0: ES_BULK_MAX_BYTES_DEFAULT */
+    size_t max_docs;         /* per request; 0: ES_BULK_MAX_DOCS_DEFAULT */
+    int concurrency;         /* requests in flight; <= 0: ES_BULK_CONCURRENCY_DEFAULT */
     const char *refresh;     /* NULL, "true", "wait_for" */
     es_bulk_result_fn on_result;   /* called once per item with its final outcome, from
                                     * inside es_bulk_commit/_delete/_finish (or any call that
@@ -123,6 +150,7 @@ typedef struct {
 
 typedef struct es_bulk es_bulk;
 
+/* Zero the options and set the ES_BULK_*_DEFAULT sizes. */
 void es_bulk_opts_init(es_bulk_opts *o);
 ce_err es_bulk_new(es_client *c, const es_bulk_opts *o, es_bulk **out);
 /* Frees buffers; items not yet flushed are dropped (call es_bulk_finish first). */
@@ -188,8 +216,9 @@ typedef struct {
     const char *index;
     es_query query;
     const char *sort_field;        /* primary sort; NULL = _doc / _shard_doc order */
-    size_t page_size;              /* default 1000 */
-    int keep_alive_s;              /* PIT/scroll keep-alive, default 120 */
+    size_t page_size;              /* hits per page; 0 = the caller did not say:
+                                      ES_PAGE_SIZE_DEFAULT; at most ES_PAGE_SIZE_MAX */
+    int keep_alive_s;              /* PIT/scroll keep-alive; <= 0: ES_KEEP_ALIVE_S_DEFAULT */
     bool refresh_first;            /* POST /<index>/_refresh before reading; default true */
     int slice_id, slice_max;       /* slice_max > 1 for sliced reads */
     bool force_scroll;             /* tests: use the scroll path */
@@ -204,6 +233,8 @@ typedef struct {
 
 typedef struct es_search es_search;
 
+/* Zero the options: page_size 0 (ES_PAGE_SIZE_DEFAULT applies), the default keep-alive,
+ * refresh_first true. */
 void es_search_opts_init(es_search_opts *o);
 /* Open a read (PIT + search_after, or scroll on servers without PIT). */
 ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out);
@@ -241,7 +272,9 @@ ce_err es_index_bulk_load_begin(es_client *c, const char *index, es_index_settin
 ce_err es_index_restore_settings(es_client *c, const char *index, const es_index_settings *saved);
 void es_index_settings_free(es_index_settings *s);
 
-/* Remove "user:pass@" from a URL for logs; writes into out (size n). */
+/* Copy a URL without its "user:pass@" (for logs and error texts) into out, truncated to
+ * n - 1 bytes and NUL-terminated (n > 0). User information ends at the last '@' of the
+ * authority, so a password with an unencoded '@' goes whole. */
 void es_url_redact(const char *url, char *out, size_t n);
 
 #endif

@@ -69,11 +69,9 @@ struct es_client {
     char *auth_header;         /* "Authorization: ..." (api key or bearer); never logged */
     bool gzip;                 /* compress request bodies (may be turned off on refusal) */
     uint64_t rng;
-    es_flavor flavor;
-    int major, minor;
-    char version[64];
-    bool has_pit;
-    es_caps caps;              /* filled at detection (es_client_caps) */
+    char version[64];          /* as reported: "8.17.0" */
+    es_caps caps;              /* filled at detection (es_client_caps); every flavor or
+                                * version difference is read from here */
     char errmsg[512];
 };
 
@@ -104,6 +102,12 @@ char *es_url_normalize(const char *in);
 /* True when a normalized URL's host is localhost, 127.x.x.x or [::1]. */
 bool es_url_is_loopback(const char *url);
 
+/* ---- redact.c (es_url_redact is public) */
+/* Where the host starts in a URL: past "scheme://" and past "user:pass@" when present. */
+const char *es_url_host(const char *url);
+/* True when the URL carries user information ("user:pass@"). */
+bool es_url_has_userinfo(const char *url);
+
 /* ---- gzip.c: gzip (RFC 1952) one buffer into out (appended). */
 ce_err es_gzip(const char *in, size_t n, ce_buf *out, int level);
 
@@ -114,6 +118,12 @@ ce_err es_detect_parse_nodes(const char *body, size_t len, es_flavor *flavor, ch
                              size_t version_n);
 /* Split "8.17.0" into major/minor; returns false when not a version. */
 bool es_version_split(const char *v, int *major, int *minor);
+/* The capabilities a flavor and version have (pure; knn_plugin is left false: the
+ * server's plugin list decides it). */
+void es_caps_from_version(es_flavor flavor, int major, int minor, es_caps *out);
+/* Parse GET /_cat/plugins?format=json: *knn when a row's component is the OpenSearch
+ * k-NN plugin. CE_EJSON / CE_EPROTO (and *knn false) when the body is not a JSON array. */
+ce_err es_detect_parse_plugins(const char *body, size_t len, bool *knn);
 
 /* ---- client.c */
 void es_client_set_error(es_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -128,6 +138,38 @@ ce_err es_client_json(es_client *c, const char *method, const char *path, const 
 ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, const char *type,
                             const char *id, size_t id_len, es_version_type vt, int64_t version,
                             bool has_types);
+
+/* ---- search_parse.c: the answers of a read (codecs, no I/O). */
+enum {
+    ES_PAGE_LEAN = 1,      /* filter_path answer: a missing hits array means no hits */
+    ES_PAGE_NEED_SORT = 2  /* search_after read: the last hit must carry "sort" values */
+};
+
+typedef struct {
+    json_t *root;          /* the parsed answer; owns everything below */
+    json_t *hits;          /* array of hit objects (_id, _source, ...; maybe empty) */
+    const char *scroll_id; /* "_scroll_id", NULL when absent */
+    const char *pit_id;    /* "pit_id" (the server may renew it), NULL when absent */
+    json_t *last_sort;     /* the last hit's "sort" array; NULL without hits or sort */
+    int64_t total;         /* hits.total (a number or {"value":n}); -1 when absent */
+    int shards_failed;     /* _shards.failed when the page was refused for it */
+    char error[384];       /* why the page was refused (no prefix) */
+} es_search_page;
+
+/* Parse the 200 answer of a search, scroll or PIT search page into *out. On success
+ * the caller owns out->root (es_search_page_free). On failure nothing is kept (root
+ * NULL), out->error says why and the result is CE_EJSON (not JSON), CE_EPROTO
+ * (malformed: no hits array, a hit not an object, missing sort values with
+ * ES_PAGE_NEED_SORT), CE_ESERVER (failed shards) or CE_ENOMEM. */
+ce_err es_search_page_parse(const char *body, size_t len, unsigned flags, es_search_page *out);
+/* Release a page and reset it (total -1). NULL and an unparsed page are fine. */
+void es_search_page_free(es_search_page *p);
+/* The id of a point in time just opened: the string under id_key ("id" on
+ * Elasticsearch, "pit_id" on OpenSearch) as a new string (caller frees).
+ * CE_EJSON / CE_EPROTO (no or empty id) / CE_ENOMEM, *id NULL then. */
+ce_err es_search_parse_pit_open(const char *body, size_t len, const char *id_key, char **id);
+/* True for a 404 whose error type is index_not_found_exception (or absent). */
+bool es_answer_is_index_not_found(long status, const char *body, size_t len);
 
 /* ---- query.c: write the "query" value of an es_query (codec). */
 ce_err es_query_write(ce_buf *b, const es_query *q);

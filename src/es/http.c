@@ -145,11 +145,7 @@ char *es_url_normalize(const char *in)
 
 bool es_url_is_loopback(const char *url)
 {
-    const char *h = strstr(url, "://");
-    h = h ? h + 3 : url;
-    const char *at = strchr(h, '@'), *sl = strchr(h, '/');
-    if (at && (!sl || at < sl))
-        h = at + 1;
+    const char *h = es_url_host(url);
     if (strncmp(h, "[::1]", 5) == 0)
         return true;
     size_t n = strcspn(h, ":/");
@@ -199,36 +195,31 @@ static void wait_push(es_client *c, es_req *r, int delay_ms)
     c->wait_head = r;
 }
 
-static ce_err attempt_start(es_client *c, es_req *r)
+/* A pooled easy handle (reset) or a new one; NULL when out of memory. */
+static CURL *easy_take(es_client *c)
 {
-    CURL *h;
     if (c->nidle) {
-        h = c->idle[--c->nidle];
+        CURL *h = c->idle[--c->nidle];
         curl_easy_reset(h);
-    } else {
-        h = curl_easy_init();
-        if (!h)
-            return CE_ENOMEM;
+        return h;
     }
-    r->easy = h;
-    ce_buf_reset(&r->resp);
-    r->status = 0;
+    return curl_easy_init();
+}
 
-    const char *base = c->urls[c->url_cur];
+/* URL, timeouts, TLS and basic auth of one attempt. */
+static ce_err easy_setup(es_client *c, es_req *r, CURL *h)
+{
     r->url_idx = c->url_cur;
     ce_buf url = CE_BUF_INIT;
-    ce_err e = ce_buf_append_str(&url, base);
+    ce_err e = ce_buf_append_str(&url, c->urls[c->url_cur]);
     if (!e)
         e = ce_buf_append(&url, r->path.data, r->path.len);
     const char *u = e ? NULL : ce_buf_cstr(&url);
-    if (!u) {
-        ce_buf_free(&url);
-        curl_easy_cleanup(h);
-        r->easy = NULL;
-        return CE_ENOMEM;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, u);
+    if (u)
+        curl_easy_setopt(h, CURLOPT_URL, u);
     ce_buf_free(&url); /* curl copies the string */
+    if (!u)
+        return CE_ENOMEM;
     curl_easy_setopt(h, CURLOPT_PRIVATE, r);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -251,16 +242,21 @@ static ce_err attempt_start(es_client *c, es_req *r)
         curl_easy_setopt(h, CURLOPT_USERNAME, c->opts.username);
         curl_easy_setopt(h, CURLOPT_PASSWORD, c->opts.password ? c->opts.password : "");
     }
+    return CE_OK;
+}
 
-    struct curl_slist *hd = NULL, *t;
+/* Method, body (gzip copy or plain) and the header list of one attempt. */
+static ce_err easy_method_body(es_client *c, es_req *r, CURL *h, struct curl_slist **hd)
+{
+    struct curl_slist *t;
     bool ok = true;
 #define ADDH(s)                                   \
     do {                                          \
-        t = curl_slist_append(hd, (s));           \
+        t = curl_slist_append(*hd, (s));          \
         if (!t)                                   \
             ok = false;                           \
         else                                      \
-            hd = t;                               \
+            *hd = t;                              \
     } while (0)
     ADDH("Expect:");
     if (c->auth_header)
@@ -287,22 +283,33 @@ static ce_err attempt_start(es_client *c, es_req *r)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
     }
 #undef ADDH
-    if (!ok) {
-        curl_slist_free_all(hd);
-        curl_easy_cleanup(h);
-        r->easy = NULL;
+    return ok ? CE_OK : CE_ENOMEM;
+}
+
+static ce_err attempt_start(es_client *c, es_req *r)
+{
+    CURL *h = easy_take(c);
+    if (!h)
         return CE_ENOMEM;
+    ce_buf_reset(&r->resp);
+    r->status = 0;
+    struct curl_slist *hd = NULL;
+    ce_err e = easy_setup(c, r, h);
+    if (!e)
+        e = easy_method_body(c, r, h, &hd);
+    if (!e) {
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        r->start_ms = es_now_ms();
+        if (curl_multi_add_handle(c->multi, h) != CURLM_OK)
+            e = CE_EIO;
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    r->hdrs = hd;
-    r->start_ms = es_now_ms();
-    if (curl_multi_add_handle(c->multi, h) != CURLM_OK) {
+    if (e) {
         curl_slist_free_all(hd);
-        r->hdrs = NULL;
         curl_easy_cleanup(h);
-        r->easy = NULL;
-        return CE_EIO;
+        return e;
     }
+    r->easy = h;
+    r->hdrs = hd;
     r->running = true;
     c->running++;
     return CE_OK;

@@ -191,7 +191,7 @@ ce_err es_index_put_mapping(es_client *c, const char *index, const char *type, c
     long st = 0;
     ce_buf resp = CE_BUF_INIT, suffix = CE_BUF_INIT;
     ce_err e = ce_buf_append_str(&suffix, "/_mapping");
-    if (!e && es_client_has_types(c)) {
+    if (!e && c->caps.has_types) {
         const char *t = type ? type : "_doc";
         e = ce_buf_append_byte(&suffix, '/');
         if (!e)

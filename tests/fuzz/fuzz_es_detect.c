@@ -1,7 +1,9 @@
 /*
  * fuzz_es_detect.c - libFuzzer target for the server detection codecs (bodies of
- * GET / and GET /_nodes/_local): no crash, and on success a version string that
- * es_version_split accepts and a known flavor.
+ * GET / and GET /_nodes/_local, GET /_cat/plugins): no crash, on success a version
+ * string that es_version_split accepts and a known flavor, and capabilities that
+ * agree with each other (no _shard_doc without a point in time, no mapping types on
+ * a server that has one).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,8 +26,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int ma, mi;
             if (!es_version_split(v, &ma, &mi) || f == ES_FLAVOR_UNKNOWN || strlen(v) >= sizeof v)
                 abort();
+            es_caps k;
+            es_caps_from_version(f, ma, mi, &k);
+            if (k.flavor != f || k.major != ma || k.minor != mi || k.knn_plugin ||
+                (k.shard_doc_sort && !k.pit) || (k.has_types && k.pit) ||
+                (k.pit && !k.track_total_hits))
+                abort();
         }
     }
+    bool knn = true;
+    ce_err e = es_detect_parse_plugins(body, size, &knn);
+    if (e != CE_OK && knn)
+        abort();
     free(body);
     return 0;
 }

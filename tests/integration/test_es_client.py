@@ -265,6 +265,26 @@ def test_detect(es_clients, ce_bin, testbed_env):
     assert "version=%s " % node["version"] in out
     if want_ver:
         assert node["version"] == want_ver
+    # The capabilities, against what the official client reports of the server.
+    caps = dict(kv.split("=", 1) for kv in out.split())
+    major, minor = (int(x) for x in node["version"].split(".")[:2])
+    assert (int(caps["major"]), int(caps["minor"])) == (major, minor)
+    if name == "opensearch":
+        want = {"types": False, "pit": (major, minor) >= (2, 4),
+                "shard_doc_sort": False, "track_total_hits": True, "seq_no": True}
+        comps = [p["component"] for p in client.cat.plugins(format="json")]
+        want["knn_plugin"] = any(c in ("opensearch-knn", "org.opensearch.knn.plugin.KNNPlugin")
+                                 for c in comps)
+    else:
+        want = {"types": major <= 6, "pit": (major, minor) >= (7, 10),
+                "shard_doc_sort": (major, minor) >= (7, 12), "track_total_hits": major >= 7,
+                "seq_no": (major, minor) >= (6, 7), "knn_plugin": False}
+    assert {k: caps[k] == "1" for k in want} == want
+    # The connect log line names them.
+    err = tool(ce_bin, url, "detect", extra=["--log-level", "info"]).stderr
+    line = [l for l in err.splitlines() if 'msg="es connected"' in l][0]
+    for k in want:
+        assert "%s=%s" % (k, caps[k]) in line
 
 
 def test_bulk_100k_external_versions(es_clients, ce_bin, big_index):
@@ -558,6 +578,57 @@ def test_basic_auth_sent_never_logged(es_clients, ce_bin, unique_name):
         assert password not in p.stderr and token not in p.stderr
     finally:
         delete_index(client, index)
+
+
+def test_security_warnings_and_redacted_errors(es_clients, ce_bin):
+    """Every client creation warns about an unchecked TLS peer and about credentials
+    sent over plain http (naming the URL without them); error texts never carry them."""
+    name, url, client = es_clients
+    user, password = "ce_user", "p@ss:w0rd"
+    plain = tool(ce_bin, url, "detect", extra=["--log-level", "info"])
+    assert "without TLS" not in plain.stderr and "verification is off" not in plain.stderr
+    p = tool(ce_bin, url, "detect", extra=["--insecure", "--log-level", "warn"])
+    assert 'msg="es TLS certificate verification is off' in p.stderr
+    for extra in (["--user", user, "--password", password], ["--api-key", "a2V5aWQ6c2VjcmV0"],
+                  ["--bearer", "tok-very-secret"]):
+        p = tool(ce_bin, url, "detect", extra=extra + ["--log-level", "warn"])
+        line = [l for l in p.stderr.splitlines() if 'msg="es credentials sent without TLS"' in l]
+        assert len(line) == 1 and 'url="%s"' % url in line[0]
+        assert extra[-1] not in p.stderr
+    # Credentials in the URL: used, warned about, and the URL redacted everywhere.
+    u = url.replace("http://", "http://%s:%s@" % (user, "s3cr3t:Pa55"))
+    p = tool(ce_bin, u, "detect", extra=["--log-level", "debug"])
+    assert "flavor=%s" % name in p.stdout
+    assert 'msg="es credentials sent without TLS" url="%s"' % url in p.stderr
+    assert "Pa55" not in p.stderr and user not in p.stderr
+    # The error texts of failed connections name the URL without the credentials, also
+    # when the password holds an unencoded '@' (which curl refuses).
+    for pw in ("s3cr3t:Pa55", password):
+        p = tool(ce_bin, url, "detect", urls=["http://%s:%s@127.0.0.1:1" % (user, pw)],
+                 extra=["--retries", "0", "--log-level", "debug"], check=False)
+        assert p.returncode == 2
+        assert "connect: " in p.stderr and "http://127.0.0.1:1/" in p.stderr
+        assert "Pa55" not in p.stderr and "w0rd" not in p.stderr and "p@ss" not in p.stderr
+        assert user not in p.stderr
+
+
+def test_lean_unordered_read(es_clients, ce_bin, big_index):
+    """The read the E->C direction does (lean pages, unordered: scroll by _doc where the
+    server has no _shard_doc tiebreaker), with the default page size."""
+    name, url, client = es_clients
+    index = big_index(name, url, client)
+    ids, err = read_ids(ce_bin, url, "--index", index, "--lean", "--unordered", "--field", "version",
+                        "--gte", VBASE + 1000, "--lt", VBASE + 31000, "--log-level", "debug")
+    assert len(ids) == 30000 and set(ids) == {str(i) for i in range(1000, 31000)}
+    assert "total=30000" in err
+    mode = "scroll" if name == "opensearch" else "pit"
+    assert "mode=%s" % mode in err
+    # Pages of the default 2000 hits: 15 full pages, then the empty one that ends the read.
+    pages = [l for l in err.splitlines() if 'msg="es request"' in l and "method=POST" in l
+             and "filter_path=" in l]
+    assert len(pages) == 16
+    stats = client.indices.stats(index=index, metric="search")
+    assert stats["_all"]["total"]["search"].get("open_contexts", 0) == 0
 
 
 def test_failover_and_gzip_refused(es_clients, ce_bin, unique_name):

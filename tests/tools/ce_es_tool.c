@@ -6,7 +6,9 @@
  *   --api-key K, --bearer T, --ca FILE, --cert FILE, --key FILE, --insecure, --no-gzip, --gzip-loopback, --retries N, --retry-base-ms N,
  *   --timeout-ms N, --log-level L
  * Commands:
- *   detect                                   flavor=.. version=.. major=.. pit=..
+ *   detect                                   flavor=.. version=.. major=.. minor=.. and
+ *                                            the capabilities: types= pit= shard_doc_sort=
+ *                                            track_total_hits= knn_plugin= seq_no= (0|1)
  *   create-index --index I [--body JSON]     created=true|false
  *   delete-index --index I
  *   exists --index I                         exists=true|false
@@ -19,7 +21,8 @@
  *   bulk-file FILE --index I                 NDJSON documents with "id" and "version"
  *   search --index I [--field F] [--gte A] [--lt B] [--date] [--sort F]
  *          [--must-not-field F --must-not-value V] [--scroll] [--slices N]
- *          [--page N] [--no-refresh] [--with-version]      prints ids, one per line
+ *          [--page N] [--no-refresh] [--with-version] [--lean] [--unordered]
+ *                                            prints ids, one per line
  *   settings-roundtrip --index I [--wait]    bulk-load settings on, (wait for a stdin
  *                                            line), restore
  * Bulk commands print one line per item that is not OK and a final summary line
@@ -220,9 +223,11 @@ static int read_slice(es_client *c, const args_t *a, int slice_id, int slice_max
     so.query.must_not_field = opt(a, "--must-not-field");
     so.query.must_not_value = opt(a, "--must-not-value");
     so.sort_field = opt(a, "--sort");
-    so.page_size = (size_t)opt_ll(a, "--page", 1000);
+    so.page_size = (size_t)opt_ll(a, "--page", 0); /* 0: the es layer's default */
     so.refresh_first = !flag(a, "--no-refresh");
     so.force_scroll = flag(a, "--scroll");
+    so.lean = flag(a, "--lean");
+    so.unordered = flag(a, "--unordered");
     so.slice_id = slice_id;
     so.slice_max = slice_max;
     bool with_version = flag(a, "--with-version");
@@ -387,9 +392,13 @@ int main(int argc, char **argv)
     int rc = 0;
     const char *index = opt(&a, "--index");
     if (strcmp(cmd, "detect") == 0) {
-        printf("flavor=%s version=%s major=%d types=%d\n",
-               es_client_flavor(c) == ES_FLAVOR_OPENSEARCH ? "opensearch" : "elasticsearch",
-               es_client_version(c), es_client_major_version(c), (int)es_client_has_types(c));
+        const es_caps *k = es_client_caps(c);
+        printf("flavor=%s version=%s major=%d minor=%d types=%d pit=%d shard_doc_sort=%d "
+               "track_total_hits=%d knn_plugin=%d seq_no=%d\n",
+               k->flavor == ES_FLAVOR_OPENSEARCH ? "opensearch" : "elasticsearch",
+               es_client_version(c), k->major, k->minor, (int)k->has_types, (int)k->pit,
+               (int)k->shard_doc_sort, (int)k->track_total_hits, (int)k->knn_plugin,
+               (int)k->seq_no);
     } else if (strcmp(cmd, "create-index") == 0 && index) {
         bool created = false;
         e = es_index_create(c, index, opt(&a, "--body"), &created);

@@ -1,6 +1,7 @@
 /*
  * test_es_codecs.c - the es module's small codecs from fixtures: server detection
- * (GET / of OpenSearch 1/2/3 and Elasticsearch 6/7/8/9, GET /_nodes/_local), URL
+ * (GET / of OpenSearch 1/2/3 and Elasticsearch 6/7/8/9, GET /_nodes/_local), the
+ * capabilities each version has and the k-NN plugin in GET /_cat/plugins, URL
  * normalization and redaction, structured queries, path escaping, gzip.
  */
 #include <stdarg.h>
@@ -89,6 +90,101 @@ static void test_detect_nodes(void **st)
     assert_false(es_version_split("v7", &ma, &mi));
 }
 
+/* The capabilities of a server from the bytes of its GET / answer. */
+static es_caps caps_of(const char *root_body)
+{
+    es_flavor f = ES_FLAVOR_UNKNOWN;
+    char v[64];
+    int ma = -1, mi = -1;
+    assert_int_equal(es_detect_parse_root(root_body, strlen(root_body), &f, v, sizeof v), CE_OK);
+    assert_true(es_version_split(v, &ma, &mi));
+    es_caps k;
+    memset(&k, 0xA5, sizeof k); /* every field must be written */
+    es_caps_from_version(f, ma, mi, &k);
+    return k;
+}
+
+/* want: flavor major minor has_types pit shard_doc_sort track_total_hits seq_no */
+static void check_caps(const char *body, es_flavor fl, int ma, int mi, bool types, bool pit,
+                       bool shard_doc, bool tth, bool seq_no)
+{
+    es_caps k = caps_of(body);
+    assert_int_equal(k.flavor, fl);
+    assert_int_equal(k.major, ma);
+    assert_int_equal(k.minor, mi);
+    assert_int_equal(k.has_types, types);
+    assert_int_equal(k.pit, pit);
+    assert_int_equal(k.shard_doc_sort, shard_doc);
+    assert_int_equal(k.track_total_hits, tth);
+    assert_int_equal(k.seq_no, seq_no);
+    assert_false(k.knn_plugin); /* only the plugin list says so */
+}
+
+static void test_caps(void **st)
+{
+    (void)st;
+    const es_flavor E = ES_FLAVOR_ELASTICSEARCH, O = ES_FLAVOR_OPENSEARCH;
+    check_caps("{\"name\":\"x\",\"version\":{\"number\":\"6.8.23\",\"build_flavor\":\"default\","
+               "\"build_type\":\"tar\",\"lucene_version\":\"7.7.3\"},\"tagline\":\"You Know, for Search\"}",
+               E, 6, 8, true, false, false, false, true);
+    check_caps("{\"name\":\"n\",\"version\":{\"number\":\"7.9.3\",\"build_flavor\":\"default\","
+               "\"build_type\":\"docker\",\"lucene_version\":\"8.6.2\"},\"tagline\":\"You Know, for Search\"}",
+               E, 7, 9, false, false, false, true, true);
+    check_caps("{\"version\":{\"number\":\"7.17.25\",\"build_flavor\":\"default\"},\"tagline\":\"You Know, for Search\"}",
+               E, 7, 17, false, true, true, true, true);
+    check_caps("{\"name\":\"es\",\"cluster_name\":\"docker-cluster\",\"version\":{\"number\":\"8.17.0\","
+               "\"build_flavor\":\"default\",\"build_type\":\"docker\",\"lucene_version\":\"9.12.0\","
+               "\"minimum_wire_compatibility_version\":\"7.17.0\"},\"tagline\":\"You Know, for Search\"}",
+               E, 8, 17, false, true, true, true, true);
+    check_caps("{\"name\":\"n\",\"cluster_name\":\"c\",\"version\":{\"distribution\":\"opensearch\","
+               "\"number\":\"1.3.20\",\"build_type\":\"tar\",\"lucene_version\":\"8.10.1\"},"
+               "\"tagline\":\"The OpenSearch Project: https://opensearch.org/\"}",
+               O, 1, 3, false, false, false, true, true);
+    check_caps("{\n  \"name\" : \"Node 1\",\n  \"version\" : {\n    \"distribution\" : \"opensearch\",\n"
+               "    \"number\" : \"2.19.1\",\n    \"build_type\" : \"unknown\"\n  },\n"
+               "  \"tagline\" : \"The OpenSearch Project: https://opensearch.org/\"\n}\n",
+               O, 2, 19, false, true, false, true, true);
+    /* The edges of each rule. */
+    check_caps("{\"version\":{\"number\":\"6.6.2\"}}", E, 6, 6, true, false, false, false, false);
+    check_caps("{\"version\":{\"number\":\"7.10.2\"}}", E, 7, 10, false, true, false, true, true);
+    check_caps("{\"version\":{\"number\":\"7.12.0\"}}", E, 7, 12, false, true, true, true, true);
+    check_caps("{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.3.0\"}}", O, 2, 3,
+               false, false, false, true, true);
+    check_caps("{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.4.0\"}}", O, 2, 4,
+               false, true, false, true, true);
+    check_caps("{\"version\":{\"distribution\":\"opensearch\",\"number\":\"3.0.0\"}}", O, 3, 0,
+               false, true, false, true, true);
+    /* OpenSearch 1.x in compatibility mode says 7.10.2: no point in time. */
+    check_caps("{\"version\":{\"distribution\":\"opensearch\",\"number\":\"7.10.2\"}}", O, 7, 10,
+               false, false, false, true, true);
+}
+
+static void check_plugins(const char *body, ce_err want_e, bool want_knn)
+{
+    bool knn = !want_knn;
+    assert_int_equal(es_detect_parse_plugins(body, strlen(body), &knn), want_e);
+    assert_int_equal(knn, want_knn);
+}
+
+static void test_plugins(void **st)
+{
+    (void)st;
+    /* An OpenSearch distribution with its bundled plugins. */
+    check_plugins("[{\"component\":\"opensearch-alerting\"},{\"component\":\"opensearch-knn\"},"
+                  "{\"component\":\"opensearch-security\"}]",
+                  CE_OK, true);
+    /* Plugins loaded from the class path are listed by class (the test bed's OpenSearch). */
+    check_plugins("[{\"name\":\"Node 1\",\"component\":\"org.opensearch.geo.GeoModulePlugin\"},"
+                  "{\"name\":\"Node 1\",\"component\":\"org.opensearch.transport.Netty4Plugin\"}]",
+                  CE_OK, false);
+    check_plugins("[{\"component\":\"org.opensearch.knn.plugin.KNNPlugin\"}]", CE_OK, true);
+    check_plugins("[]", CE_OK, false);
+    check_plugins("[{\"component\":\"opensearch-knn-extra\"},{\"component\":7},{},1]", CE_OK, false);
+    check_plugins("{\"error\":\"forbidden\"}", CE_EPROTO, false);
+    check_plugins("[{\"component\":\"opensearch-knn\"}", CE_EJSON, false);
+    check_plugins("", CE_EJSON, false);
+}
+
 static void check_norm(const char *in, const char *want)
 {
     char *got = es_url_normalize(in);
@@ -136,6 +232,21 @@ static void test_redact(void **st)
     check_redact("http://h:9200/a@b", "http://h:9200/a@b");
     check_redact("user:pw@host:9200", "host:9200");
     check_redact("http://h:9200", "http://h:9200");
+    /* A password with an unencoded '@' (or ':' and '/'-free oddities) goes whole. */
+    check_redact("http://user:p@ss@w0rd@h:9200/x", "http://h:9200/x");
+    check_redact("https://u:p@h:9243?pretty=a@b", "https://h:9243?pretty=a@b");
+    check_redact("http://h:9200?q=a@b", "http://h:9200?q=a@b");
+    check_redact("http://h:9200#a@b", "http://h:9200#a@b");
+    check_redact("http://u:p@h", "http://h");
+    check_redact("h:9200/p://u:p@x", "h:9200/p://u:p@x");
+    check_redact("", "");
+    assert_true(es_url_has_userinfo("http://u:p@h:9200"));
+    assert_true(es_url_has_userinfo("u@h"));
+    assert_false(es_url_has_userinfo("http://h:9200/a@b"));
+    assert_false(es_url_has_userinfo("https://h"));
+    assert_string_equal(es_url_host("http://a:b@c@h:1/x"), "h:1/x");
+    assert_true(es_url_is_loopback("http://u:p@ss@127.0.0.1:9200"));
+    assert_false(es_url_is_loopback("http://127.0.0.1:pw@10.0.0.1:9200"));
     char small[8];
     es_url_redact("http://u:p@hostname:9200", small, sizeof small);
     assert_int_equal(strlen(small), 7);
@@ -218,6 +329,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detect_root),   cmocka_unit_test(test_detect_nodes),
+        cmocka_unit_test(test_caps),          cmocka_unit_test(test_plugins),
         cmocka_unit_test(test_url_normalize), cmocka_unit_test(test_redact),
         cmocka_unit_test(test_query),         cmocka_unit_test(test_path_escape),
         cmocka_unit_test(test_gzip),

@@ -1,0 +1,259 @@
+/*
+ * test_es_search_page.c - the read answers codec (src/es/search_parse.c) from byte
+ * fixtures: PIT pages of Elasticsearch 8 and OpenSearch 2, scroll pages of
+ * Elasticsearch 6 and 7, lean (filter_path) pages with and without hits, and the
+ * answers a page must be refused for: not JSON, truncated at every byte, no hits
+ * array, a hit that is not an object, missing sort values, failed shards. Also the
+ * answer that opens a point in time and "index not found".
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "es/es_int.h"
+
+/* Elasticsearch 8.17, PIT + search_after, version:true. */
+static const char ES8_PIT_PAGE[] =
+    "{\"pit_id\":\"gcSHBAEJdF9lc19iaWcWT3JxR0\",\"took\":3,\"timed_out\":false,"
+    "\"_shards\":{\"total\":3,\"successful\":3,\"skipped\":0,\"failed\":0},"
+    "\"hits\":{\"total\":{\"value\":100000,\"relation\":\"eq\"},\"max_score\":null,\"hits\":["
+    "{\"_index\":\"t\",\"_id\":\"0\",\"_version\":1000000,\"_score\":null,"
+    "\"_source\":{\"id\":0,\"version\":1000000,\"name\":\"0\"},\"sort\":[1000000,12]},"
+    "{\"_index\":\"t\",\"_id\":\"1\",\"_version\":1000001,\"_score\":null,"
+    "\"_source\":{\"id\":1,\"version\":1000001,\"name\":\"1\"},\"sort\":[1000001,4294967309]}]}}";
+
+/* OpenSearch 2.19, PIT sorted on _id. */
+static const char OS2_PIT_PAGE[] =
+    "{\"pit_id\":\"o463QQEJdF9vc19iaWcW\",\"took\":2,\"timed_out\":false,"
+    "\"_shards\":{\"total\":3,\"successful\":3,\"skipped\":0,\"failed\":0},"
+    "\"hits\":{\"total\":{\"value\":3,\"relation\":\"eq\"},\"max_score\":null,\"hits\":["
+    "{\"_index\":\"t\",\"_id\":\"a\",\"_version\":5,\"_score\":null,\"_source\":{\"x\":1},\"sort\":[\"a\"]},"
+    "{\"_index\":\"t\",\"_id\":\"b\",\"_version\":6,\"_score\":null,\"_source\":{\"x\":2},\"sort\":[\"b\"]},"
+    "{\"_index\":\"t\",\"_id\":\"c\",\"_version\":7,\"_score\":null,\"_source\":{\"x\":3},\"sort\":[\"c\"]}]}}";
+
+/* Elasticsearch 6.8, scroll: total is a number, hits carry _type. */
+static const char ES6_SCROLL_PAGE[] =
+    "{\"_scroll_id\":\"DXF1ZXJ5QW5kRmV0Y2gBAAAAAAAAAD4WYm9laVYtZndUQlNsdDcwakFMNjU1QQ==\","
+    "\"took\":1,\"timed_out\":false,\"_shards\":{\"total\":5,\"successful\":5,\"skipped\":0,\"failed\":0},"
+    "\"hits\":{\"total\":2,\"max_score\":null,\"hits\":["
+    "{\"_index\":\"t\",\"_type\":\"_doc\",\"_id\":\"1\",\"_version\":3,\"_score\":null,\"_source\":{},\"sort\":[0]},"
+    "{\"_index\":\"t\",\"_type\":\"_doc\",\"_id\":\"2\",\"_version\":4,\"_score\":null,\"_source\":{},\"sort\":[1]}]}}";
+
+/* A lean page (filter_path) of a scroll read: no score, no version, no shards. */
+static const char LEAN_SCROLL_PAGE[] =
+    "{\"_scroll_id\":\"FGluY2x1ZGVfY29udGV4dF91dWlk\",\"hits\":{\"total\":{\"value\":1},"
+    "\"hits\":[{\"_id\":\"k1\",\"_source\":{\"v\":17},\"sort\":[0]}]}}";
+
+static void parse_ok(const char *body, unsigned flags, es_search_page *pg)
+{
+    ce_err e = es_search_page_parse(body, strlen(body), flags, pg);
+    if (e)
+        fail_msg("parse failed: %s: %s", ce_errname(e), pg->error);
+    assert_non_null(pg->root);
+    assert_true(json_is_array(pg->hits));
+}
+
+static void parse_fails(const char *body, unsigned flags, ce_err want, const char *want_text)
+{
+    es_search_page pg;
+    ce_err e = es_search_page_parse(body, strlen(body), flags, &pg);
+    assert_int_equal(e, want);
+    assert_null(pg.root);
+    assert_null(pg.hits);
+    assert_null(pg.last_sort);
+    assert_true(pg.error[0] != '\0');
+    if (want_text && !strstr(pg.error, want_text))
+        fail_msg("error text \"%s\" lacks \"%s\"", pg.error, want_text);
+    es_search_page_free(&pg);
+}
+
+static void test_pit_pages(void **st)
+{
+    (void)st;
+    es_search_page pg;
+    parse_ok(ES8_PIT_PAGE, ES_PAGE_NEED_SORT, &pg);
+    assert_int_equal(json_array_size(pg.hits), 2);
+    assert_string_equal(pg.pit_id, "gcSHBAEJdF9lc19iaWcWT3JxR0");
+    assert_null(pg.scroll_id);
+    assert_int_equal(pg.total, 100000);
+    assert_int_equal(json_array_size(pg.last_sort), 2);
+    assert_int_equal(json_integer_value(json_array_get(pg.last_sort, 1)), 4294967309LL);
+    json_t *h0 = json_array_get(pg.hits, 0);
+    assert_string_equal(json_string_value(json_object_get(h0, "_id")), "0");
+    assert_int_equal(json_integer_value(json_object_get(h0, "_version")), 1000000);
+    es_search_page_free(&pg);
+    assert_null(pg.root);
+    assert_int_equal(pg.total, -1);
+
+    parse_ok(OS2_PIT_PAGE, ES_PAGE_NEED_SORT, &pg);
+    assert_int_equal(json_array_size(pg.hits), 3);
+    assert_string_equal(pg.pit_id, "o463QQEJdF9vc19iaWcW");
+    assert_int_equal(pg.total, 3);
+    assert_string_equal(json_string_value(json_array_get(pg.last_sort, 0)), "c");
+    es_search_page_free(&pg);
+}
+
+static void test_scroll_pages(void **st)
+{
+    (void)st;
+    es_search_page pg;
+    parse_ok(ES6_SCROLL_PAGE, 0, &pg);
+    assert_int_equal(json_array_size(pg.hits), 2);
+    assert_int_equal(pg.total, 2);
+    assert_null(pg.pit_id);
+    assert_string_equal(pg.scroll_id, "DXF1ZXJ5QW5kRmV0Y2gBAAAAAAAAAD4WYm9laVYtZndUQlNsdDcwakFMNjU1QQ==");
+    es_search_page_free(&pg);
+
+    parse_ok(LEAN_SCROLL_PAGE, ES_PAGE_LEAN, &pg);
+    assert_int_equal(json_array_size(pg.hits), 1);
+    assert_int_equal(pg.total, 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(pg.hits, 0), "_id")), "k1");
+    es_search_page_free(&pg);
+
+    /* A later scroll page: no total (track_total_hits false), no sort needed. */
+    parse_ok("{\"_scroll_id\":\"s2\",\"hits\":{\"hits\":[{\"_id\":\"9\",\"_source\":{}}]}}", 0, &pg);
+    assert_int_equal(pg.total, -1);
+    assert_null(pg.last_sort);
+    assert_string_equal(pg.scroll_id, "s2");
+    es_search_page_free(&pg);
+}
+
+static void test_lean_empty_pages(void **st)
+{
+    (void)st;
+    /* filter_path drops an empty hits array, and "hits" with it when total is not asked. */
+    static const char *const empty[] = {
+        "{\"_scroll_id\":\"x\"}",
+        "{\"pit_id\":\"p\",\"hits\":{\"total\":{\"value\":0,\"relation\":\"eq\"}}}",
+        "{\"pit_id\":\"p\",\"_shards\":{\"failed\":0}}",
+        "{}",
+    };
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        es_search_page pg;
+        parse_ok(empty[i], ES_PAGE_LEAN | ES_PAGE_NEED_SORT, &pg);
+        assert_int_equal(json_array_size(pg.hits), 0);
+        assert_null(pg.last_sort);
+        es_search_page_free(&pg);
+    }
+    /* Not lean: a missing hits array is a malformed answer. */
+    parse_fails("{\"_scroll_id\":\"x\"}", 0, CE_EPROTO, "hits");
+    parse_fails("{\"hits\":{\"total\":0}}", 0, CE_EPROTO, "hits");
+    /* Lean, but "hits" is there and is not an object. */
+    parse_fails("{\"hits\":[]}", ES_PAGE_LEAN, CE_EPROTO, "hits");
+}
+
+static void test_malformed_pages(void **st)
+{
+    (void)st;
+    parse_fails("", 0, CE_EJSON, "malformed");
+    parse_fails("not json", 0, CE_EJSON, NULL);
+    parse_fails("<html>502 Bad Gateway</html>", ES_PAGE_LEAN, CE_EJSON, NULL);
+    parse_fails("[1,2]", ES_PAGE_LEAN, CE_EPROTO, "not an object");
+    parse_fails("{\"hits\":{\"hits\":{}}}", 0, CE_EPROTO, "hits");
+    parse_fails("{\"hits\":{\"hits\":[{\"_id\":\"1\"},7]}}", 0, CE_EPROTO, "hit #1");
+    parse_fails("{\"hits\":{\"hits\":[null]}}", ES_PAGE_LEAN, CE_EPROTO, "hit #0");
+    /* search_after needs the last hit's sort values; other hits may lack them. */
+    parse_fails("{\"hits\":{\"hits\":[{\"_id\":\"1\",\"sort\":[1]},{\"_id\":\"2\"}]}}", ES_PAGE_NEED_SORT,
+                CE_EPROTO, "sort");
+    parse_fails("{\"hits\":{\"hits\":[{\"_id\":\"2\",\"sort\":5}]}}", ES_PAGE_NEED_SORT, CE_EPROTO, "sort");
+    es_search_page pg;
+    parse_ok("{\"hits\":{\"hits\":[{\"_id\":\"1\"},{\"_id\":\"2\",\"sort\":[3]}]}}", ES_PAGE_NEED_SORT, &pg);
+    assert_int_equal(json_integer_value(json_array_get(pg.last_sort, 0)), 3);
+    es_search_page_free(&pg);
+    /* Ids of the wrong type are ignored, not trusted. */
+    parse_ok("{\"_scroll_id\":5,\"pit_id\":null,\"hits\":{\"total\":\"7\",\"hits\":[]}}", 0, &pg);
+    assert_null(pg.scroll_id);
+    assert_null(pg.pit_id);
+    assert_int_equal(pg.total, -1);
+    es_search_page_free(&pg);
+}
+
+static void test_truncated_pages(void **st)
+{
+    (void)st;
+    static const char *const pages[] = {ES8_PIT_PAGE, OS2_PIT_PAGE, ES6_SCROLL_PAGE, LEAN_SCROLL_PAGE};
+    for (size_t p = 0; p < sizeof pages / sizeof pages[0]; p++) {
+        size_t len = strlen(pages[p]);
+        for (size_t cut = 0; cut < len; cut++) {
+            /* An exact-size copy, so that ASan sees any read past the end. */
+            char *b = malloc(cut ? cut : 1);
+            assert_non_null(b);
+            memcpy(b, pages[p], cut);
+            es_search_page pg;
+            ce_err e = es_search_page_parse(b, cut, ES_PAGE_LEAN | ES_PAGE_NEED_SORT, &pg);
+            if (e == CE_OK)
+                fail_msg("page %zu cut at %zu of %zu was accepted", p, cut, len);
+            assert_null(pg.root);
+            free(b);
+        }
+    }
+}
+
+static void test_shard_failures(void **st)
+{
+    (void)st;
+    /* A scroll whose context expired on one shard: 200, but hits are missing. */
+    parse_fails("{\"_scroll_id\":\"s\",\"_shards\":{\"total\":3,\"successful\":2,\"skipped\":0,\"failed\":1,"
+                "\"failures\":[{\"shard\":-1,\"index\":null,\"reason\":{\"type\":\"search_context_missing_exception\","
+                "\"reason\":\"No search context found for id [93]\"}}]},"
+                "\"hits\":{\"hits\":[{\"_id\":\"1\",\"_source\":{}}]}}",
+                0, CE_ESERVER, "1 shard(s) failed: search_context_missing_exception: No search context found");
+    /* Lean filter_path keeps _shards.failed and the failures. */
+    parse_fails("{\"_shards\":{\"failed\":2,\"failures\":[{\"reason\":\"plain text\"}]}}", ES_PAGE_LEAN,
+                CE_ESERVER, "2 shard(s) failed: plain text");
+    parse_fails("{\"_shards\":{\"failed\":1},\"hits\":{\"hits\":[]}}", 0, CE_ESERVER, "no reason given");
+    es_search_page pg;
+    parse_ok("{\"_shards\":{\"failed\":0,\"failures\":[]},\"hits\":{\"hits\":[]}}", 0, &pg);
+    es_search_page_free(&pg);
+}
+
+static void test_pit_open(void **st)
+{
+    (void)st;
+    char *id = (char *)"x";
+    const char *es = "{\"id\":\"46ToAwMDaWR5BXV1aWQy\"}";
+    assert_int_equal(es_search_parse_pit_open(es, strlen(es), "id", &id), CE_OK);
+    assert_string_equal(id, "46ToAwMDaWR5BXV1aWQy");
+    free(id);
+    const char *os = "{\"pit_id\":\"o463QQEJ\",\"_shards\":{\"total\":3,\"successful\":3,\"skipped\":0,"
+                     "\"failed\":0},\"creation_time\":1733312345678}";
+    assert_int_equal(es_search_parse_pit_open(os, strlen(os), "pit_id", &id), CE_OK);
+    assert_string_equal(id, "o463QQEJ");
+    free(id);
+    assert_int_equal(es_search_parse_pit_open(os, strlen(os), "id", &id), CE_EPROTO);
+    assert_null(id);
+    assert_int_equal(es_search_parse_pit_open("{\"id\":\"\"}", 9, "id", &id), CE_EPROTO);
+    assert_int_equal(es_search_parse_pit_open("{\"id\":1}", 8, "id", &id), CE_EPROTO);
+    assert_int_equal(es_search_parse_pit_open("{\"id\":\"a\"", 9, "id", &id), CE_EJSON);
+    assert_null(id);
+}
+
+static void test_not_found(void **st)
+{
+    (void)st;
+    const char *nf = "{\"error\":{\"root_cause\":[{\"type\":\"index_not_found_exception\",\"reason\":\"no such "
+                     "index [x]\"}],\"type\":\"index_not_found_exception\",\"reason\":\"no such index [x]\"},"
+                     "\"status\":404}";
+    assert_true(es_answer_is_index_not_found(404, nf, strlen(nf)));
+    assert_false(es_answer_is_index_not_found(400, nf, strlen(nf)));
+    assert_true(es_answer_is_index_not_found(404, "", 0));
+    assert_true(es_answer_is_index_not_found(404, "<html>", 6));
+    const char *other = "{\"error\":{\"type\":\"search_context_missing_exception\"},\"status\":404}";
+    assert_false(es_answer_is_index_not_found(404, other, strlen(other)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pit_pages),       cmocka_unit_test(test_scroll_pages),
+        cmocka_unit_test(test_lean_empty_pages), cmocka_unit_test(test_malformed_pages),
+        cmocka_unit_test(test_truncated_pages), cmocka_unit_test(test_shard_failures),
+        cmocka_unit_test(test_pit_open),        cmocka_unit_test(test_not_found),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
