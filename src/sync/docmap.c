@@ -285,10 +285,9 @@ static json_t *part_json(const cql_type *t, const char *part)
     return json_string(part);
 }
 
-ce_err sync_doc_values(const sync_docmap *m, const void *hitp, ce_buf *storage, cql_value *vals,
+ce_err sync_doc_values(const sync_docmap *m, const json_t *hit, ce_buf *storage, cql_value *vals,
                        int64_t *version, ce_buf *err)
 {
-    const json_t *hit = hitp;
     ce_buf_reset(storage);
     const json_t *src = json_object_get(hit, "_source");
     const json_t *jid = json_object_get(hit, "_id");
