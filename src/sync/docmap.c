@@ -186,7 +186,7 @@ ce_err sync_row_version(const sync_rowmap *m, const cql_value *cells, int64_t *v
     if (writetime_at(cells, m->wt_version_idx, &wt) && writetime_at(cells, m->wt_any_idx, &wt) &&
         writetime_at(cells, m->wt_source_idx, &wt))
         return CE_ENOTFOUND;
-    int64_t unit = m->version_unit_us > 0 ? m->version_unit_us : 1000;
+    int64_t unit = sync_version_unit(m->version_unit_us);
     int64_t q = wt / unit;
     if (wt % unit && wt < 0)
         q--;
@@ -385,7 +385,7 @@ ce_err sync_doc_values(const sync_docmap *m, const json_t *hit, ce_buf *storage,
 {
     ce_buf_reset(storage);
     const json_t *src = json_object_get(hit, "_source");
-    int64_t unit = m->version_unit_us > 0 ? m->version_unit_us : 1000;
+    int64_t unit = sync_version_unit(m->version_unit_us);
     ce_err rc = doc_version(m, src, unit, version, err);
     id_parts ip = {.jid = json_object_get(hit, "_id")};
     for (size_t i = 0; i < m->ncols && !rc; i++) {

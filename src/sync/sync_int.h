@@ -51,6 +51,8 @@ ce_err sync_bucket_format(const char *fmt, int64_t t_s, char *out, size_t n);
 /* Number of buckets of width_s overlapping [start_ms, end_ms). */
 int64_t sync_bucket_count(int64_t start_ms, int64_t end_ms, int64_t width_s);
 int64_t sync_now_ms(void);
+/* Microseconds per version unit: unit_us, or 1000 (milliseconds) when it is <= 0. */
+static inline int64_t sync_version_unit(int64_t unit_us) { return unit_us > 0 ? unit_us : 1000; }
 
 /* ---------------------------------------------------------------- docmap.c */
 

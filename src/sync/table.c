@@ -98,8 +98,7 @@ void sync_def_sizes(const sync_def *d, sync_def *out)
         if (*v <= 0)
             *v = size_defaults[i].value;
     }
-    if (out->version_unit_us <= 0)
-        out->version_unit_us = 1000;
+    out->version_unit_us = sync_version_unit(out->version_unit_us);
 }
 
 void sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
