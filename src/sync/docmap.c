@@ -186,7 +186,7 @@ ce_err sync_row_version(const sync_rowmap *m, const cql_value *cells, int64_t *v
     if (writetime_at(cells, m->wt_version_idx, &wt) && writetime_at(cells, m->wt_any_idx, &wt) &&
         writetime_at(cells, m->wt_source_idx, &wt))
         return CE_ENOTFOUND;
-    int64_t unit = m->version_unit_us > 0 ? m->version_unit_us : 1000;
+    int64_t unit = sync_version_unit(m->version_unit_us);
     int64_t q = wt / unit;
     if (wt % unit && wt < 0)
         q--;
@@ -285,13 +285,9 @@ static json_t *part_json(const cql_type *t, const char *part)
     return json_string(part);
 }
 
-ce_err sync_doc_values(const sync_docmap *m, const void *hitp, ce_buf *storage, cql_value *vals,
-                       int64_t *version, ce_buf *err)
+/* The document's version, checked against the range a USING TIMESTAMP can hold. */
+static ce_err doc_version(const sync_docmap *m, const json_t *src, int64_t unit, int64_t *version, ce_buf *err)
 {
-    const json_t *hit = hitp;
-    ce_buf_reset(storage);
-    const json_t *src = json_object_get(hit, "_source");
-    const json_t *jid = json_object_get(hit, "_id");
     if (!json_is_object(src)) {
         ce_buf_printf(err, "document has no _source");
         return CE_EINVAL;
@@ -305,98 +301,117 @@ ce_err sync_doc_values(const sync_docmap *m, const void *hitp, ce_buf *storage, 
         ce_buf_printf(err, "version field \"%s\" is not an integer", m->version_field);
         return CE_ECONVERT;
     }
-    int64_t unit = m->version_unit_us > 0 ? m->version_unit_us : 1000;
     if (*version < 0 || *version > INT64_MAX / unit) {
         ce_buf_printf(err, "version %lld out of range", (long long)*version);
         return CE_ECONVERT;
     }
-    /* key parts from _id, decoded lazily */
-    ce_buf idparts = CE_BUF_INIT;
+    return CE_OK;
+}
+
+/* The _id split into its key parts, once per document and only when needed. */
+typedef struct {
+    const json_t *jid;
+    ce_buf parts;
     size_t offs[SYNC_MAX_KEY_PARTS];
-    bool have_parts = false;
-    ce_err rc = CE_OK;
-    size_t *starts = malloc((m->ncols + 1) * sizeof *starts);
-    if (!starts)
-        return CE_ENOMEM;
+    bool split;
+} id_parts;
+
+/*
+ * The JSON value column i gets: the field, else (a key column) its part of the _id, else
+ * (the source column) es_source_id; non-string values into text columns as their JSON
+ * text. *v NULL = leave the column UNSET. *owned is a reference the caller drops.
+ */
+static ce_err field_value(const sync_docmap *m, size_t i, const json_t *src, id_parts *ip, const json_t **v,
+                          json_t **owned, ce_buf *err)
+{
+    const cql_type *t = m->types[i];
+    *owned = NULL;
+    *v = json_object_get(src, m->names[i]);
+    if (!*v && i < 256 && m->key_part[i] >= 0) {
+        if (!ip->split && (!json_is_string(ip->jid) || sync_id_split(json_string_value(ip->jid),
+                                                                    json_string_length(ip->jid), m->nid,
+                                                                    &ip->parts, ip->offs))) {
+            ce_buf_printf(err, "key column \"%s\" missing and _id does not hold %zu parts", m->names[i], m->nid);
+            return CE_EINVAL;
+        }
+        ip->split = true;
+        *owned = part_json(t, ip->parts.data + ip->offs[m->key_part[i]]);
+    } else if ((int)i == m->source_col && (!*v || json_is_null(*v))) {
+        *owned = json_string(m->es_source_id);
+    } else if (!*v) {
+        if (m->is_key && m->is_key[i]) {
+            ce_buf_printf(err, "key column \"%s\" missing", m->names[i]);
+            return CE_EINVAL;
+        }
+        return CE_OK;
+    } else if (kind_is_text(t->kind) && !json_is_string(*v) && !json_is_null(*v)) {
+        /* objects, arrays, numbers into a text column: their compact JSON text */
+        char *txt = json_dumps(*v, JSON_COMPACT | JSON_ENCODE_ANY);
+        *owned = txt ? json_string(txt) : NULL;
+        free(txt);
+    } else {
+        return CE_OK;
+    }
+    *v = *owned;
+    return *owned ? CE_OK : CE_ENOMEM;
+}
+
+/* Serialize v as column i's value at the end of storage; its length (or CQL_NULL) in *len. */
+static ce_err bind_field(const sync_docmap *m, size_t i, const json_t *v, ce_buf *storage, int32_t *len,
+                         ce_buf *err)
+{
+    bool is_null = false;
+    size_t before = storage->len;
+    ce_buf why = CE_BUF_INIT;
+    ce_err e = conv_value_from_json(m->types[i], v, storage, &is_null, &why);
+    if (e) {
+        ce_buf_printf(err, "field \"%s\": %.*s", m->names[i], (int)why.len, why.data ? why.data : "");
+        if (!why.len)
+            ce_buf_printf(err, "%s", ce_strerror(e));
+        ce_buf_free(&why);
+        return e == CE_ENOMEM ? e : CE_ECONVERT;
+    }
+    ce_buf_free(&why);
+    if (is_null && m->is_key && m->is_key[i]) {
+        ce_buf_printf(err, "key column \"%s\" is null", m->names[i]);
+        return CE_EINVAL;
+    }
+    *len = is_null ? CQL_NULL : (int32_t)(storage->len - before);
+    return CE_OK;
+}
+
+ce_err sync_doc_values(const sync_docmap *m, const json_t *hit, ce_buf *storage, cql_value *vals,
+                       int64_t *version, ce_buf *err)
+{
+    ce_buf_reset(storage);
+    const json_t *src = json_object_get(hit, "_source");
+    int64_t unit = sync_version_unit(m->version_unit_us);
+    ce_err rc = doc_version(m, src, unit, version, err);
+    id_parts ip = {.jid = json_object_get(hit, "_id")};
     for (size_t i = 0; i < m->ncols && !rc; i++) {
         vals[i].ptr = NULL;
         vals[i].len = CQL_UNSET;
-        starts[i] = storage->len;
         if (m->skip && m->skip[i])
             continue;
-        const cql_type *t = m->types[i];
-        json_t *owned = NULL;
-        const json_t *v = json_object_get(src, m->names[i]);
-        if (!v && i < 256 && m->key_part[i] >= 0) {
-            if (!have_parts) {
-                if (!json_is_string(jid) ||
-                    sync_id_split(json_string_value(jid), json_string_length(jid), m->nid, &idparts,
-                                  offs)) {
-                    ce_buf_printf(err, "key column \"%s\" missing and _id does not hold %zu parts",
-                                  m->names[i], m->nid);
-                    rc = CE_EINVAL;
-                    break;
-                }
-                have_parts = true;
-            }
-            owned = part_json(t, idparts.data + offs[m->key_part[i]]);
-            v = owned;
-        } else if ((int)i == m->source_col && (!v || json_is_null(v))) {
-            owned = json_string(m->es_source_id);
-            v = owned;
-        } else if (!v) {
-            if (m->is_key && m->is_key[i]) {
-                ce_buf_printf(err, "key column \"%s\" missing", m->names[i]);
-                rc = CE_EINVAL;
-            }
-            continue;
-        } else if (kind_is_text(t->kind) && !json_is_string(v) && !json_is_null(v)) {
-            /* objects, arrays, numbers into a text column: their compact JSON text */
-            char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            owned = txt ? json_string(txt) : NULL;
-            free(txt);
-            v = owned;
-        }
-        if (!v) {
-            rc = CE_ENOMEM;
-            break;
-        }
-        bool is_null = false;
-        ce_buf why = CE_BUF_INIT;
-        ce_err e = conv_value_from_json(t, v, storage, &is_null, &why);
+        const json_t *v;
+        json_t *owned;
+        rc = field_value(m, i, src, &ip, &v, &owned, err);
+        if (!rc && v)
+            rc = bind_field(m, i, v, storage, &vals[i].len, err);
         json_decref(owned);
-        if (e) {
-            ce_buf_printf(err, "field \"%s\": %.*s", m->names[i], (int)why.len,
-                          why.data ? why.data : "");
-            if (!why.len)
-                ce_buf_printf(err, "%s", ce_strerror(e));
-            ce_buf_free(&why);
-            rc = e == CE_ENOMEM ? e : CE_ECONVERT;
-            break;
-        }
-        ce_buf_free(&why);
-        if (is_null) {
-            if (m->is_key && m->is_key[i]) {
-                ce_buf_printf(err, "key column \"%s\" is null", m->names[i]);
-                rc = CE_EINVAL;
-                break;
-            }
-            vals[i].len = CQL_NULL;
-        } else {
-            vals[i].len = (int32_t)(storage->len - starts[i]);
-        }
     }
+    ce_buf_free(&ip.parts);
     if (!rc) {
-        starts[m->ncols] = storage->len;
         rc = ce_buf_put_u64(storage, (uint64_t)(*version * unit));
         vals[m->ncols].len = 8;
     }
-    if (!rc) {
-        for (size_t i = 0; i <= m->ncols; i++)
-            if (vals[i].len >= 0)
-                vals[i].ptr = (const uint8_t *)storage->data + starts[i];
+    /* the values lie one after the other in storage (nulls and unset take no bytes) */
+    size_t off = 0;
+    for (size_t i = 0; !rc && i <= m->ncols; i++) {
+        if (vals[i].len < 0)
+            continue;
+        vals[i].ptr = (const uint8_t *)storage->data + off;
+        off += (size_t)vals[i].len;
     }
-    free(starts);
-    ce_buf_free(&idparts);
     return rc;
 }

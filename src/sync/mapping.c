@@ -116,12 +116,10 @@ static bool has_opensearch_knn(const cql_table_meta *m, const es_caps *caps)
     return false;
 }
 
-static bool name_in_list(const char *name, const char *list)
+static bool is_id_col(const sync_def *d, const char *name)
 {
-    char names[SYNC_MAX_KEY_PARTS][128];
-    int n = list ? sync_split_names(list, names, SYNC_MAX_KEY_PARTS) : 0;
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0)
+    for (size_t i = 0; i < d->nid_cols; i++)
+        if (strcmp(d->id_cols[i], name) == 0)
             return true;
     return false;
 }
@@ -151,7 +149,7 @@ ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const es_c
         if (e)
             break;
         bool is_key = c->role == CQL_COL_PARTITION_KEY || c->role == CQL_COL_CLUSTERING ||
-                      name_in_list(c->name, d->id_col);
+                      is_id_col(d, c->name);
         const cql_type_kind k = c->type->kind;
         bool integral = k == CQL_T_BIGINT || k == CQL_T_INT || k == CQL_T_SMALLINT ||
                         k == CQL_T_TINYINT || k == CQL_T_VARINT || k == CQL_T_COUNTER;

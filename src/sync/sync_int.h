@@ -3,10 +3,13 @@
  *   window.c   pass windows, version units, time buckets (pure)
  *   docmap.c   _id encoding, Cassandra row -> JSON document, document -> bound values (pure)
  *   mapping.c  Elasticsearch mapping from a CQL schema, CQL type from an ES mapping (pure)
- *   c2e.c      the Cassandra -> Elasticsearch pass
- *   e2c.c      the Elasticsearch -> Cassandra pass
+ *   pass.c     a pass of one direction: its phases, checkpoint, summary, shared helpers
+ *   table.c    the table plan both directions share; sizes; dead letters
+ *   pipe.c     the bounded queue and thread of both directions' readers (pipe.h)
+ *   c2e.c      the Cassandra -> Elasticsearch phases (c2e_int.h: its other parts)
+ *   e2c.c      the Elasticsearch -> Cassandra phases (e2c_int.h: its other parts)
  *   guard.c    E->C version guard: the current versions of the rows a page overwrites
- *   engine.c   connections, checkpoints, logging, the pass loop
+ *   engine.c   connections and the loop over syncs and directions
  * Only engine.h is public.
  */
 #ifndef CE_SYNC_INT_H
@@ -18,11 +21,14 @@
 #include "conv/conv.h"
 #include "cql/cql.h"
 #include "es/es.h"
+#include "sync/checkpoint.h"
 #include "sync/config.h"
 #include "sync/deadletter.h"
 #include "sync/engine.h"
 #include "sync/mapping.h"
 #include "util/buf.h"
+
+struct json_t; /* jansson's, for the values that cross these interfaces */
 
 /* ---------------------------------------------------------------- window.c */
 
@@ -47,6 +53,8 @@ ce_err sync_bucket_format(const char *fmt, int64_t t_s, char *out, size_t n);
 /* Number of buckets of width_s overlapping [start_ms, end_ms). */
 int64_t sync_bucket_count(int64_t start_ms, int64_t end_ms, int64_t width_s);
 int64_t sync_now_ms(void);
+/* Microseconds per version unit: unit_us, or 1000 (milliseconds) when it is <= 0. */
+static inline int64_t sync_version_unit(int64_t unit_us) { return unit_us > 0 ? unit_us : 1000; }
 
 /* ---------------------------------------------------------------- docmap.c */
 
@@ -118,50 +126,150 @@ typedef struct {
 } sync_docmap;
 
 /*
- * Convert one search hit ({"_id":..., "_source":{...}}, jansson json_t* as void*) into
+ * Convert one search hit ({"_id":..., "_source":{...}}, a jansson object) into
  * values for the INSERT: vals gets ncols + 1 values (the last one the timestamp in us),
  * their bytes stored in storage (reset first). Missing fields -> UNSET; key columns
  * missing from _source are decoded from _id. CE_ECONVERT / CE_EINVAL with the reason in
  * err when the document cannot be written.
  */
-ce_err sync_doc_values(const sync_docmap *m, const void *hit, ce_buf *storage, cql_value *vals,
+ce_err sync_doc_values(const sync_docmap *m, const struct json_t *hit, ce_buf *storage, cql_value *vals,
                        int64_t *version, ce_buf *err);
 
-/* ---------------------------------------------------------------- passes */
+/* ---------------------------------------------------------------- pass.c */
 
+/*
+ * A pass of one direction is a short list of phases, each a function of its own that
+ * returns the phase to run next (as curl's multi_runsingle hands each state to its own
+ * function). The usual course: PLAN -> (READ -> CONVERT -> WRITE)* -> FINISH -> CHECKPOINT.
+ */
+typedef enum {
+    SYNC_PHASE_PLAN = 0,   /* table plan, read plan, statements, index or schema setup */
+    SYNC_PHASE_READ,       /* the next page from the reader thread */
+    SYNC_PHASE_CONVERT,    /* the page's records -> documents / bound values */
+    SYNC_PHASE_WRITE,      /* hand them to the other side; progress; stop check */
+    SYNC_PHASE_FINISH,     /* wait for what is in flight, judge the outcome */
+    SYNC_PHASE_CHECKPOINT, /* move the checkpoint when every item got a final outcome */
+    SYNC_PHASE_DONE
+} sync_phase;
+
+typedef struct sync_pass_ctx sync_pass_ctx;
+
+/* One phase: works on the pass and the direction's state, returns the next phase. */
+typedef sync_phase (*sync_phase_fn)(sync_pass_ctx *ctx, void *state);
+
+/* What one direction's pass reports in the summary line and the checkpoint. */
+typedef struct {
+    uint64_t read, written, conflicts, skipped, rejected, failed;
+    const char *written_name;  /* "indexed" / "written" */
+} sync_pass_figures;
+
+/* A direction: its name, the size of its pass state and one function a phase. */
+typedef struct {
+    const char *name;                     /* "to_es" / "to_cassandra" */
+    size_t state_size;                    /* zeroed before PLAN */
+    sync_phase_fn phase[SYNC_PHASE_DONE]; /* NULL: go on to the next phase */
+    void (*release)(sync_pass_ctx *ctx, void *state); /* after the last phase, always */
+    void (*figures)(const sync_pass_result *res, sync_pass_figures *out);
+} sync_direction_ops;
+
+/* The two directions (c2e.c, e2c.c). */
+extern const sync_direction_ops sync_dir_to_es;
+extern const sync_direction_ops sync_dir_to_cassandra;
+
+/* What the engine lends every pass: connections, dead letters, the state folder. */
 typedef struct {
     cql_session *cql;
     es_client *es;
     sync_deadletter *dl;           /* may be NULL: rejected items only logged */
     const sync_config *cfg;
-    const sync_def *def;
+    cql_consistency read_cl, write_cl;
+    const char *state_dir;         /* checkpoints and the bulk-load marker live here */
+    const char *lastrun_dir;       /* where PyCassElastic's lastruntime.log may be */
+} sync_pass_env;
+
+struct sync_pass_ctx {
+    cql_session *cql;
+    es_client *es;
+    sync_deadletter *dl;
+    const sync_config *cfg;
+    const sync_def *def;           /* the sync with every size filled (sync_def_sizes) */
     const sync_pass_opts *opts;
+    const sync_direction_ops *dir;
     cql_consistency read_cl, write_cl;
     sync_window win;
     bool has_checkpoint;           /* this sync and direction have passed before */
+    sync_checkpoint cp;
     sync_pass_result *res;
     int64_t pass_started_ms;
-    const char *state_dir;         /* checkpoints and the bulk-load marker live here */
-} sync_pass_ctx;
+    const char *state_dir;
+    ce_err rc;                     /* the outcome so far: the first error wins */
+    bool stopped;                  /* stop requested: finish what is in flight */
+    bool dl_failed;                /* a dead letter could not be written */
+    sync_def sized;                /* storage of def */
+};
+
+/*
+ * One direction of one sync: load its checkpoint (an unreadable one fails the direction),
+ * compute the window, run the direction's phases, log the summary line. Returns the
+ * outcome: CE_OK (checkpoint moved), CE_ECANCELED (stopped) or the error (res->error says
+ * why).
+ */
+ce_err sync_pass_run(const sync_pass_env *env, const sync_def *d, const sync_direction_ops *dir,
+                     const sync_pass_opts *opts, sync_pass_result *res);
+
+/* The shared CHECKPOINT phase: saves the checkpoint at the window end when ctx->rc is
+ * CE_OK (a failed save fails the pass); -> DONE. */
+sync_phase sync_phase_checkpoint(sync_pass_ctx *ctx, void *state);
 
 /* The first error of a pass wins: fmt with one %s (detail) into res->error, truncated;
  * later calls are ignored. */
 void sync_result_set_error(sync_pass_result *res, const char *fmt, const char *detail);
+/* Fail the pass with rc unless it failed already; fmt/detail as sync_result_set_error
+ * (fmt NULL: no text). */
+void sync_pass_fail(sync_pass_ctx *ctx, ce_err rc, const char *fmt, const char *detail);
+/* The end of a pass that ran to its end: failures (failed items, with their text), then a
+ * dead-letter file that could not be written, then a stop, fail a pass that has not
+ * failed yet. */
+void sync_pass_settle(sync_pass_ctx *ctx, bool failures, const char *failure_text);
 
-/* Cassandra -> Elasticsearch over ctx->win. CE_OK when every item got a final outcome. */
-ce_err sync_c2e_run(sync_pass_ctx *ctx);
-/* Elasticsearch -> Cassandra over ctx->win. */
-ce_err sync_e2c_run(sync_pass_ctx *ctx);
-
-/* Progress line (stderr, \r, at most 4 per second); fraction < 0 when unknown. */
-void sync_progress(sync_pass_ctx *ctx, const char *dir, uint64_t read, uint64_t done,
-                   double fraction, bool final);
-bool sync_stop_requested(const sync_pass_ctx *ctx);
+/* Progress report to opts->progress (if any); fraction < 0 when unknown. */
+void sync_progress(sync_pass_ctx *ctx, uint64_t read, uint64_t done, double fraction, bool final);
+/* Whether a stop was asked for (signal); also sets ctx->stopped. */
+bool sync_stop_requested(sync_pass_ctx *ctx);
 /* Keyspace of a sync (sync, else global). */
 const char *sync_keyspace(const sync_pass_ctx *ctx);
-/* Split "a,b" into trimmed names; returns count (<= max), -1 when too many. Names are
- * written into storage. */
-int sync_split_names(const char *list, char names[][128], int max);
+
+/* ---------------------------------------------------------------- table.c */
+
+/*
+ * The table plan both directions start from: the table's metadata and where the _id
+ * parts, the version and the source columns are in it.
+ */
+typedef struct {
+    cql_table_meta *meta;
+    size_t nid;                        /* _id parts */
+    int id_idx[SYNC_MAX_KEY_PARTS];    /* their columns: d->id_cols, else the primary key */
+    int version_idx, source_idx;       /* -1: no such column */
+} sync_table_plan;
+
+/* Read the table's metadata and resolve the columns. Fails the pass with the reason
+ * ("table ks.t: no such table", "id column \"x\" is not in the table", CE_ECONFIG).
+ * Replaces (and frees) a plan loaded before. */
+ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp);
+void sync_table_plan_free(sync_table_plan *tp);
+/* Index of the column called name in m, -1 when none (or name is NULL). */
+int sync_table_column(const cql_table_meta *m, const char *name);
+/* Whether column i is a partition key or clustering column. */
+bool sync_table_is_key(const cql_table_meta *m, size_t i);
+
+/* The sizes of a sync with the defaults of every size a hand-built sync_def leaves 0 (the
+ * config loader fills the same from its key table), copied into out. */
+void sync_def_sizes(const sync_def *d, sync_def *out);
+
+/* A record one direction gives up on: dead-letter file (when there is one); a failed write
+ * marks ctx->dl_failed (the pass then fails). The caller counts and logs it. */
+void sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
+                           size_t doc_len);
 
 /* ---------------------------------------------------------------- guard.c */
 

@@ -108,27 +108,3 @@ int64_t sync_now_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-
-int sync_split_names(const char *list, char names[][128], int max)
-{
-    int n = 0;
-    const char *p = list;
-    while (p && *p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *s = p;
-        while (*p && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if (n >= max || (size_t)(e - s) >= 128)
-            return -1;
-        memcpy(names[n], s, (size_t)(e - s));
-        names[n][e - s] = 0;
-        n++;
-    }
-    return n;
-}

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -69,13 +70,25 @@ static void test_buckets(void **st)
 static void test_split_names(void **st)
 {
     (void)st;
-    char names[4][128];
-    assert_int_equal(sync_split_names(" a , b,c ", names, 4), 3);
-    assert_string_equal(names[0], "a");
-    assert_string_equal(names[1], "b");
-    assert_string_equal(names[2], "c");
-    assert_int_equal(sync_split_names("", names, 4), 0);
-    assert_int_equal(sync_split_names("a,b,c,d,e", names, 4), -1);
+    sync_def d = {0};
+    d.id_col = strdup(" a , b,c ");
+    assert_int_equal(sync_def_split_ids(&d), CE_OK);
+    assert_int_equal(d.nid_cols, 3);
+    assert_string_equal(d.id_cols[0], "a");
+    assert_string_equal(d.id_cols[1], "b");
+    assert_string_equal(d.id_cols[2], "c");
+    free(d.id_col);
+    d.id_col = strdup("a,,b");
+    assert_int_equal(sync_def_split_ids(&d), CE_EINVAL);
+    assert_int_equal(d.nid_cols, 0);
+    free(d.id_col);
+    d.id_col = strdup("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q");
+    assert_int_equal(sync_def_split_ids(&d), CE_EINVAL);
+    free(d.id_col);
+    d.id_col = NULL;
+    assert_int_equal(sync_def_split_ids(&d), CE_OK);
+    assert_int_equal(d.nid_cols, 0);
+    sync_def_free(&d);
 }
 
 static json_t *prop(const char *text)

@@ -1,0 +1,164 @@
+/*
+ * c2e_int.h - the parts of the Cassandra -> Elasticsearch pass (c2e.c runs its phases):
+ *   rowplan.c      the SELECT's columns and the row map (row -> document)
+ *   readplan.c     the read plans: one table entry per read mode, and the scan tasks
+ *   reader.c       the page reader thread (a sync_pipe producer)
+ *   index_setup.c  index creation, mapping, bulk-load settings and their marker file
+ *   cleanup.c      PyCassElastic's (id, version) layout: deleting the old versions
+ */
+#ifndef CE_SYNC_C2E_INT_H
+#define CE_SYNC_C2E_INT_H
+
+#include "sync/pipe.h"
+#include "sync/sync_int.h"
+
+/* ---------------------------------------------------------------- rowplan.c */
+
+typedef struct {
+    sync_rowmap rm;
+    const char **names;        /* the table's columns, in SELECT order */
+    const cql_type **types;
+    ce_buf keys;               /* the fields' "name": texts (rm.key_json points in) */
+    ce_slice *key_json;
+    size_t ncells;             /* columns per row in the result (WRITETIMEs included) */
+    ce_buf select;             /* "SELECT <columns> FROM <table>" */
+} sync_rows;
+
+/* The SELECT's columns (every column, then the WRITETIMEs the row map needs) and the row
+ * map of table plan tp. CE_ENOMEM; *r is freed by sync_rows_free in every case. */
+ce_err sync_rows_plan(const sync_def *d, const sync_table_plan *tp, sync_rows *r);
+void sync_rows_free(sync_rows *r);
+
+/* ---------------------------------------------------------------- readplan.c */
+
+#define SYNC_SCAN_MAX_BINDS 4
+
+/* One unit of the read (a token range, a time bucket): its binds and its paging. */
+typedef struct {
+    ce_buf binds;              /* bound values' bytes */
+    size_t nvals;
+    int32_t lens[SYNC_SCAN_MAX_BINDS];
+    size_t offs[SYNC_SCAN_MAX_BINDS];
+    ce_buf paging;
+    bool has_paging;
+    cql_future *f;
+    int retries;               /* failed page requests sent again */
+    bool routed;               /* token range: sent to the replicas of its end token */
+    int64_t route_token;
+    ce_buf last_id;            /* (id, version) layout: the partition being read ... */
+    int64_t last_max;          /* ... and its highest version so far */
+} sync_scan_task;
+
+typedef struct sync_scan sync_scan;
+
+/*
+ * A read mode: one entry of the read-plan table. Adding a mode = adding an entry.
+ *   resolve      the mode to use instead for this window (NULL: this one)
+ *   check        whether the sync's config fits the table (fails the pass saying why)
+ *   where        the WHERE text of one unit ("WHERE token(k)>? AND token(k)<=?", ...)
+ *   tasks        one task a unit, with the unit's binds (token ranges, buckets, ...)
+ *   window       the window is in the WHERE too ("AND v>=? AND v<? ALLOW FILTERING",
+ *                bound after the unit's values)
+ *   filter_rows  rows outside the window are dropped as they arrive
+ */
+typedef struct {
+    sync_read_mode mode;
+    const char *name;
+    sync_read_mode (*resolve)(const sync_def *d, const sync_window *w);
+    ce_err (*check)(sync_pass_ctx *ctx, const sync_table_plan *tp);
+    ce_err (*where)(ce_buf *q, const sync_def *d, const cql_table_meta *m);
+    ce_err (*tasks)(sync_pass_ctx *ctx, sync_scan *s);
+    bool window;
+    bool filter_rows;
+} sync_read_plan;
+
+struct sync_scan {
+    const sync_read_plan *plan;
+    int64_t lo_v, hi_v;        /* the window in version units */
+    cql_prepared *select;
+    sync_scan_task *tasks;
+    size_t ntasks;
+    ce_buf err;
+};
+
+/* The read plan of d for window w (AUTO and the fallbacks resolved). Never NULL. */
+const sync_read_plan *sync_read_plan_for(const sync_def *d, const sync_window *w);
+/* Plan the read: resolve the mode, check it, prepare select_prefix + WHERE, make the
+ * tasks. Failures fail the pass with the reason. *s is freed by sync_scan_free. */
+ce_err sync_scan_plan(sync_pass_ctx *ctx, const sync_table_plan *tp, const char *select_prefix,
+                      sync_scan *s);
+/* Waits for a page request still in flight, then frees. */
+void sync_scan_free(sync_scan *s);
+
+/* ---------------------------------------------------------------- reader.c */
+
+/* One page handed from the reader thread to the pass. */
+typedef struct {
+    sync_scan_task *task;
+    cql_result *result;        /* owned by whoever holds the page */
+    bool task_done;            /* the task's last page */
+} sync_page;
+
+typedef struct {
+    sync_pass_ctx *ctx;
+    sync_scan *scan;
+    sync_pipe *pipe;
+    double cql_wait_s;         /* the reader's time blocked on Cassandra (read after join) */
+    char errmsg[400];          /* why the read failed (read after join) */
+} sync_reader;
+
+/* Start reading every task of s on a thread of its own (s stays the reader's until
+ * joined). CE_ENOMEM when the thread cannot start. */
+ce_err sync_reader_start(sync_pass_ctx *ctx, sync_scan *s, sync_reader *rd);
+/* The next page (*got false at the end; then the read's error, if any, is returned). */
+ce_err sync_reader_next(sync_reader *rd, sync_page *page, bool *got);
+/* Ask the reader to stop: it sends no new request and hands no new page over. */
+void sync_reader_stop(sync_reader *rd);
+/* Wait for the reader and free what it left; returns the read's error. */
+ce_err sync_reader_join(sync_reader *rd);
+
+/* ---------------------------------------------------------------- index_setup.c */
+
+typedef struct {
+    bool created;              /* this pass created the index */
+    bool recover;              /* a marker says an earlier load was interrupted */
+    es_index_settings *saved;  /* the settings before the bulk load, restored after */
+} sync_index_setup;
+
+/* The index, ready for the pass: created (with its mapping) when missing and allowed,
+ * then, for an initial load, switched to bulk-load settings (marker file first; when
+ * the marker cannot be written the load goes on without those settings). Fails the pass
+ * when the index cannot be checked or created. */
+ce_err sync_index_prepare(sync_pass_ctx *ctx, const sync_table_plan *tp, sync_index_setup *ix);
+/* true when the index holds no document at the start of an initial pass. */
+bool sync_index_starts_empty(sync_pass_ctx *ctx, const sync_index_setup *ix);
+/* After the load: the saved settings back (or, after an interrupted load, the server's
+ * defaults), the marker removed. */
+void sync_index_restore(sync_pass_ctx *ctx, sync_index_setup *ix);
+
+/* ---------------------------------------------------------------- cleanup.c */
+
+typedef struct {
+    char *id;
+    int64_t version;
+} sync_old_version;
+
+/* PyCassElastic's PRIMARY KEY (id, version) layout: versions that lost are deleted from
+ * Cassandra after a successful pass (delete_old_versions). */
+typedef struct {
+    bool on;                   /* the table has the layout and the cleanup is wanted */
+    sync_old_version *olds;
+    size_t n, cap;
+} sync_cleanup;
+
+/* Whether the cleanup applies to d and tp (sets c->on). */
+void sync_cleanup_init(sync_cleanup *c, const sync_def *d, const sync_table_plan *tp);
+/* A version Elasticsearch refused as older than the one it holds. */
+void sync_cleanup_note(sync_cleanup *c, const char *id, size_t idlen, int64_t version);
+/* A row read (rows of one partition arrive together, in clustering order). */
+void sync_cleanup_track(sync_cleanup *c, sync_scan_task *t, const ce_buf *id, int64_t version);
+/* DELETE the versions noted (best effort: failures are logged; the next pass retries). */
+void sync_cleanup_run(sync_pass_ctx *ctx, const sync_table_plan *tp, sync_cleanup *c);
+void sync_cleanup_free(sync_cleanup *c);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * readplan.c - C->E read plans: one table entry per Cassandra read mode, read by one
+ * generic planner (sync_scan_plan): resolve the mode, check the config against the table,
+ * build "SELECT ... WHERE <unit> [AND <window> ALLOW FILTERING]", prepare it, and make one
+ * scan task per unit (token range, time bucket) with its binds.
+ *
+ * A new mode (say an SAI index range per token range) is one more entry: its WHERE text,
+ * its units and whether the window goes into the WHERE or is filtered as rows arrive.
+ */
+#include "sync/c2e_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util/log.h"
+
+/* A bucket walk from the epoch would visit every bucket ever: scan instead. */
+#define SYNC_MAX_BUCKETS 20000
+
+static sync_read_mode resolve_auto(const sync_def *d, const sync_window *w)
+{
+    (void)w;
+    return d->filter_date ? SYNC_READ_FILTER : SYNC_READ_ALL;
+}
+
+static sync_read_mode resolve_buckets(const sync_def *d, const sync_window *w)
+{
+    if (w->initial || sync_bucket_count(w->start_ms, w->end_ms, d->bucket_seconds) > SYNC_MAX_BUCKETS)
+        return SYNC_READ_FULL_SCAN;
+    return SYNC_READ_BUCKETS;
+}
+
+static ce_err check_buckets(sync_pass_ctx *ctx, const sync_table_plan *tp)
+{
+    const sync_def *d = ctx->def;
+    const cql_table_meta *m = tp->meta;
+    if (sync_table_column(m, d->bucket_col) == 0 && m->npartition_keys == 1 && d->bucket_format &&
+        d->bucket_seconds > 0)
+        return CE_OK;
+    sync_pass_fail(ctx, CE_ECONFIG, "read_mode buckets needs bucket_col as the only partition key, "
+                                    "bucket_format and bucket_seconds%s", "");
+    return CE_ECONFIG;
+}
+
+static ce_err append_token_expr(ce_buf *b, const cql_table_meta *m)
+{
+    ce_err e = ce_buf_append_str(b, "token(");
+    for (size_t i = 0; i < m->npartition_keys && !e; i++) {
+        if (i)
+            e = ce_buf_append_byte(b, ',');
+        if (!e)
+            e = cql_quote_ident(b, m->columns[i].name);
+    }
+    return e ? e : ce_buf_append_byte(b, ')');
+}
+
+static ce_err where_token_range(ce_buf *q, const sync_def *d, const cql_table_meta *m)
+{
+    (void)d;
+    ce_err e = ce_buf_append_str(q, " WHERE ");
+    e = e ? e : append_token_expr(q, m);
+    e = e ? e : ce_buf_append_str(q, ">? AND ");
+    e = e ? e : append_token_expr(q, m);
+    return e ? e : ce_buf_append_str(q, "<=?");
+}
+
+static ce_err where_bucket(ce_buf *q, const sync_def *d, const cql_table_meta *m)
+{
+    (void)m;
+    ce_err e = ce_buf_append_str(q, " WHERE ");
+    e = e ? e : cql_quote_ident(q, d->bucket_col);
+    return e ? e : ce_buf_append_str(q, "=?");
+}
+
+static ce_err where_window(ce_buf *q, const sync_def *d)
+{
+    ce_err e = ce_buf_append_str(q, " AND ");
+    e = e ? e : cql_quote_ident(q, d->version_col);
+    e = e ? e : ce_buf_append_str(q, ">=? AND ");
+    e = e ? e : cql_quote_ident(q, d->version_col);
+    return e ? e : ce_buf_append_str(q, "<? ALLOW FILTERING");
+}
+
+/* Bind one JSON value of type ty as the task's next value. */
+static ce_err task_bind_json(sync_scan_task *t, const cql_type *ty, const json_t *j, ce_buf *err)
+{
+    bool is_null = false;
+    size_t before = t->binds.len;
+    if (t->nvals == SYNC_SCAN_MAX_BINDS)
+        return CE_EINVAL;
+    ce_err e = conv_value_from_json(ty, j, &t->binds, &is_null, err);
+    if (e)
+        return e;
+    t->offs[t->nvals] = before;
+    t->lens[t->nvals] = is_null ? CQL_NULL : (int32_t)(t->binds.len - before);
+    t->nvals++;
+    return CE_OK;
+}
+
+static ce_err task_bind_int(sync_scan_task *t, const cql_type *ty, int64_t v, ce_buf *err)
+{
+    json_t *j = json_integer((json_int_t)v);
+    ce_err e = j ? task_bind_json(t, ty, j, err) : CE_ENOMEM;
+    json_decref(j);
+    return e;
+}
+
+/* One task a token range, sent to the range's replicas. */
+static ce_err tasks_token_ranges(sync_pass_ctx *ctx, sync_scan *s)
+{
+    size_t nhosts = cql_session_host_count(ctx->cql, true);
+    size_t want = ctx->def->scan_ranges > 0 ? (size_t)ctx->def->scan_ranges : 64 * (nhosts ? nhosts : 1);
+    cql_token_range *ranges = NULL;
+    size_t nr = 0;
+    ce_err e = cql_session_token_ranges(ctx->cql, want, &ranges, &nr);
+    if (e) {
+        sync_pass_fail(ctx, e, "token ranges: %s", cql_session_errmsg(ctx->cql));
+        return e;
+    }
+    s->tasks = calloc(nr ? nr : 1, sizeof *s->tasks);
+    for (size_t k = 0; k < nr && s->tasks && !e; k++) {
+        sync_scan_task *t = &s->tasks[s->ntasks++];
+        int64_t tok[2] = {ranges[k].start, ranges[k].end};
+        t->routed = true; /* read where the range lives: no coordinator hop */
+        t->route_token = ranges[k].end;
+        for (int j = 0; j < 2 && !e; j++) {
+            t->offs[t->nvals] = t->binds.len;
+            e = ce_buf_put_u64(&t->binds, (uint64_t)tok[j]);
+            t->lens[t->nvals++] = 8;
+        }
+    }
+    free(ranges);
+    return s->tasks ? e : CE_ENOMEM;
+}
+
+/* One task a time bucket overlapping the window. */
+static ce_err tasks_buckets(sync_pass_ctx *ctx, sync_scan *s)
+{
+    const sync_def *d = ctx->def;
+    int64_t first = sync_bucket_floor(ctx->win.start_ms / 1000, d->bucket_seconds);
+    int64_t n = sync_bucket_count(ctx->win.start_ms, ctx->win.end_ms, d->bucket_seconds);
+    s->tasks = calloc(n > 0 ? (size_t)n : 1, sizeof *s->tasks);
+    if (!s->tasks)
+        return CE_ENOMEM;
+    const cql_type *btype = cql_prepared_param_type(s->select, 0);
+    ce_err e = CE_OK;
+    for (int64_t k = 0; k < n && !e; k++) {
+        sync_scan_task *t = &s->tasks[s->ntasks++];
+        char text[128];
+        e = sync_bucket_format(d->bucket_format, first + k * d->bucket_seconds, text, sizeof text);
+        json_t *j = e ? NULL : json_string(text);
+        if (!e)
+            e = j ? task_bind_json(t, btype, j, &s->err) : CE_ENOMEM;
+        json_decref(j);
+    }
+    if (e && e != CE_ENOMEM)
+        sync_pass_fail(ctx, e, "cannot bind bucket values: %s", ce_buf_cstr(&s->err));
+    return e;
+}
+
+static const sync_read_plan read_plans[] = {
+    {SYNC_READ_AUTO, "auto", resolve_auto, NULL, NULL, NULL, false, false},
+    {SYNC_READ_FILTER, "filter", NULL, NULL, where_token_range, tasks_token_ranges, true, false},
+    {SYNC_READ_ALL, "all", NULL, NULL, where_token_range, tasks_token_ranges, false, false},
+    {SYNC_READ_BUCKETS, "buckets", resolve_buckets, check_buckets, where_bucket, tasks_buckets, true, false},
+    {SYNC_READ_FULL_SCAN, "full_scan", NULL, NULL, where_token_range, tasks_token_ranges, false, true},
+};
+
+static const sync_read_plan *plan_of(sync_read_mode mode)
+{
+    for (size_t i = 0; i < sizeof read_plans / sizeof read_plans[0]; i++)
+        if (read_plans[i].mode == mode)
+            return &read_plans[i];
+    return &read_plans[0];
+}
+
+const sync_read_plan *sync_read_plan_for(const sync_def *d, const sync_window *w)
+{
+    const sync_read_plan *p = plan_of(d->read_mode);
+    for (int hop = 0; hop < 4 && p->resolve; hop++) {
+        const sync_read_plan *next = plan_of(p->resolve(d, w));
+        if (next == p)
+            break;
+        p = next;
+    }
+    return p;
+}
+
+/* Prepare select_prefix + the plan's WHERE text. */
+static ce_err prepare_select(sync_pass_ctx *ctx, const sync_table_plan *tp, const char *select_prefix,
+                             sync_scan *s)
+{
+    const sync_def *d = ctx->def;
+    ce_buf q = CE_BUF_INIT;
+    ce_err e = ce_buf_append_str(&q, select_prefix);
+    e = e ? e : s->plan->where(&q, d, tp->meta);
+    e = e ? e : (s->plan->window ? where_window(&q, d) : CE_OK);
+    e = e ? e : (ce_buf_cstr(&q) ? CE_OK : CE_ENOMEM);
+    cql_error_info info;
+    if (!e) {
+        e = cql_session_prepare(ctx->cql, ce_buf_cstr(&q), &s->select, &info);
+        if (e) {
+            ce_error("sync=%s dir=to_es msg=\"prepare failed\" error=\"%s\" cql=\"%s\"", d->name,
+                     e == CE_ESERVER ? info.message : cql_session_errmsg(ctx->cql), ce_buf_cstr(&q));
+            sync_pass_fail(ctx, e, "prepare SELECT failed: %s", e == CE_ESERVER ? info.message : ce_strerror(e));
+        } else {
+            ce_debug("sync=%s dir=to_es msg=\"select\" cql=\"%s\"", d->name, ce_buf_cstr(&q));
+        }
+    }
+    ce_buf_free(&q);
+    return e;
+}
+
+/* The window's two binds after each task's own (plans with the window in the WHERE). */
+static ce_err bind_window(sync_pass_ctx *ctx, sync_scan *s)
+{
+    size_t np = cql_prepared_param_count(s->select);
+    const cql_type *vtype = np ? cql_prepared_param_type(s->select, np - 1) : NULL;
+    ce_err e = vtype ? CE_OK : CE_EPROTO;
+    for (size_t k = 0; k < s->ntasks && !e; k++) {
+        e = task_bind_int(&s->tasks[k], vtype, s->lo_v, &s->err);
+        e = e ? e : task_bind_int(&s->tasks[k], vtype, s->hi_v, &s->err);
+    }
+    if (e && e != CE_ENOMEM)
+        sync_pass_fail(ctx, e, "cannot bind window values: %s", ce_buf_cstr(&s->err));
+    return e;
+}
+
+ce_err sync_scan_plan(sync_pass_ctx *ctx, const sync_table_plan *tp, const char *select_prefix, sync_scan *s)
+{
+    const sync_def *d = ctx->def;
+    s->plan = sync_read_plan_for(d, &ctx->win);
+    s->lo_v = sync_version_floor(ctx->win.start_ms, d->version_unit_us);
+    s->hi_v = sync_version_ceil(ctx->win.end_ms, d->version_unit_us);
+    if (s->plan->window && tp->version_idx < 0) {
+        sync_pass_fail(ctx, CE_ECONFIG, "version column \"%s\" is not in the table", d->version_col);
+        return CE_ECONFIG;
+    }
+    ce_err e = s->plan->check ? s->plan->check(ctx, tp) : CE_OK;
+    e = e ? e : prepare_select(ctx, tp, select_prefix, s);
+    e = e ? e : s->plan->tasks(ctx, s);
+    e = e ? e : (s->plan->window ? bind_window(ctx, s) : CE_OK);
+    return e;
+}
+
+void sync_scan_free(sync_scan *s)
+{
+    for (size_t i = 0; i < s->ntasks; i++) {
+        sync_scan_task *t = &s->tasks[i];
+        if (t->f) {
+            cql_future_wait(t->f, NULL);
+            cql_future_free(t->f);
+        }
+        ce_buf_free(&t->binds);
+        ce_buf_free(&t->paging);
+        ce_buf_free(&t->last_id);
+    }
+    free(s->tasks);
+    ce_buf_free(&s->err);
+    memset(s, 0, sizeof *s);
+}

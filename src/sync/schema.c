@@ -1,0 +1,182 @@
+/*
+ * schema.c - E->C schema evolution: fields of the index mapping missing from the table
+ * are added with a typed ALTER TABLE ADD (mapping.c picks the type); a field whose
+ * mapping cannot be written into the existing column's type is reported and skipped.
+ * After ALTERs the nodes are given time to agree, and the table is read again until the
+ * new columns show, so none is left out of the INSERT.
+ */
+#include "sync/e2c_int.h"
+
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+#include "util/log.h"
+
+#define SCHEMA_WAIT_ATTEMPTS 100   /* x 100 ms */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Collect the schema versions of one RESULT into vs (up to max); returns the count. */
+static size_t schema_versions(cql_session *s, const char *q, char vs[][40], size_t n, size_t max)
+{
+    cql_result *r = NULL;
+    cql_query_opts qo;
+    cql_query_opts_init(&qo);
+    qo.consistency = CQL_CONSISTENCY_ONE;
+    if (cql_session_query(s, q, NULL, 0, &qo, &r, NULL) != CE_OK)
+        return n;
+    ce_buf b = CE_BUF_INIT;
+    for (size_t row = 0; row < cql_result_row_count(r) && n < max; row++) {
+        cql_value v = cql_result_cell(r, row, 0);
+        if (v.len <= 0)
+            continue;
+        ce_buf_reset(&b);
+        if (conv_value_to_json(cql_result_column_type(r, 0), v.ptr, v.len, &b) == CE_OK)
+            snprintf(vs[n++], 40, "%.*s", (int)b.len, b.data);
+    }
+    ce_buf_free(&b);
+    cql_result_free(r);
+    return n;
+}
+
+/* After ALTER TABLE: wait (at most ~10 s) until the nodes agree on the schema, as
+ * drivers do, so the next PREPARE sees the new columns wherever it lands. */
+static void wait_schema_agreement(cql_session *s)
+{
+    for (int attempt = 0; attempt < SCHEMA_WAIT_ATTEMPTS; attempt++) {
+        char vs[64][40];
+        size_t n = schema_versions(s, "SELECT schema_version FROM system.local", vs, 0, 64);
+        n = schema_versions(s, "SELECT schema_version FROM system.peers", vs, n, 64);
+        bool agree = n > 0;
+        for (size_t i = 1; i < n && agree; i++)
+            agree = strcmp(vs[i], vs[0]) == 0;
+        if (agree)
+            return;
+        sleep_ms(100);
+    }
+    ce_warn("msg=\"no schema agreement after ALTER TABLE; continuing\"");
+}
+
+/* Whether the table has every field of props that is to become a column, and the source
+ * column. */
+static bool meta_has_fields(const cql_table_meta *m, const sync_def *d, json_t *props)
+{
+    const char *key;
+    json_t *prop;
+    json_object_foreach(props, key, prop) {
+        if (json_is_object(prop) && !cql_table_meta_column(m, key))
+            return false;
+    }
+    const char *sf = d->source_field;
+    return !sf || !*sf || cql_table_meta_column(m, sf);
+}
+
+/* Read the table plan again after ALTERs. The node answering may not have applied the
+ * last ALTER yet (schema agreement is judged from gossip, which lags): read again, for up
+ * to 10 s, until every field of props is a column. */
+static ce_err reload_plan(sync_pass_ctx *ctx, sync_table_plan *tp, json_t *props)
+{
+    for (int attempt = 0; attempt < SCHEMA_WAIT_ATTEMPTS; attempt++) {
+        ce_err e = sync_table_plan_load(ctx, tp);
+        if (e || !props || meta_has_fields(tp->meta, ctx->def, props))
+            return e;
+        sleep_ms(100);
+    }
+    ce_warn("sync=%s dir=to_cassandra msg=\"new columns not visible yet; their fields are left out this pass\"",
+            ctx->def->name);
+    return CE_OK;
+}
+
+/* ALTER TABLE ADD one column for field key; true when the table has it afterwards. */
+static bool add_column(sync_pass_ctx *ctx, const cql_table_meta *m, const char *key, const json_t *prop)
+{
+    const char *ty = sync_cql_type_for_es(prop);
+    ce_buf q = CE_BUF_INIT;
+    ce_err e = ce_buf_append_str(&q, "ALTER TABLE ");
+    e = e ? e : cql_quote_table(&q, m->keyspace, m->table);
+    e = e ? e : ce_buf_append_str(&q, " ADD ");
+    e = e ? e : cql_quote_ident(&q, key);
+    e = e ? e : ce_buf_printf(&q, " %s", ty);
+    e = e ? e : (ce_buf_cstr(&q) ? CE_OK : CE_ENOMEM);
+    cql_result *r = NULL;
+    cql_error_info info;
+    memset(&info, 0, sizeof info);
+    cql_query_opts qo;
+    cql_query_opts_init(&qo);
+    qo.consistency = CQL_CONSISTENCY_ONE;
+    if (!e)
+        e = cql_session_query(ctx->cql, ce_buf_cstr(&q), NULL, 0, &qo, &r, &info);
+    cql_result_free(r);
+    ce_buf_free(&q);
+    if (e == CE_OK) {
+        ctx->res->e2c_columns_added++;
+        ce_info("sync=%s dir=to_cassandra msg=\"column added\" table=%s.%s column=\"%s\" type=%s es_type=%s",
+                ctx->def->name, m->keyspace, m->table, key, ty, sync_es_prop_type(prop));
+        return true;
+    }
+    if (e == CE_ESERVER && strstr(info.message, "already exist"))
+        return true; /* added concurrently */
+    ce_warn("sync=%s dir=to_cassandra msg=\"cannot add column\" column=\"%s\" type=%s error=\"%s\"",
+            ctx->def->name, key, ty, e == CE_ESERVER ? info.message : ce_strerror(e));
+    return false;
+}
+
+/* Add columns for the index fields the table lacks; true when any was added. */
+static bool add_missing_columns(sync_pass_ctx *ctx, const cql_table_meta *m, json_t *props)
+{
+    /* the source column makes echo suppression work: add it like a keyword field */
+    json_t *with_source = NULL;
+    const char *sf = ctx->def->source_field;
+    if (sf && *sf && !json_object_get(props, sf) && !cql_table_meta_column(m, sf)) {
+        with_source = json_deep_copy(props);
+        if (with_source) {
+            json_object_set_new(with_source, sf, json_pack("{s:s}", "type", "keyword"));
+            props = with_source;
+        }
+    }
+    bool changed = false;
+    const char *key;
+    json_t *prop;
+    json_object_foreach(props, key, prop) {
+        if (json_is_object(prop) && !cql_table_meta_column(m, key) && ctx->def->alter_table)
+            changed |= add_column(ctx, m, key, prop);
+    }
+    json_decref(with_source);
+    return changed;
+}
+
+ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, json_t **props)
+{
+    void *pv = NULL;
+    *props = NULL;
+    if (es_index_get_properties(ctx->es, ctx->def->index, &pv) != CE_OK) {
+        ce_warn("sync=%s dir=to_cassandra msg=\"cannot read the index mapping\" error=\"%s\"", ctx->def->name,
+                es_client_errmsg(ctx->es));
+        return CE_OK;
+    }
+    *props = pv;
+    if (!json_is_object(*props) || !add_missing_columns(ctx, tp->meta, *props))
+        return CE_OK;
+    wait_schema_agreement(ctx->cql);
+    return reload_plan(ctx, tp, ctx->def->alter_table ? *props : NULL);
+}
+
+void sync_schema_note_conflicts(sync_pass_ctx *ctx, const json_t *props, const sync_docmap *dm, bool *skip)
+{
+    for (size_t i = 0; props && i < dm->ncols; i++) {
+        json_t *prop = json_object_get(props, dm->names[i]);
+        if (!prop || sync_es_compatible(prop, dm->types[i]))
+            continue;
+        skip[i] = true;
+        char what[400];
+        snprintf(what, sizeof what, "field \"%s\" (%s) does not fit column type", dm->names[i],
+                 sync_es_prop_type(prop));
+        ce_warn("sync=%s dir=to_cassandra msg=\"type conflict: field skipped\" field=\"%s\" es_type=%s",
+                ctx->def->name, dm->names[i], sync_es_prop_type(prop));
+        sync_result_set_error(ctx->res, "type conflict: %s; field skipped", what);
+    }
+}

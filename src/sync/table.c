@@ -1,0 +1,109 @@
+/*
+ * table.c - the table plan both directions start from, the sizes of a sync, and the
+ * dead-letter helper.
+ *
+ * Both directions read the table's metadata, find the _id parts (sync_def.id_cols, split
+ * once by the config loader, else the primary key), the version and the source columns,
+ * and reject an id column the table does not have with the same message.
+ */
+#include "sync/sync_int.h"
+
+#include <stddef.h>
+#include <string.h>
+
+int sync_table_column(const cql_table_meta *m, const char *name)
+{
+    for (size_t i = 0; name && i < m->ncolumns; i++)
+        if (strcmp(m->columns[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+bool sync_table_is_key(const cql_table_meta *m, size_t i)
+{
+    return m->columns[i].role == CQL_COL_PARTITION_KEY || m->columns[i].role == CQL_COL_CLUSTERING;
+}
+
+/* The _id parts: the configured id columns, else the primary key. */
+static ce_err resolve_ids(sync_pass_ctx *ctx, sync_table_plan *tp)
+{
+    const sync_def *d = ctx->def;
+    const cql_table_meta *m = tp->meta;
+    if (d->nid_cols == 0) {
+        size_t nk = m->npartition_keys + m->nclustering;
+        if (nk > SYNC_MAX_KEY_PARTS) {
+            sync_pass_fail(ctx, CE_EUNSUPPORTED, "%s", "tables with more than 16 key columns are not supported");
+            return CE_EUNSUPPORTED;
+        }
+        for (size_t i = 0; i < nk; i++)
+            tp->id_idx[i] = (int)i;
+        tp->nid = nk;
+        return CE_OK;
+    }
+    if (d->nid_cols > SYNC_MAX_KEY_PARTS) {
+        sync_pass_fail(ctx, CE_ECONFIG, "too many id columns%s", "");
+        return CE_ECONFIG;
+    }
+    for (size_t k = 0; k < d->nid_cols; k++) {
+        int found = sync_table_column(m, d->id_cols[k]);
+        if (found < 0) {
+            sync_pass_fail(ctx, CE_ECONFIG, "id column \"%s\" is not in the table", d->id_cols[k]);
+            return CE_ECONFIG;
+        }
+        tp->id_idx[k] = found;
+    }
+    tp->nid = d->nid_cols;
+    return CE_OK;
+}
+
+ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp)
+{
+    const sync_def *d = ctx->def;
+    sync_table_plan_free(tp);
+    ce_err rc = cql_session_table_meta(ctx->cql, sync_keyspace(ctx), d->table, &tp->meta);
+    if (rc) {
+        char what[300];
+        snprintf(what, sizeof what, "%s.%s: %s", sync_keyspace(ctx), d->table,
+                 rc == CE_ENOTFOUND ? "no such table" : cql_session_errmsg(ctx->cql));
+        sync_pass_fail(ctx, rc, "table %s", what);
+        return rc;
+    }
+    tp->version_idx = sync_table_column(tp->meta, d->version_col);
+    tp->source_idx = sync_table_column(tp->meta, d->source_field);
+    return resolve_ids(ctx, tp);
+}
+
+void sync_table_plan_free(sync_table_plan *tp)
+{
+    cql_table_meta_free(tp->meta);
+    memset(tp, 0, sizeof *tp);
+}
+
+/* Every size of a sync and its default: the values src/cli/config_keys.c gives them. */
+static const struct {
+    size_t off;
+    int value;
+} size_defaults[] = {
+    {offsetof(sync_def, page_size), 5000},         {offsetof(sync_def, es_page_size), 2000},
+    {offsetof(sync_def, bulk_max_docs), 5000},     {offsetof(sync_def, bulk_max_bytes), 5 << 20},
+    {offsetof(sync_def, bulk_concurrency), 2},     {offsetof(sync_def, write_concurrency), 256},
+    {offsetof(sync_def, write_batch_rows), 10},
+};
+
+void sync_def_sizes(const sync_def *d, sync_def *out)
+{
+    *out = *d;
+    for (size_t i = 0; i < sizeof size_defaults / sizeof size_defaults[0]; i++) {
+        int *v = (int *)((char *)out + size_defaults[i].off);
+        if (*v <= 0)
+            *v = size_defaults[i].value;
+    }
+    out->version_unit_us = sync_version_unit(out->version_unit_us);
+}
+
+void sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
+                           size_t doc_len)
+{
+    if (ctx->dl && sync_deadletter_write(ctx->dl, ctx->def->name, ctx->dir->name, id, reason, doc, doc_len) != CE_OK)
+        ctx->dl_failed = true;
+}
