@@ -631,6 +631,7 @@ static void *reader_main(void *arg)
             ce_warn("sync=%s dir=to_es msg=\"page read failed; retrying\" error=\"%s\" attempt=%d", c->d->name,
                     cql_future_errmsg(t->f) ? cql_future_errmsg(t->f) : ce_strerror(e), t->retries + 1);
             t->retries++;
+            c->ctx->res->c2e_read_retries++;
             cql_future_free(t->f);
             t->f = NULL;
             rc = task_start(c, t);
@@ -1034,6 +1035,7 @@ ce_err sync_c2e_run(sync_pass_ctx *ctx)
         ce_err fe = es_bulk_finish(c.bulk);
         es_bulk_stats bst;
         es_bulk_get_stats(c.bulk, &bst);
+        ctx->res->c2e_bulk_retries += bst.retries;
         c.es_wait_s += bst.wait_s + (ce_mono_s() - t0);
         ce_debug("sync=%s dir=to_es msg=\"pipeline\" cql_wait_s=%.3f es_wait_s=%.3f scanned=%llu",
                  d->name, c.cql_wait_s, c.es_wait_s, (unsigned long long)c.scanned);

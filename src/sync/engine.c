@@ -242,6 +242,7 @@ static ce_err run_direction(sync_engine *e, const sync_pass_opts *o, const sync_
     rc = to_es ? sync_c2e_run(&ctx) : sync_e2c_run(&ctx);
     double secs = ce_mono_s() - t0;
     res->seconds += secs;
+    *(to_es ? &res->c2e_seconds : &res->e2c_seconds) = secs;
 
     uint64_t nread = to_es ? res->c2e_read : res->e2c_read;
     uint64_t nwritten = to_es ? res->c2e_indexed : res->e2c_written;
@@ -281,6 +282,7 @@ static ce_err run_direction(sync_engine *e, const sync_pass_opts *o, const sync_
            (unsigned long long)nfail, secs, secs > 0 ? (double)nread / secs : 0.0,
            res->error[0] ? " error=\"" : "", res->error[0] ? res->error : "", res->error[0] ? "\"" : "");
     sync_checkpoint_clear(&cp);
+    *(to_es ? &res->c2e_ok : &res->e2c_ok) = rc == CE_OK;
     return rc;
 }
 
