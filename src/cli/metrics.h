@@ -9,7 +9,7 @@
  * Health rule (shared by GET /healthz and `casselastic status`, which rebuilds a registry
  * from the status file): every registered sync, in every direction it has reported, has
  * had a successful pass within three periods (three times the larger of the period and
- * that direction's last pass duration, at least 3 s). A sync registered but not yet
+ * the duration of that direction's last successful pass, at least 3 s). A sync registered but not yet
  * reported gets the same grace counted from its registration.
  *
  * Every function is thread-safe (one mutex); metrics_free must not race the others.
@@ -85,7 +85,7 @@ typedef struct {
     bool reported;             /* a pass of this direction was recorded */
     bool last_ok;              /* the last recorded pass succeeded */
     int64_t last_success_ms;   /* end of the last successful pass (Unix ms); 0 = never */
-    double last_duration_s;    /* wall time of the last recorded pass */
+    double last_success_duration_s; /* wall time of the last successful pass */
     uint64_t passes, failures; /* passes recorded, failed ones */
     uint64_t read, written, conflicts, dead_letters, deletes; /* totals, as /metrics shows them */
 } metrics_direction_state;

@@ -8,7 +8,7 @@
  * "last_pass_finished", "last_pass_ms", "passes", "failed_passes", "last_result" ("none"
  * before the first pass), "last_error", "syncs":[{"name", "registered_ms", the last pass's
  * "ok", "seconds", window and per-direction counts (absent before the first pass), "error",
- * "directions":{"to_es"|"to_cassandra": {"ok", "seconds", "last_success_ms",
+ * "directions":{"to_es"|"to_cassandra": {"ok", "seconds" (of the last successful pass), "last_success_ms",
  * "last_success", "passes", "failures", "<counter>_total"...}} (directions that have run)}]}.
  */
 #include "cli/cli_int.h"
@@ -87,7 +87,7 @@ static void put_directions(ce_buf *b, metrics *m, const char *name)
         if (!ds.reported)
             continue;
         ce_buf_printf(b, "%s\"%s\":{\"ok\":%s,\"seconds\":%.3f,\"last_success_ms\":", first ? "" : ",", dir_names[d],
-                      ds.last_ok ? "true" : "false", ds.last_duration_s);
+                      ds.last_ok ? "true" : "false", ds.last_success_duration_s);
         first = false;
         if (ds.last_success_ms > 0)
             ce_buf_printf(b, "%lld", (long long)ds.last_success_ms);
