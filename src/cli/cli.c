@@ -52,8 +52,9 @@ static int run_reference(const cli_opts *o)
     "      --log-level L     debug | info | warn | error | off (default: log_level)\n"
 
 static const command commands[] = {
-    {"run", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_EXIT_ON_ERROR | OPT_ALLOW_CORE_DUMPS |
-                OPT_METRICS_LISTEN,
+    {"run",
+     OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_EXIT_ON_ERROR | OPT_ALLOW_CORE_DUMPS |
+         OPT_METRICS_LISTEN,
      cli_cmd_run,
      "run as a daemon, one pass every `period` seconds",
      "usage: casselastic run -c CONFIG [options]\n"

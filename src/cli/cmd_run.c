@@ -157,9 +157,10 @@ static int run_connect(cli_pass_runner *d, int *attempt, bool *ready)
 static void after_pass(cli_pass_runner *d, ce_err err, int64_t started_mono)
 {
     double secs = (double)(cli_mono_ms() - started_mono) / 1000.0;
+    const char *result = err == CE_OK ? "ok" : err == CE_EPARTIAL ? "partial" : "failed";
     sdnotify_status(d->notify, "pass %llu %s in %.1f s (%zu syncs, %llu failed passes so far)",
-                    (unsigned long long)d->stats.passes, err == CE_OK ? "ok" : err == CE_EPARTIAL ? "partial" : "failed",
-                    secs, d->cfg.nsyncs, (unsigned long long)d->stats.failed_passes);
+                    (unsigned long long)d->stats.passes, result, secs, d->cfg.nsyncs,
+                    (unsigned long long)d->stats.failed_passes);
     if (err && err != CE_EPARTIAL) {
         char q[CE_LOG_QUOTE_MAX];
         ce_error("msg=\"pass failed; reconnecting next period\" err=%s detail=%s", ce_errname(err),

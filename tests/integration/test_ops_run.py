@@ -476,3 +476,26 @@ def test_sighup_reload_add_remove_change_broken_and_connection(ce_bin, cassandra
     assert f[-1].get("STOPPING") == "1", f[-3:]
     for k in ix.values():
         opensearch.indices.delete(index=k, ignore=[404])
+
+
+# ------------------------------------------------------------------ the address
+
+def test_metrics_address_refused_or_busy(ce_bin, testbed_env, tmp_path):
+    """A bad metrics_listen is a config error naming the key (exit 2, nothing created); an
+    address already in use stops `run` at start (exit 1) with the reason."""
+    syncs = [sync_def("s", "ks", "t", "ix")]
+    cfg = write_config(tmp_path / "cfg.json", testbed_env, testbed_env["CE_OPENSEARCH_URL"], syncs,
+                       metrics_listen="localhost")
+    r = casselastic(ce_bin, "run", "-c", cfg)
+    assert r.returncode == 2 and "metrics_listen: bad address \"localhost\"" in r.stderr, r.stderr
+    r = casselastic(ce_bin, "check", cfg)
+    assert r.returncode == 2 and "metrics_listen: bad address" in r.stderr, r.stderr
+    assert not (tmp_path / "casselastic.pid").exists()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        write_config(cfg, testbed_env, testbed_env["CE_OPENSEARCH_URL"], syncs, metrics_listen="127.0.0.1:%d" % port)
+        r = casselastic(ce_bin, "run", "-c", cfg)
+    assert r.returncode == 1 and "cannot listen on 127.0.0.1:%d" % port in r.stderr, r.stderr
+    assert not (tmp_path / "casselastic.pid").exists()
