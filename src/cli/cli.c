@@ -26,7 +26,8 @@ enum {
     OPT_EXIT_ON_ERROR = 1 << 7,
     OPT_TIMEOUT = 1 << 8,
     OPT_POSITIONAL_CONFIG = 1 << 9,
-    OPT_ALLOW_CORE_DUMPS = 1 << 10
+    OPT_ALLOW_CORE_DUMPS = 1 << 10,
+    OPT_METRICS_LISTEN = 1 << 11
 };
 
 typedef struct {
@@ -51,25 +52,37 @@ static int run_reference(const cli_opts *o)
     "      --log-level L     debug | info | warn | error | off (default: log_level)\n"
 
 static const command commands[] = {
-    {"run", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_EXIT_ON_ERROR | OPT_ALLOW_CORE_DUMPS,
+    {"run",
+     OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_EXIT_ON_ERROR | OPT_ALLOW_CORE_DUMPS |
+         OPT_METRICS_LISTEN,
      cli_cmd_run,
      "run as a daemon, one pass every `period` seconds",
      "usage: casselastic run -c CONFIG [options]\n"
      "\n"
      "Runs in the foreground: one pass of every sync every `period` seconds (the sleep is\n"
      "period minus the pass time). Holds <state_dir>/casselastic.pid; writes\n"
-     "<state_dir>/casselastic.status.json after each pass. SIGTERM/SIGINT: finish the\n"
-     "current batch, save checkpoints, exit 0 (a second SIGINT exits at once, 130).\n"
-     "SIGHUP reopens log_file. A failing pass is logged and retried next period; servers\n"
-     "unreachable at start are retried with backoff. Exit 0 after a signal, 2 for a bad\n"
-     "config (nothing changed), 1 when the state folder is held by another casselastic,\n"
-     "3 with --exit-on-error when a server cannot be reached.\n"
+     "<state_dir>/casselastic.status.json at start and after each pass. SIGTERM/SIGINT:\n"
+     "finish the current batch, save checkpoints, exit 0 (a second SIGINT exits at once, 130).\n"
+     "SIGHUP reopens log_file and reloads the config between passes: new syncs start,\n"
+     "removed ones stop, changed ones run as changed (a new connection when cassandra or\n"
+     "elasticsearch changed); a config that fails validation is refused (logged) and the\n"
+     "running one kept; state_dir and metrics_listen need a restart. With metrics_listen\n"
+     "(or --metrics-listen): Prometheus metrics on GET /metrics, and GET /healthz answers 200\n"
+     "while every sync has had a successful pass within three periods, else 503 with the\n"
+     "failing syncs. Under systemd (Type=notify): READY=1 after the first connection to both\n"
+     "sides, STATUS= after each pass, the watchdog fed. A failing pass is logged and retried\n"
+     "next period; servers unreachable at start are retried with backoff. Exit 0 after a\n"
+     "signal, 2 for a bad config or address (nothing changed), 1 when the state folder is\n"
+     "held by another casselastic or the metrics address cannot be bound, 3 with\n"
+     "--exit-on-error when a server cannot be reached.\n"
      "\n"
      "options:\n" COMMON_HELP
      "      --since WHEN      first pass starts at WHEN (\"YYYYMMDD HH:MM\" or ISO 8601, UTC),\n"
      "                        ignoring checkpoints; later passes use the checkpoints\n"
      "      --sync NAME       only this sync (repeatable)\n"
      "      --exit-on-error   exit (3) instead of retrying when a server is unreachable at start\n"
+     "      --metrics-listen ADDR  serve /metrics and /healthz on ADDR (host:port, [v6]:port,\n"
+     "                        :port), overriding metrics_listen\n"
      "      --allow-core-dumps  keep core dumps on (debugging; a dump holds the secrets)\n", false},
     {"once", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SINCE | OPT_SYNC | OPT_ALLOW_CORE_DUMPS, cli_cmd_once,
      "one pass of every sync, then exit",
@@ -88,8 +101,10 @@ static const command commands[] = {
      "usage: casselastic status -c CONFIG [--json] [--state-dir DIR]\n"
      "\n"
      "Per sync and direction: checkpoint position, lag, last pass counts; whether the\n"
-     "daemon is running. Exit 0 (also when no daemon runs: \"daemon: not running\"),\n"
-     "2 for a bad config.\n"
+     "daemon is running; health by the rule of /healthz (status file of the state folder).\n"
+     "Exit 0 when healthy (also when no daemon runs: \"daemon: not running\", and when no\n"
+     "pass was ever recorded), 5 when a sync of the last run has not had a successful pass\n"
+     "within three periods (a probe), 2 for a bad config.\n"
      "\n"
      "options:\n"
      "  -c, --config CONFIG   the JSON config file\n"
@@ -145,7 +160,8 @@ static void usage(FILE *out)
                  "\n"
                  "exit codes: 0 ok, 1 a pass or command failed, 2 bad usage or invalid config\n"
                  "(nothing changed), 3 a server could not be reached, 4 no daemon running\n"
-                 "(stop; status exits 0 and says \"daemon: not running\"). See docs/cli.md.\n");
+                 "(stop; status exits 0 and says \"daemon: not running\"), 5 unhealthy (status:\n"
+                 "a sync without a successful pass within three periods). See docs/cli.md.\n");
 }
 
 static const struct option long_options[] = {
@@ -154,7 +170,7 @@ static const struct option long_options[] = {
     {"sync", required_argument, NULL, 'y'},      {"json", no_argument, NULL, 'j'},
     {"effective", no_argument, NULL, 'e'},       {"exit-on-error", no_argument, NULL, 'x'},
     {"timeout", required_argument, NULL, 't'},   {"help", no_argument, NULL, 'h'},
-    {"allow-core-dumps", no_argument, NULL, 'D'},
+    {"allow-core-dumps", no_argument, NULL, 'D'}, {"metrics-listen", required_argument, NULL, 'M'},
     {NULL, 0, NULL, 0}};
 
 static unsigned opt_flag(int c)
@@ -170,6 +186,7 @@ static unsigned opt_flag(int c)
     case 'x': return OPT_EXIT_ON_ERROR;
     case 't': return OPT_TIMEOUT;
     case 'D': return OPT_ALLOW_CORE_DUMPS;
+    case 'M': return OPT_METRICS_LISTEN;
     }
     return 0;
 }
@@ -222,6 +239,7 @@ static int parse_and_run(const command *cmd, int argc, char **argv)
         case 'e': o.effective = true; break;
         case 'x': o.exit_on_error = true; break;
         case 'D': o.allow_core_dumps = true; break;
+        case 'M': o.metrics_listen = optarg; break;
         case 't': {
             char *end;
             long t = strtol(optarg, &end, 10);

@@ -25,15 +25,16 @@ static void print_problems(const char *path, const cli_config_problems *p, bool 
     ce_buf_free(&b);
 }
 
-/* Keep only the syncs named by --sync, in config order. CLI_EXIT_CONFIG for an unknown name. */
-static int keep_named_syncs(const cli_opts *o, sync_config *cfg)
+/* Keep only the syncs named by --sync, in config order. CLI_EXIT_CONFIG (why says which name)
+ * for an unknown name. */
+static int keep_named_syncs(const cli_opts *o, sync_config *cfg, char *why, size_t whycap)
 {
     for (size_t j = 0; j < o->nsync_names; j++) {
         bool found = false;
         for (size_t i = 0; i < cfg->nsyncs && !found; i++)
             found = strcmp(cfg->syncs[i].name, o->sync_names[j]) == 0;
         if (!found) {
-            fprintf(stderr, "casselastic: --sync: no sync named \"%s\" in %s\n", o->sync_names[j], o->config_path);
+            snprintf(why, whycap, "--sync: no sync named \"%s\" in %s", o->sync_names[j], o->config_path);
             return CLI_EXIT_CONFIG;
         }
     }
@@ -51,46 +52,63 @@ static int keep_named_syncs(const cli_opts *o, sync_config *cfg)
     return CLI_EXIT_OK;
 }
 
-int cli_config_load(const cli_opts *o, sync_config *cfg, bool quiet, cli_config_problems *warnings)
+/* --log-level and --sync on a loaded config. */
+static int apply_options(const cli_opts *o, sync_config *cfg, char *why, size_t whycap)
 {
-    memset(cfg, 0, sizeof *cfg);
-    if (warnings)
-        memset(warnings, 0, sizeof *warnings);
-    if (!o->config_path) {
-        fprintf(stderr, "casselastic: a config file is needed (-c CONFIG)\n");
-        return CLI_EXIT_CONFIG;
-    }
-    if (o->log_level && ce_log_level_parse(o->log_level) < 0) {
-        fprintf(stderr, "casselastic: --log-level: bad level \"%s\" (debug, info, warn, error, off)\n", o->log_level);
-        return CLI_EXIT_CONFIG;
-    }
-    cli_config_problems probs = {0};
-    ce_err err = cli_config_load_file(o->config_path, o->state_dir, cfg, &probs);
-    print_problems(o->config_path, &probs, quiet);
-    if (err && probs.nerrors)
-        fprintf(stderr, "%s: %zu error%s: configuration refused\n", o->config_path, probs.nerrors,
-                probs.nerrors == 1 ? "" : "s");
-    if (!err && warnings) {
-        *warnings = probs;
-        memset(&probs, 0, sizeof probs);
-    }
-    cli_config_problems_free(&probs);
-    if (err)
-        return CLI_EXIT_CONFIG;
-    int rc = CLI_EXIT_OK;
     if (o->log_level) {
         free(cfg->log_level);
         cfg->log_level = strdup(o->log_level);
-        if (!cfg->log_level)
-            rc = CLI_EXIT_FAILED;
+        if (!cfg->log_level) {
+            snprintf(why, whycap, "out of memory");
+            return CLI_EXIT_FAILED;
+        }
     }
-    if (rc == CLI_EXIT_OK && o->nsync_names > 0)
-        rc = keep_named_syncs(o, cfg);
-    if (rc != CLI_EXIT_OK) {
+    return o->nsync_names > 0 ? keep_named_syncs(o, cfg, why, whycap) : CLI_EXIT_OK;
+}
+
+int cli_config_load_quiet(const cli_opts *o, sync_config *cfg, cli_config_problems *probs, char *why,
+                          size_t whycap)
+{
+    memset(cfg, 0, sizeof *cfg);
+    memset(probs, 0, sizeof *probs);
+    why[0] = '\0';
+    if (!o->config_path) {
+        snprintf(why, whycap, "a config file is needed (-c CONFIG)");
+        return CLI_EXIT_CONFIG;
+    }
+    if (o->log_level && ce_log_level_parse(o->log_level) < 0) {
+        snprintf(why, whycap, "--log-level: bad level \"%s\" (debug, info, warn, error, off)", o->log_level);
+        return CLI_EXIT_CONFIG;
+    }
+    ce_err err = cli_config_load_file(o->config_path, o->state_dir, cfg, probs);
+    if (err == CE_ENOMEM && !probs->nerrors)
+        snprintf(why, whycap, "out of memory");
+    if (err)
+        return err == CE_ENOMEM && !probs->nerrors ? CLI_EXIT_FAILED : CLI_EXIT_CONFIG;
+    int rc = apply_options(o, cfg, why, whycap);
+    if (rc != CLI_EXIT_OK)
         sync_config_free(cfg);
-        if (warnings)
-            cli_config_problems_free(warnings);
+    return rc;
+}
+
+int cli_config_load(const cli_opts *o, sync_config *cfg, bool quiet, cli_config_problems *warnings)
+{
+    cli_config_problems probs;
+    char why[512];
+    int rc = cli_config_load_quiet(o, cfg, &probs, why, sizeof why);
+    print_problems(o->config_path, &probs, quiet);
+    if (probs.nerrors)
+        fprintf(stderr, "%s: %zu error%s: configuration refused\n", o->config_path, probs.nerrors,
+                probs.nerrors == 1 ? "" : "s");
+    if (why[0])
+        fprintf(stderr, "casselastic: %s\n", why);
+    if (rc == CLI_EXIT_OK && warnings) {
+        *warnings = probs;
+        memset(&probs, 0, sizeof probs);
+    } else if (warnings) {
+        memset(warnings, 0, sizeof *warnings);
     }
+    cli_config_problems_free(&probs);
     return rc;
 }
 

@@ -2,7 +2,8 @@
  * cli_int.h - internal interfaces of the command line (src/cli): parsed options, the
  * commands, and the pieces they share: config loading with printed problems (cli_common.c),
  * the log file (logfile.c), signals and process setup (process.c), the pidfile (pidfile.c),
- * the status file (status_file.c). `once` and `run` share one pass loop (cmd_pass.c).
+ * the status file (status_file.c), the reload plan (reload.c). `once` and `run` share one
+ * pass runner (pass_runner.h, cmd_pass.c); the daemon loop is cmd_run.c.
  *
  * The commands print to stdout/stderr (they are the program's face); everything
  * below them logs through util/log.h.
@@ -17,9 +18,11 @@
 #include "cli/config_load.h"
 #include "sync/config.h"
 #include "sync/engine.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 struct json_t;
+struct metrics;
 
 #define CLI_MAX_SYNC_FILTERS 64
 
@@ -34,6 +37,7 @@ typedef struct {
     bool effective;             /* check --effective */
     bool exit_on_error;         /* run --exit-on-error */
     bool allow_core_dumps;      /* run/once --allow-core-dumps (debugging) */
+    const char *metrics_listen; /* run --metrics-listen (overrides metrics_listen) */
     int timeout_s;              /* stop --timeout, default 60 */
 } cli_opts;
 
@@ -53,6 +57,14 @@ int cli_cmd_stop(const cli_opts *o);
  * and, on CLI_EXIT_OK, receives the warnings (the caller frees it). */
 int cli_config_load(const cli_opts *o, sync_config *cfg, bool quiet, cli_config_problems *warnings);
 
+/* The same load without printing (what a reload uses): CLI_EXIT_OK with *cfg filled and
+ * probs holding the warnings; else CLI_EXIT_CONFIG (or CLI_EXIT_FAILED when out of memory)
+ * with the file's problems in probs and/or a reason that is not the file's (an unknown
+ * --sync name, a bad --log-level) in why (whycap bytes; "" when none). probs is always
+ * initialised: the caller frees it. */
+int cli_config_load_quiet(const cli_opts *o, sync_config *cfg, cli_config_problems *probs, char *why,
+                          size_t whycap);
+
 /* Exit code for an error from the engine or a client (3 for unreachable servers). */
 int cli_exit_code_for(ce_err err);
 
@@ -61,8 +73,10 @@ void cli_format_duration(int64_t ms, char *out, size_t cap);
 
 /* ---------------------------------------------------------------- logfile.c */
 
-/* Apply log level and log_file (opened for append, created 0600; SIGHUP reopens it).
- * CLI_EXIT_OK or CLI_EXIT_FAILED (message printed) when the file cannot be opened. */
+/* Apply log_level, log_format and log_file (opened for append, created 0600; SIGHUP reopens
+ * it). Called again (a reload) it switches to the new file and closes the old one.
+ * CLI_EXIT_OK or CLI_EXIT_FAILED (message printed; the previous file is kept) when the file
+ * cannot be opened. */
 int cli_logging_setup(const sync_config *cfg);
 void cli_logging_close(void);
 /* Reopen log_file on the same stream (async-signal-safe; no-op without a log file). */
@@ -71,16 +85,35 @@ void cli_logfile_reopen(void);
 /* ---------------------------------------------------------------- process.c */
 
 /* SIGTERM/SIGINT set cli_stop_flag (a second SIGINT exits at once with 130); SIGHUP
- * reopens the log file. */
+ * reopens the log file and sets cli_reload_flag (`run` reloads its config between passes
+ * and clears it). */
 extern volatile sig_atomic_t cli_stop_flag;
+extern volatile sig_atomic_t cli_reload_flag;
 void cli_signals_install(void);
 /* No core dumps from this process (RLIMIT_CORE 0 and not dumpable): a dump would hold the
  * passwords and keys. CE_EIO when the kernel refused either (the other is still applied). */
 ce_err cli_core_dumps_disable(void);
-/* Sleep up to ms milliseconds, waking early when cli_stop_flag is set. */
+/* Sleep up to ms milliseconds (slices of at most 200 ms), waking early when cli_stop_flag
+ * or cli_reload_flag is set. */
 void cli_sleep_ms(int64_t ms);
 int64_t cli_now_ms(void);       /* wall clock, Unix ms */
 int64_t cli_mono_ms(void);      /* monotonic ms */
+
+/* ---------------------------------------------------------------- reload.c */
+
+/* What a reload changes (computed before anything is applied). */
+typedef struct {
+    char refused[160];          /* "" = can be applied; else why not (a key only a restart changes) */
+    bool connection_changed;    /* cassandra.*, elasticsearch.*, dead_letter_path: a new engine */
+    bool logging_changed;       /* log_file, log_level, log_format */
+    size_t nadded, nremoved, nchanged;  /* syncs, matched by name */
+} cli_reload_plan;
+
+/* Compare the running config with a new, validated one, key by key from the key table; log
+ * one line per sync added, removed or changed. listen_from_flag: --metrics-listen fixes the
+ * address, so metrics_listen in the file does not matter. */
+void cli_reload_plan_make(const sync_config *old, const sync_config *nw, bool listen_from_flag,
+                          cli_reload_plan *plan);
 
 /* ---------------------------------------------------------------- pidfile.c */
 
@@ -112,9 +145,16 @@ typedef struct {
     const sync_pass_report *report;    /* may be NULL */
 } cli_pass_outcome;
 
-/* Write the status file atomically (0600). Failures are logged and returned. */
-ce_err cli_status_write(const char *state_dir, const cli_pass_stats *st, const cli_pass_outcome *po);
+/* Write the status file of cfg's state folder atomically (0600): cfg's syncs (the running
+ * set), the last pass (po; NULL before the first) and what the registry m holds for each
+ * (last success, totals). Failures are logged and returned. */
+ce_err cli_status_write(const sync_config *cfg, const cli_pass_stats *st, const cli_pass_outcome *po,
+                        struct metrics *m);
 /* The status file as a JSON object (caller decrefs), NULL when missing or unreadable. */
 struct json_t *cli_status_load(const char *state_dir);
+/* The health rule (metrics_health) applied at now_ms to what a status file says: a registry
+ * rebuilt from its period, syncs and directions. True when healthy; json (may be NULL)
+ * receives metrics_health's object. */
+bool cli_status_health(struct json_t *status, int64_t now_ms, ce_buf *json);
 
 #endif

@@ -1,10 +1,12 @@
 /*
- * cmd_pass.c - `once` and `run`: the only commands that drive the engine (engine.h).
+ * cmd_pass.c - `once`, and the pass runner it shares with `run` (pass_runner.h; the daemon
+ * loop and the config reload are in cmd_run.c): the only code that drives the engine.
  *
- * Both load and validate the config first (exit 2, nothing created), then switch core dumps
- * off, create the state folder (0700), open the log, log the config's warnings, take the
- * pidfile and connect. One function runs a pass (run_pass: the pass, its log lines, the
- * status file); `once` calls it once, `run` every period.
+ * Both commands load and validate the config first (exit 2, nothing created), then switch
+ * core dumps off, create the state folder (0700), open the log, log the config's warnings,
+ * take the pidfile, set up the metrics registry and connect. One function runs a pass
+ * (cli_runner_pass: the pass, its log lines, the metrics, the status file); `once` calls it
+ * once, `run` every period.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "cli/pass_runner.h"
 #include "sync/checkpoint.h"
 #include "sync/engine.h"
 #include "sync/state.h"
@@ -20,27 +23,14 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-/* The progress line on a terminal (stderr, \r, at most 4 redraws a second). */
-typedef struct {
-    double last_draw_s;
-    bool drawn;
-} progress_line;
-
-/* Everything `once` and `run` hold while they run. */
-typedef struct {
-    const cli_opts *opts;
-    sync_config cfg;
-    sync_pass_opts pass_opts;
-    progress_line progress;
-    cli_pidfile *pidfile;
-    sync_engine *engine;
-    bool core_dumps_on;         /* --allow-core-dumps, or the kernel refused to switch them off */
-    cli_pass_stats stats;
-} pass_runner;
-
-static void progress_draw(const sync_progress_info *p, void *ud)
+/* Called often from the pass: kicks the watchdog, draws the line on a terminal. */
+static void progress_report(const sync_progress_info *p, void *ud)
 {
-    progress_line *pl = ud;
+    cli_pass_runner *d = ud;
+    sdnotify_watchdog(d->notify, ce_mono_ms());
+    if (!d->tty)
+        return;
+    cli_progress_line *pl = &d->progress;
     double now = ce_mono_s();
     if (!p->final && now - pl->last_draw_s < 0.25)
         return;
@@ -105,9 +95,7 @@ static void log_results(const sync_pass_report *rep)
     }
 }
 
-/* The config's warnings (TLS not verified, credentials without TLS, ...) in the log, at
- * every start: stderr may not be read by anyone once the daemon runs. */
-static void log_warnings(const cli_config_problems *w)
+void cli_runner_log_warnings(const cli_config_problems *w)
 {
     ce_buf b = CE_BUF_INIT;
     for (size_t i = 0; i < w->n; i++) {
@@ -119,7 +107,7 @@ static void log_warnings(const cli_config_problems *w)
     ce_buf_free(&b);
 }
 
-static int parse_since(pass_runner *d)
+static int parse_since(cli_pass_runner *d)
 {
     const char *since = d->opts->since;
     if (!since)
@@ -132,8 +120,20 @@ static int parse_since(pass_runner *d)
     return CLI_EXIT_OK;
 }
 
+/* --metrics-listen: the same parser as the config key (and the server). */
+static int check_listen_flag(const cli_opts *o)
+{
+    char host[128];
+    int port;
+    if (!o->metrics_listen || metrics_listen_parse(o->metrics_listen, host, sizeof host, &port) == CE_OK)
+        return CLI_EXIT_OK;
+    fprintf(stderr, "casselastic: --metrics-listen: bad address \"%s\" (expected host:port, [v6addr]:port or :port)\n",
+            o->metrics_listen);
+    return CLI_EXIT_CONFIG;
+}
+
 /* The state folder, the log and the pidfile: the process owns the folder afterwards. */
-static int take_state_folder(pass_runner *d, const cli_config_problems *warnings)
+static int take_state_folder(cli_pass_runner *d, const cli_config_problems *warnings)
 {
     const char *dir = d->cfg.state_dir;
     if (sync_state_mkdir(dir) != CE_OK) {
@@ -143,7 +143,7 @@ static int take_state_folder(pass_runner *d, const cli_config_problems *warnings
     int rc = cli_logging_setup(&d->cfg);
     if (rc != CLI_EXIT_OK)
         return rc;
-    log_warnings(warnings);
+    cli_runner_log_warnings(warnings);
     if (d->core_dumps_on)
         ce_warn("msg=\"core dumps are allowed: a dump would hold the passwords and keys\" allow_core_dumps=%s",
                 d->opts->allow_core_dumps ? "true" : "false");
@@ -158,50 +158,106 @@ static int take_state_folder(pass_runner *d, const cli_config_problems *warnings
     return err ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }
 
-static void runner_finish(pass_runner *d)
+/* The registry (and, for run, its HTTP server), every sync registered from now. */
+static int start_metrics(cli_pass_runner *d, bool listen)
+{
+    const char *addr = !listen ? NULL : d->opts->metrics_listen ? d->opts->metrics_listen : d->cfg.metrics_listen;
+    ce_err err = metrics_new(addr, d->cfg.period_s, &d->metrics);
+    if (err) {
+        char q[CE_LOG_QUOTE_MAX];
+        const char *why = metrics_errmsg(d->metrics);
+        ce_error("msg=\"cannot start the metrics server\" detail=%s", ce_log_quote(q, sizeof q, why));
+        fprintf(stderr, "casselastic: metrics_listen: %s\n", why);
+        return err == CE_EINVAL ? CLI_EXIT_CONFIG : CLI_EXIT_FAILED;
+    }
+    int64_t now = cli_now_ms();
+    for (size_t i = 0; i < d->cfg.nsyncs; i++)
+        if (metrics_sync_register(d->metrics, d->cfg.syncs[i].name, now) != CE_OK)
+            return CLI_EXIT_FAILED;
+    return CLI_EXIT_OK;
+}
+
+void cli_runner_finish(cli_pass_runner *d)
 {
     sync_engine_free(d->engine);
     d->engine = NULL;
+    metrics_free(d->metrics);
+    d->metrics = NULL;
     cli_pidfile_release(d->pidfile);
     d->pidfile = NULL;
     cli_logging_close();
     sync_config_free(&d->cfg);
 }
 
-/* Everything once and run share before the first pass. Returns an exit code; on anything
- * but CLI_EXIT_OK nothing is left to free. */
-static int prepare(pass_runner *d, const cli_opts *o, const char *mode)
+int cli_runner_prepare(cli_pass_runner *d, const cli_opts *o, const char *mode, bool listen)
 {
     memset(d, 0, sizeof *d);
     d->opts = o;
+    int rc = check_listen_flag(o);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     /* First: the config and the environment hold secrets from here on. */
     d->core_dumps_on = o->allow_core_dumps || cli_core_dumps_disable() != CE_OK;
     cli_config_problems warnings;
-    int rc = cli_config_load(o, &d->cfg, false, &warnings);
+    rc = cli_config_load(o, &d->cfg, false, &warnings);
     if (rc != CLI_EXIT_OK)
         return rc;
     d->pass_opts.stop = &cli_stop_flag;
-    if (isatty(STDERR_FILENO)) {
-        d->pass_opts.progress = progress_draw;
-        d->pass_opts.progress_ud = &d->progress;
-    }
+    d->pass_opts.progress = progress_report;
+    d->pass_opts.progress_ud = d;
+    d->tty = isatty(STDERR_FILENO);
     rc = parse_since(d);
     if (rc == CLI_EXIT_OK)
         rc = take_state_folder(d, &warnings);
     cli_config_problems_free(&warnings);
-    if (rc != CLI_EXIT_OK) {
-        runner_finish(d);
-        return rc;
-    }
     d->stats.mode = mode;
     d->stats.started_ms = cli_now_ms();
+    if (rc == CLI_EXIT_OK)
+        rc = start_metrics(d, listen);
+    if (rc != CLI_EXIT_OK) {
+        cli_runner_finish(d);
+        return rc;
+    }
+    cli_status_write(&d->cfg, &d->stats, NULL, d->metrics);
     cli_signals_install();
     return CLI_EXIT_OK;
 }
 
-/* One pass of every sync: the pass, its log lines, the status file. Returns what the
- * engine returned; *report_out (may be NULL) gets the report (valid until the next pass). */
-static ce_err run_pass(pass_runner *d, sync_pass_report *report_out)
+/* One direction of one sync's result into the registry. */
+static void record_direction(cli_pass_runner *d, const sync_pass_result *r, bool to_es, int64_t now)
+{
+    /* The causes the engine counts (Cassandra -> ES only): see docs/cli.md, Metrics. */
+    metrics_retry retries[] = {{"es_bulk", r->c2e_bulk_retries}, {"cassandra_read", r->c2e_read_retries}};
+    metrics_pass_counts c;
+    if (to_es)
+        c = (metrics_pass_counts){.read = r->c2e_read, .written = r->c2e_indexed, .conflicts = r->c2e_conflicts,
+                                  .dead_letters = r->c2e_rejected, .deletes = r->c2e_deleted_old, .retries = retries,
+                                  .nretries = sizeof retries / sizeof retries[0], .error = r->error};
+    else
+        c = (metrics_pass_counts){.read = r->e2c_read, .written = r->e2c_written, .dead_letters = r->e2c_rejected,
+                                  .error = r->error};
+    bool ok = to_es ? r->c2e_ok : r->e2c_ok;
+    metrics_record_pass(d->metrics, r->name, to_es ? METRICS_TO_ES : METRICS_TO_CASSANDRA, &c,
+                        to_es ? r->c2e_seconds : r->e2c_seconds, ok, r->window_end_ms, now);
+}
+
+/* Every configured direction of every sync of the report. A stopped pass says nothing
+ * about health and is not recorded. */
+static void record_metrics(cli_pass_runner *d, const sync_pass_report *rep, ce_err err)
+{
+    if (err == CE_ECANCELED)
+        return;
+    int64_t now = cli_now_ms();
+    for (size_t i = 0; i < rep->nsyncs && i < d->cfg.nsyncs; i++) {
+        sync_direction dir = d->cfg.syncs[i].direction;
+        if (dir != SYNC_DIR_TO_ES)
+            record_direction(d, &rep->syncs[i], false, now);
+        if (dir != SYNC_DIR_TO_CASSANDRA)
+            record_direction(d, &rep->syncs[i], true, now);
+    }
+}
+
+ce_err cli_runner_pass(cli_pass_runner *d, sync_pass_report *report_out)
 {
     sync_pass_report rep = {0};
     int64_t t0 = cli_now_ms();
@@ -212,15 +268,15 @@ static ce_err run_pass(pass_runner *d, sync_pass_report *report_out)
     d->stats.passes++;
     if (err != CE_OK && err != CE_ECANCELED)
         d->stats.failed_passes++;
-    cli_status_write(d->cfg.state_dir, &d->stats, &out);
+    record_metrics(d, &rep, err);
+    cli_status_write(&d->cfg, &d->stats, &out, d->metrics);
     log_results(&rep);
     if (report_out)
         *report_out = rep;
     return err;
 }
 
-/* Connect; on failure log (and return) the error, the engine freed. */
-static ce_err engine_connect(pass_runner *d, int attempt, char *detail, size_t cap)
+ce_err cli_runner_connect(cli_pass_runner *d, int attempt, char *detail, size_t cap)
 {
     ce_err err = sync_engine_new(&d->cfg, &d->engine);
     if (!err)
@@ -237,21 +293,21 @@ static ce_err engine_connect(pass_runner *d, int attempt, char *detail, size_t c
 
 int cli_cmd_once(const cli_opts *o)
 {
-    pass_runner d;
-    int rc = prepare(&d, o, "once");
+    cli_pass_runner d;
+    int rc = cli_runner_prepare(&d, o, "once", false);
     if (rc != CLI_EXIT_OK)
         return rc;
     char detail[512];
-    ce_err err = engine_connect(&d, 0, detail, sizeof detail);
+    ce_err err = cli_runner_connect(&d, 0, detail, sizeof detail);
     if (err) {
         rc = cli_exit_code_for(err);
         fprintf(stderr, "casselastic: %s: %s\n", rc == CLI_EXIT_UNAVAILABLE ? "cannot reach a server" : "cannot start",
                 detail);
-        runner_finish(&d);
+        cli_runner_finish(&d);
         return rc ? rc : CLI_EXIT_FAILED;
     }
     sync_pass_report rep = {0};
-    err = run_pass(&d, &rep);
+    err = cli_runner_pass(&d, &rep);
     print_summary(&rep);
     if (err == CE_ECANCELED)
         fprintf(stderr, "casselastic: interrupted; checkpoints hold what was acknowledged\n");
@@ -259,67 +315,6 @@ int cli_cmd_once(const cli_opts *o)
         fprintf(stderr, "casselastic: pass failed: %s\n", sync_engine_errmsg(d.engine));
     rc = err == CE_OK ? CLI_EXIT_OK : (err == CE_EPARTIAL || err == CE_ECANCELED) ? CLI_EXIT_FAILED
                                                                                    : cli_exit_code_for(err);
-    runner_finish(&d);
-    return rc;
-}
-
-/* run: connect, retrying with backoff (1 s .. 60 s) unless --exit-on-error. Returns
- * CLI_EXIT_OK once connected (or when stopped: then d->engine is NULL), else the exit code. */
-static int run_connect(pass_runner *d)
-{
-    for (int attempt = 0; !cli_stop_flag; attempt++) {
-        char detail[512];
-        ce_err err = engine_connect(d, attempt, detail, sizeof detail);
-        if (!err) {
-            if (attempt)
-                ce_info("msg=\"engine started\" attempts=%d", attempt + 1);
-            return CLI_EXIT_OK;
-        }
-        if (d->opts->exit_on_error) {
-            fprintf(stderr, "casselastic: %s\n", detail);
-            int code = cli_exit_code_for(err);
-            return code ? code : CLI_EXIT_FAILED;
-        }
-        int64_t backoff = 1000LL << (attempt < 6 ? attempt : 6);
-        if (backoff > 60000)
-            backoff = 60000;
-        ce_info("msg=\"retrying\" in_ms=%lld", (long long)backoff);
-        cli_sleep_ms(backoff);
-    }
-    return CLI_EXIT_OK;
-}
-
-int cli_cmd_run(const cli_opts *o)
-{
-    pass_runner d;
-    int rc = prepare(&d, o, "run");
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    char qd[CE_LOG_QUOTE_MAX];
-    ce_info("msg=\"daemon started\" pid=%ld syncs=%zu period_s=%g state_dir=%s", (long)getpid(), d.cfg.nsyncs,
-            d.cfg.period_s, ce_log_quote(qd, sizeof qd, d.cfg.state_dir));
-    while (!cli_stop_flag) {
-        if (!d.engine && ((rc = run_connect(&d)) != CLI_EXIT_OK || !d.engine))
-            break;
-        int64_t m0 = cli_mono_ms();
-        ce_err err = run_pass(&d, NULL);
-        if (err == CE_ECANCELED || cli_stop_flag)
-            break;
-        if (err && err != CE_EPARTIAL) {
-            char q[CE_LOG_QUOTE_MAX];
-            ce_error("msg=\"pass failed; reconnecting next period\" err=%s detail=%s", ce_errname(err),
-                     ce_log_quote(q, sizeof q, sync_engine_errmsg(d.engine)));
-            sync_engine_free(d.engine);
-            d.engine = NULL;
-        }
-        int64_t wait = (int64_t)(d.cfg.period_s * 1000.0) - (cli_mono_ms() - m0);
-        if (wait > 0)
-            cli_sleep_ms(wait);
-    }
-    if (cli_stop_flag)
-        ce_info("msg=\"stopping on signal; checkpoints hold what was acknowledged\"");
-    ce_info("msg=\"daemon stopped\" passes=%llu failed_passes=%llu", (unsigned long long)d.stats.passes,
-            (unsigned long long)d.stats.failed_passes);
-    runner_finish(&d);
+    cli_runner_finish(&d);
     return rc;
 }

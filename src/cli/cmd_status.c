@@ -1,6 +1,7 @@
 /*
- * cmd_status.c - `status` (checkpoints, lag, last pass counts, daemon liveness) and
- * `stop` (SIGTERM to the pidfile's process, wait for it to exit).
+ * cmd_status.c - `status` (checkpoints, lag, last pass counts, daemon liveness, health by the
+ * rule of /healthz: exit 5 when failing) and `stop` (SIGTERM to the pidfile's process, wait
+ * for it to exit).
  *
  * Both read only files in the state folder: the checkpoints, casselastic.pid and
  * casselastic.status.json (status_file.c). Neither connects to a server.
@@ -48,7 +49,12 @@ static void print_text(const sync_config *cfg, bool running, long pid, json_t *s
     else
         printf("daemon: not running\n");
     printf("state dir: %s\n", cfg->state_dir);
-    if (status) {
+    const char *last = json_string_value(json_object_get(status, "last_result"));
+    if (last && strcmp(last, "none") == 0) {
+        const char *mode = json_string_value(json_object_get(status, "mode"));
+        const char *started = json_string_value(json_object_get(status, "started"));
+        printf("last pass: none yet (`%s` started %s)\n", mode ? mode : "?", started ? started : "?");
+    } else if (status) {
         const char *when = json_string_value(json_object_get(status, "last_pass_finished"));
         const char *res = json_string_value(json_object_get(status, "last_result"));
         const char *mode = json_string_value(json_object_get(status, "mode"));
@@ -86,7 +92,7 @@ static void print_text(const sync_config *cfg, bool running, long pid, json_t *s
             sync_checkpoint_clear(&cp);
         }
         json_t *ss = status_sync(status, s->name);
-        if (ss) {
+        if (ss && json_is_boolean(json_object_get(ss, "ok"))) {
             const char *e = json_string_value(json_object_get(ss, "error"));
             printf("  last result: %s%s%s\n", json_is_true(json_object_get(ss, "ok")) ? "ok" : "failed", e ? ": " : "",
                    e ? e : "");
@@ -94,7 +100,30 @@ static void print_text(const sync_config *cfg, bool running, long pid, json_t *s
     }
 }
 
-static void print_json(const sync_config *cfg, bool running, long pid, json_t *status, int64_t now)
+/* The health verdict (cli_status_health's JSON) as text. */
+static void print_health(json_t *health)
+{
+    if (!health) {
+        printf("health: unknown (no pass recorded in this state folder)\n");
+        return;
+    }
+    json_t *failing = json_object_get(health, "failing"), *f;
+    if (json_array_size(failing) == 0) {
+        printf("health: ok\n");
+        return;
+    }
+    printf("health: FAILING (exit %d)\n", CLI_EXIT_UNHEALTHY);
+    size_t i;
+    json_array_foreach(failing, i, f)
+    {
+        const char *dir = json_string_value(json_object_get(f, "direction"));
+        const char *err = json_string_value(json_object_get(f, "last_error"));
+        printf("  %s%s%s: %s%s%s\n", json_string_value(json_object_get(f, "sync")), dir ? " " : "", dir ? dir : "",
+               json_string_value(json_object_get(f, "reason")), err ? "; last error: " : "", err ? err : "");
+    }
+}
+
+static void print_json(const sync_config *cfg, bool running, long pid, json_t *status, json_t *health, int64_t now)
 {
     ce_buf b = CE_BUF_INIT;
     ce_buf_printf(&b, "{\"daemon\":{\"running\":%s,\"pid\":", running ? "true" : "false");
@@ -112,6 +141,10 @@ static void print_json(const sync_config *cfg, bool running, long pid, json_t *s
     } else {
         jsonw_null(&b);
     }
+    ce_buf_append_str(&b, ",\"health\":");
+    char *hs = health ? json_dumps(health, JSON_COMPACT) : NULL;
+    ce_buf_append_str(&b, hs ? hs : "null");
+    free(hs);
     ce_buf_append_str(&b, ",\"syncs\":[");
     for (size_t i = 0; i < cfg->nsyncs; i++) {
         const sync_def *s = &cfg->syncs[i];
@@ -150,6 +183,23 @@ static void print_json(const sync_config *cfg, bool running, long pid, json_t *s
     ce_buf_free(&b);
 }
 
+/* The rule of /healthz applied to the status file (NULL when there is none: nothing has run
+ * in this state folder, nothing to judge). Caller decrefs. */
+static json_t *status_health(json_t *status, int64_t now)
+{
+    if (!status)
+        return NULL;
+    ce_buf b = CE_BUF_INIT;
+    cli_status_health(status, now, &b);
+    json_error_t e;
+    json_t *h = json_loadb((const char *)b.data, b.len, 0, &e);
+    ce_buf_free(&b);
+    if (!h) /* cannot happen short of memory: judge it failing rather than hide it */
+        h = json_pack("{s:s,s:[{s:s,s:n,s:s,s:n}]}", "status", "failing", "failing", "sync", "?", "direction",
+                      "reason", "health could not be computed", "last_error");
+    return h;
+}
+
 int cli_cmd_status(const cli_opts *o)
 {
     sync_config cfg;
@@ -160,13 +210,18 @@ int cli_cmd_status(const cli_opts *o)
     bool running = cli_daemon_running(cfg.state_dir, &pid);
     json_t *status = cli_status_load(cfg.state_dir);
     int64_t now = cli_now_ms();
-    if (o->json)
-        print_json(&cfg, running, pid, status, now);
-    else
+    json_t *health = status_health(status, now);
+    bool healthy = !health || json_array_size(json_object_get(health, "failing")) == 0;
+    if (o->json) {
+        print_json(&cfg, running, pid, status, health, now);
+    } else {
         print_text(&cfg, running, pid, status, now);
+        print_health(health);
+    }
+    json_decref(health);
     json_decref(status);
     sync_config_free(&cfg);
-    return CLI_EXIT_OK;
+    return healthy ? CLI_EXIT_OK : CLI_EXIT_UNHEALTHY;
 }
 
 int cli_cmd_stop(const cli_opts *o)

@@ -1,7 +1,8 @@
 /*
  * config_check.c - checks across keys, run once the key table has been applied: host and
  * port forms, URLs, credentials and TLS (errors, and warnings for settings that weaken
- * security), sync names, table and index names, then the computed paths of the state folder.
+ * security), sync names, table and index names, the metrics address, then the computed paths
+ * of the state folder.
  * Texts never carry a URL's user:password@ (es_url_redact).
  */
 #include "cli/config_int.h"
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli/metrics.h"
 #include "es/es.h"
 #include "sync/state.h"
 
@@ -326,8 +328,19 @@ static void finish_paths(cfg_loader *L, const char *state_dir_override)
     ce_buf_free(&b);
 }
 
+/* metrics_listen: the same parser the server uses, so `check` refuses what `run` would. */
+static void check_metrics_listen(cfg_loader *L)
+{
+    const char *a = L->cfg->metrics_listen;
+    char host[128];
+    int port;
+    if (a && metrics_listen_parse(a, host, sizeof host, &port) != CE_OK)
+        cfg_err(L, "metrics_listen", "bad address \"%s\" (expected host:port, [v6addr]:port or :port)", a);
+}
+
 void cfg_check_all(cfg_loader *L, const char *state_dir_override)
 {
+    check_metrics_listen(L);
     check_cassandra(L);
     check_es(L);
     for (size_t i = 0; i < L->cfg->nsyncs; i++)

@@ -32,6 +32,7 @@ static const cfg_enum_value consistency_values[] = {
     {"all", 5},          {"local_quorum", 6}, {"each_quorum", 7}, {"local_one", 10},  {NULL, 0}};
 static const cfg_enum_value log_level_values[] = {
     {"debug", 0}, {"info", 1}, {"warn", 2}, {"error", 3}, {"off", 4}, {NULL, 0}};
+static const cfg_enum_value log_format_values[] = {{"logfmt", 0}, {"json", 1}, {NULL, 0}};
 static const cfg_enum_value direction_values[] = {
     {"both", SYNC_DIR_BOTH}, {"to_es", SYNC_DIR_TO_ES}, {"to_cassandra", SYNC_DIR_TO_CASSANDRA}, {NULL, 0}};
 static const cfg_enum_value read_mode_values[] = {
@@ -55,9 +56,17 @@ static const cli_config_key keys[] = {
      .def_doc = "<state_dir>/casselastic.deadletter.jsonl",
      .help = "JSON-lines file receiving documents that could not be converted or were refused."},
     {.path = "log_file", .type = CFG_T_PATH, R(log_file), .def_doc = "standard error",
-     .help = "Log file (logfmt lines, appended; reopened on SIGHUP)."},
+     .help = "Log file (one line per event, appended; reopened on SIGHUP)."},
     {.path = "log_level", .type = CFG_T_ENUM, .flags = CFG_F_ENUM_STRING, R(log_level), .def = "info",
      .enum_values = log_level_values, .help = "Least severe level logged. `--log-level` overrides it."},
+    {.path = "log_format", .type = CFG_T_ENUM, .flags = CFG_F_ENUM_STRING, R(log_format), .def = "logfmt",
+     .enum_values = log_format_values,
+     .help = "logfmt: `ts=... level=info msg=\"...\" key=value` lines; json: one JSON object a line with "
+             "ts, level, msg and the other pairs as fields (unquoted numbers as JSON numbers)."},
+    {.path = "metrics_listen", .type = CFG_T_STRING, R(metrics_listen), .def_doc = "none: no HTTP server",
+     .help = "Address of the Prometheus /metrics and the /healthz probe of `run`: \"host:port\", "
+             "\"[v6addr]:port\" or \":port\" (every address). `run --metrics-listen` overrides it; "
+             "a reload (SIGHUP) cannot change it."},
 
     /* ------------------------------------------------------------ cassandra */
     {.path = "cassandra", .type = CFG_T_OBJECT, .flags = CFG_F_REQUIRED, NOFIELD, .help = "Cassandra connection."},

@@ -1,12 +1,15 @@
 /*
- * logfile.c - where the log goes: the level, and log_file (opened for append, created 0600,
- * reopened on SIGHUP after log rotation moved it). Without log_file, lines go to stderr.
+ * logfile.c - where the log goes: the level, the format (logfmt or json), and log_file
+ * (opened for append, created 0600, reopened on SIGHUP after log rotation moved it; a reload
+ * that names another file switches to it). Without log_file, lines go to stderr.
  */
 #include "cli/cli_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,12 +26,33 @@ static int open_log(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, SYNC_STATE_FILE_MODE);
 }
 
+/* Make f (may be NULL: stderr) the log stream for path, closing the previous file. SIGHUP is
+ * blocked meanwhile: its handler reads log_fp and log_path. */
+static void swap_stream(FILE *f, const char *path)
+{
+    sigset_t hup, saved;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, &saved);
+    FILE *old = log_fp;
+    ce_log_set_stream(f); /* from here no thread writes to old */
+    log_fp = f;
+    snprintf(log_path, sizeof log_path, "%s", path ? path : "");
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (old)
+        fclose(old);
+}
+
 int cli_logging_setup(const sync_config *cfg)
 {
-    int lvl = ce_log_level_parse(cfg->log_level); /* the loader set a valid level */
+    int lvl = ce_log_level_parse(cfg->log_level); /* the loader set valid values */
     ce_log_set_level(lvl < 0 ? CE_LOG_INFO : (ce_log_level)lvl);
-    if (!cfg->log_file)
+    int fmt = cfg->log_format ? ce_log_format_parse(cfg->log_format) : CE_LOG_FORMAT_LOGFMT;
+    ce_log_set_format(fmt < 0 ? CE_LOG_FORMAT_LOGFMT : (ce_log_format)fmt);
+    if (!cfg->log_file) {
+        swap_stream(NULL, NULL);
         return CLI_EXIT_OK;
+    }
     if (strlen(cfg->log_file) >= sizeof log_path) {
         fprintf(stderr, "casselastic: log_file: path too long\n");
         return CLI_EXIT_FAILED;
@@ -41,20 +65,14 @@ int cli_logging_setup(const sync_config *cfg)
             close(fd);
         return CLI_EXIT_FAILED;
     }
-    strcpy(log_path, cfg->log_file);
-    log_fp = f;
-    ce_log_set_stream(f);
+    swap_stream(f, cfg->log_file);
     return CLI_EXIT_OK;
 }
 
 void cli_logging_close(void)
 {
-    if (!log_fp)
-        return;
-    ce_log_set_stream(NULL);
-    fclose(log_fp);
-    log_fp = NULL;
-    log_path[0] = '\0';
+    if (log_fp)
+        swap_stream(NULL, NULL);
 }
 
 /* Called from the signal handler: open and dup2 are async-signal-safe. The FILE stays the

@@ -52,8 +52,10 @@ typedef struct {
     uint64_t passes;          /* histogram _count */
     double seconds_sum;       /* histogram _sum */
     double last_duration_s;
+    double last_ok_duration_s; /* of the last successful pass: the health limit's unit */
     int64_t checkpoint_ms;    /* window end of the last successful pass; 0 = none */
     int64_t last_success_ms;  /* 0 = never */
+    bool last_ok;
     char *last_error;
 } series;
 
@@ -229,8 +231,10 @@ static ce_err record_locked(metrics *m, const char *sync, metrics_direction dir,
     series_add_duration(s, duration_s);
     free(s->last_error);
     s->last_error = NULL;
+    s->last_ok = ok;
     if (ok) {
         s->last_success_ms = now_ms;
+        s->last_ok_duration_s = s->last_duration_s;
         if (window_end_ms > 0)
             s->checkpoint_ms = window_end_ms;
     } else {
@@ -251,6 +255,32 @@ ce_err metrics_record_pass(metrics *m, const char *sync, metrics_direction dir, 
     ce_err err = record_locked(m, sync, dir, c ? c : &none, duration_s, ok, window_end_ms, now_ms);
     pthread_mutex_unlock(&m->lock);
     return err;
+}
+
+void metrics_direction_get(metrics *m, const char *sync, metrics_direction dir, metrics_direction_state *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&m->lock);
+    const registered_sync *rs = sync_find(m, sync);
+    if (rs)
+        out->registered_ms = rs->registered_ms;
+    for (size_t i = 0; i < m->n; i++) {
+        const series *s = &m->v[i];
+        if (s->dir != dir || strcmp(s->sync, sync) != 0)
+            continue;
+        out->reported = true;
+        out->last_ok = s->last_ok;
+        out->last_success_ms = s->last_success_ms;
+        out->last_success_duration_s = s->last_ok_duration_s;
+        out->passes = s->passes;
+        out->failures = s->failures;
+        out->read = s->read;
+        out->written = s->written;
+        out->conflicts = s->conflicts;
+        out->dead_letters = s->dead_letters;
+        out->deletes = s->deletes;
+    }
+    pthread_mutex_unlock(&m->lock);
 }
 
 void metrics_set_period(metrics *m, double period_s)
@@ -444,12 +474,13 @@ ce_err metrics_render(metrics *m, int64_t now_ms, ce_buf *out)
 
 /* ------------------------------------------------------------------ health */
 
-/* Three periods, stretched for a direction whose passes outlast the period. */
+/* Three periods, stretched for a direction whose successful passes outlast the period (a
+ * failing pass, however slow, does not stretch it: it is what the rule should catch). */
 static double health_limit_s(const metrics *m, const series *s)
 {
     double p = m->period_s;
-    if (s && s->last_duration_s > p)
-        p = s->last_duration_s;
+    if (s && s->last_ok_duration_s > p)
+        p = s->last_ok_duration_s;
     if (!(p >= HEALTH_MIN_PERIOD_S))
         p = HEALTH_MIN_PERIOD_S;
     return HEALTH_PERIODS * p;

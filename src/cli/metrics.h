@@ -6,11 +6,11 @@
  * served over HTTP by libmicrohttpd in its own thread. The registry knows nothing of the
  * engine: the caller maps its pass results into metrics_pass_counts.
  *
- * Health rule (shared by GET /healthz and, later, `casselastic status`): every registered
- * sync, in every direction it has reported, has had a successful pass within three periods
- * (three times the larger of the period and that direction's last pass duration, at least
- * 3 s). A sync registered but not yet reported gets the same grace counted from its
- * registration.
+ * Health rule (shared by GET /healthz and `casselastic status`, which rebuilds a registry
+ * from the status file): every registered sync, in every direction it has reported, has
+ * had a successful pass within three periods (three times the larger of the period and
+ * the duration of that direction's last successful pass, at least 3 s). A sync registered but not yet
+ * reported gets the same grace counted from its registration.
  *
  * Every function is thread-safe (one mutex); metrics_free must not race the others.
  */
@@ -77,6 +77,19 @@ void metrics_sync_unregister(metrics *m, const char *sync);
  * (Unix ms) at the end of the pass. CE_ENOMEM leaves the registry consistent. */
 ce_err metrics_record_pass(metrics *m, const char *sync, metrics_direction dir, const metrics_pass_counts *c,
                            double duration_s, bool ok, int64_t window_end_ms, int64_t now_ms);
+
+/* The health inputs of one direction of a sync, for the status file (status_file.c writes
+ * them, `status` rebuilds a registry from them and asks metrics_health). */
+typedef struct {
+    int64_t registered_ms;     /* when the sync was registered; 0 = unknown sync */
+    bool reported;             /* a pass of this direction was recorded */
+    bool last_ok;              /* the last recorded pass succeeded */
+    int64_t last_success_ms;   /* end of the last successful pass (Unix ms); 0 = never */
+    double last_success_duration_s; /* wall time of the last successful pass */
+    uint64_t passes, failures; /* passes recorded, failed ones */
+    uint64_t read, written, conflicts, dead_letters, deletes; /* totals, as /metrics shows them */
+} metrics_direction_state;
+void metrics_direction_get(metrics *m, const char *sync, metrics_direction dir, metrics_direction_state *out);
 
 /* Append the text exposition (format 0.0.4) as of now_ms to out. */
 ce_err metrics_render(metrics *m, int64_t now_ms, ce_buf *out);

@@ -1,7 +1,8 @@
 /*
  * process.c - process-wide setup of `run` and `once`: signal flags (SIGTERM/SIGINT stop,
- * SIGHUP reopens the log file, a second SIGINT exits at once), core dumps off (the process
- * holds passwords and keys), an interruptible sleep and the clocks the commands use.
+ * SIGHUP reopens the log file and asks `run` to reload its config, a second SIGINT exits at
+ * once), core dumps off (the process holds passwords and keys), an interruptible sleep and
+ * the clocks the commands use. Handlers only set flags (and reopen a descriptor).
  */
 #include "cli/cli_int.h"
 
@@ -15,6 +16,7 @@
 #include "util/clock.h"
 
 volatile sig_atomic_t cli_stop_flag;
+volatile sig_atomic_t cli_reload_flag;
 
 static void on_signal(int sig)
 {
@@ -22,6 +24,7 @@ static void on_signal(int sig)
         int saved = errno;
         cli_logfile_reopen();
         errno = saved;
+        cli_reload_flag = 1;
         return;
     }
     if (sig == SIGINT && cli_stop_flag) {
@@ -73,7 +76,7 @@ void cli_sleep_ms(int64_t ms)
 {
     /* Slices: a signal may be delivered to another thread and not wake this one. */
     int64_t end = cli_mono_ms() + ms;
-    while (!cli_stop_flag) {
+    while (!cli_stop_flag && !cli_reload_flag) {
         int64_t left = end - cli_mono_ms();
         if (left <= 0)
             break;

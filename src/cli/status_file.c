@@ -1,25 +1,37 @@
 /*
  * status_file.c - <state_dir>/casselastic.status.json: written atomically (0600) by `run` and
- * `once` after each pass, read by `status`. Its path comes from sync/state.c, here only.
+ * `once` at start and after each pass, read by `status`. Its path comes from sync/state.c,
+ * here only. It also carries what the health rule needs (metrics.h), so that `status` judges
+ * health exactly as /healthz does: cli_status_health rebuilds a registry from it.
  *
- * Format 1: {"format":1, "pid", "mode", "started", "last_pass_started", "last_pass_finished",
- * "last_pass_ms", "passes", "failed_passes", "last_result", "last_error", "syncs":[...]}.
+ * Format 1: {"format":1, "pid", "mode", "period_s", "started", "last_pass_started",
+ * "last_pass_finished", "last_pass_ms", "passes", "failed_passes", "last_result" ("none"
+ * before the first pass), "last_error", "syncs":[{"name", "registered_ms", the last pass's
+ * "ok", "seconds", window and per-direction counts (absent before the first pass), "error",
+ * "directions":{"to_es"|"to_cassandra": {"ok", "seconds" (of the last successful pass), "last_success_ms",
+ * "last_success", "passes", "failures", "<counter>_total"...}} (directions that have run)}]}.
  */
 #include "cli/cli_int.h"
 
 #include <jansson.h>
 #include <limits.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "cli/metrics.h"
 #include "sync/checkpoint.h"
 #include "sync/state.h"
 #include "util/buf.h"
 #include "util/jsonw.h"
 #include "util/log.h"
 
-static const char *result_text(ce_err err)
+static const char *const dir_names[] = {"to_es", "to_cassandra"};
+
+static const char *result_text(const cli_pass_outcome *po)
 {
-    switch (err) {
+    if (!po)
+        return "none";
+    switch (po->err) {
     case CE_OK: return "ok";
     case CE_EPARTIAL: return "partial";
     case CE_ECANCELED: return "canceled";
@@ -39,21 +51,22 @@ static void put_iso(ce_buf *b, const char *key, int64_t ms)
     }
 }
 
-static void put_sync(ce_buf *b, const sync_pass_result *r, bool first)
+/* The last pass of one sync: its counts as the pass lines show them. */
+static void put_pass_counts(ce_buf *b, const sync_pass_result *r)
 {
-    ce_buf_append_str(b, first ? "{\"name\":" : ",{\"name\":");
-    jsonw_cstr(b, r->name);
     ce_buf_printf(b,
                   ",\"ok\":%s,\"seconds\":%.3f,\"window_start_ms\":%lld,\"window_end_ms\":%lld"
                   ",\"to_es\":{\"read\":%llu,\"indexed\":%llu,\"conflicts\":%llu,\"skipped\":%llu"
-                  ",\"rejected\":%llu,\"failed\":%llu,\"deleted_old\":%llu}"
+                  ",\"rejected\":%llu,\"failed\":%llu,\"deleted_old\":%llu"
+                  ",\"retries\":{\"es_bulk\":%llu,\"cassandra_read\":%llu}}"
                   ",\"to_cassandra\":{\"read\":%llu,\"written\":%llu,\"skipped\":%llu,\"rejected\":%llu"
                   ",\"failed\":%llu,\"columns_added\":%llu},\"error\":",
                   r->ok ? "true" : "false", r->seconds, (long long)r->window_start_ms, (long long)r->window_end_ms,
                   (unsigned long long)r->c2e_read, (unsigned long long)r->c2e_indexed,
                   (unsigned long long)r->c2e_conflicts, (unsigned long long)r->c2e_skipped,
                   (unsigned long long)r->c2e_rejected, (unsigned long long)r->c2e_failed,
-                  (unsigned long long)r->c2e_deleted_old, (unsigned long long)r->e2c_read,
+                  (unsigned long long)r->c2e_deleted_old, (unsigned long long)r->c2e_bulk_retries,
+                  (unsigned long long)r->c2e_read_retries, (unsigned long long)r->e2c_read,
                   (unsigned long long)r->e2c_written, (unsigned long long)r->e2c_skipped,
                   (unsigned long long)r->e2c_rejected, (unsigned long long)r->e2c_failed,
                   (unsigned long long)r->e2c_columns_added);
@@ -61,31 +74,85 @@ static void put_sync(ce_buf *b, const sync_pass_result *r, bool first)
         jsonw_cstr(b, r->error);
     else
         jsonw_null(b);
+}
+
+/* "directions": what the registry holds for each direction that has run. */
+static void put_directions(ce_buf *b, metrics *m, const char *name)
+{
+    ce_buf_append_str(b, ",\"directions\":{");
+    bool first = true;
+    for (int d = 0; d < 2; d++) {
+        metrics_direction_state ds;
+        metrics_direction_get(m, name, (metrics_direction)d, &ds);
+        if (!ds.reported)
+            continue;
+        ce_buf_printf(b, "%s\"%s\":{\"ok\":%s,\"seconds\":%.3f,\"last_success_ms\":", first ? "" : ",", dir_names[d],
+                      ds.last_ok ? "true" : "false", ds.last_success_duration_s);
+        first = false;
+        if (ds.last_success_ms > 0)
+            ce_buf_printf(b, "%lld", (long long)ds.last_success_ms);
+        else
+            jsonw_null(b);
+        put_iso(b, "last_success", ds.last_success_ms);
+        ce_buf_printf(b,
+                      ",\"passes\":%llu,\"failures\":%llu,\"read_total\":%llu,\"written_total\":%llu"
+                      ",\"conflicts_total\":%llu,\"dead_letters_total\":%llu,\"deletes_total\":%llu}",
+                      (unsigned long long)ds.passes, (unsigned long long)ds.failures, (unsigned long long)ds.read,
+                      (unsigned long long)ds.written, (unsigned long long)ds.conflicts,
+                      (unsigned long long)ds.dead_letters, (unsigned long long)ds.deletes);
+    }
     ce_buf_append_byte(b, '}');
 }
 
-ce_err cli_status_write(const char *state_dir, const cli_pass_stats *st, const cli_pass_outcome *po)
+/* One sync of the running config, with its last pass when the report has it. */
+static void put_sync(ce_buf *b, const char *name, const sync_pass_report *rep, metrics *m, bool first)
+{
+    ce_buf_append_str(b, first ? "{\"name\":" : ",{\"name\":");
+    jsonw_cstr(b, name);
+    metrics_direction_state ds;
+    metrics_direction_get(m, name, METRICS_TO_ES, &ds);
+    ce_buf_printf(b, ",\"registered_ms\":%lld", (long long)ds.registered_ms);
+    for (size_t i = 0; rep && i < rep->nsyncs; i++)
+        if (strcmp(rep->syncs[i].name, name) == 0) {
+            put_pass_counts(b, &rep->syncs[i]);
+            break;
+        }
+    put_directions(b, m, name);
+    ce_buf_append_byte(b, '}');
+}
+
+static void put_header(ce_buf *b, const sync_config *cfg, const cli_pass_stats *st, const cli_pass_outcome *po)
+{
+    ce_buf_printf(b, "{\"format\":1,\"pid\":%ld,\"mode\":\"%s\",\"period_s\":", (long)getpid(), st->mode);
+    jsonw_double(b, cfg->period_s);
+    put_iso(b, "started", st->started_ms);
+    put_iso(b, "last_pass_started", po ? po->started_ms : 0);
+    put_iso(b, "last_pass_finished", po ? po->finished_ms : 0);
+    ce_buf_append_str(b, ",\"last_pass_ms\":");
+    if (po)
+        ce_buf_printf(b, "%lld", (long long)(po->finished_ms - po->started_ms));
+    else
+        jsonw_null(b);
+    ce_buf_printf(b, ",\"passes\":%llu,\"failed_passes\":%llu,\"last_result\":\"%s\"", (unsigned long long)st->passes,
+                  (unsigned long long)st->failed_passes, result_text(po));
+    ce_buf_append_str(b, ",\"last_error\":");
+    if (po && po->err && po->errmsg && *po->errmsg)
+        jsonw_cstr(b, po->errmsg);
+    else
+        jsonw_null(b);
+}
+
+ce_err cli_status_write(const sync_config *cfg, const cli_pass_stats *st, const cli_pass_outcome *po, metrics *m)
 {
     ce_buf b = CE_BUF_INIT;
-    ce_buf_printf(&b, "{\"format\":1,\"pid\":%ld,\"mode\":\"%s\"", (long)getpid(), st->mode);
-    put_iso(&b, "started", st->started_ms);
-    put_iso(&b, "last_pass_started", po->started_ms);
-    put_iso(&b, "last_pass_finished", po->finished_ms);
-    ce_buf_printf(&b, ",\"last_pass_ms\":%lld,\"passes\":%llu,\"failed_passes\":%llu,\"last_result\":\"%s\"",
-                  (long long)(po->finished_ms - po->started_ms), (unsigned long long)st->passes,
-                  (unsigned long long)st->failed_passes, result_text(po->err));
-    ce_buf_append_str(&b, ",\"last_error\":");
-    if (po->err && po->errmsg && *po->errmsg)
-        jsonw_cstr(&b, po->errmsg);
-    else
-        jsonw_null(&b);
+    put_header(&b, cfg, st, po);
     ce_buf_append_str(&b, ",\"syncs\":[");
-    for (size_t i = 0; po->report && i < po->report->nsyncs; i++)
-        put_sync(&b, &po->report->syncs[i], i == 0);
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        put_sync(&b, cfg->syncs[i].name, po ? po->report : NULL, m, i == 0);
     ce_err err = ce_buf_append_str(&b, "]}\n");
     char path[PATH_MAX] = "";
     if (!err)
-        err = sync_state_path_fixed(path, sizeof path, state_dir, SYNC_STATE_STATUS, NULL, NULL);
+        err = sync_state_path_fixed(path, sizeof path, cfg->state_dir, SYNC_STATE_STATUS, NULL, NULL);
     if (!err)
         err = sync_state_write_atomic(path, b.data, b.len, 0);
     if (err) {
@@ -95,6 +162,48 @@ ce_err cli_status_write(const char *state_dir, const cli_pass_stats *st, const c
     }
     ce_buf_free(&b);
     return err;
+}
+
+/* One direction of the file into the registry: its last success, then its last failure
+ * (with the sync's error text). */
+static void health_direction(metrics *m, json_t *sync, metrics_direction d, json_t *dj, int64_t now_ms)
+{
+    const char *name = json_string_value(json_object_get(sync, "name"));
+    double secs = json_number_value(json_object_get(dj, "seconds"));
+    json_t *ls = json_object_get(dj, "last_success_ms");
+    if (json_is_integer(ls))
+        metrics_record_pass(m, name, d, NULL, secs, true, 0, (int64_t)json_integer_value(ls));
+    if (!json_is_true(json_object_get(dj, "ok"))) {
+        metrics_pass_counts c = {.error = json_string_value(json_object_get(sync, "error"))};
+        metrics_record_pass(m, name, d, &c, secs, false, 0, now_ms);
+    }
+}
+
+bool cli_status_health(json_t *status, int64_t now_ms, ce_buf *json)
+{
+    metrics *m = NULL;
+    if (metrics_new(NULL, json_number_value(json_object_get(status, "period_s")), &m) != CE_OK) {
+        metrics_free(m);
+        return false;
+    }
+    json_t *arr = json_object_get(status, "syncs"), *s;
+    size_t i;
+    json_array_foreach(arr, i, s)
+    {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        if (!name)
+            continue;
+        metrics_sync_register(m, name, (int64_t)json_integer_value(json_object_get(s, "registered_ms")));
+        json_t *dirs = json_object_get(s, "directions");
+        for (int d = 0; d < 2; d++) {
+            json_t *dj = json_object_get(dirs, dir_names[d]);
+            if (json_is_object(dj))
+                health_direction(m, s, (metrics_direction)d, dj, now_ms);
+        }
+    }
+    bool ok = metrics_health(m, now_ms, json);
+    metrics_free(m);
+    return ok;
 }
 
 json_t *cli_status_load(const char *state_dir)

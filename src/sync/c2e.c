@@ -230,6 +230,7 @@ static void finish_bulk(sync_pass_ctx *ctx, c2e *c)
     ce_err fe = es_bulk_finish(c->bulk);
     es_bulk_stats bst;
     es_bulk_get_stats(c->bulk, &bst);
+    ctx->res->c2e_bulk_retries += bst.retries;
     c->es_wait_s += bst.wait_s + (ce_mono_s() - t0);
     ce_debug("sync=%s dir=to_es msg=\"pipeline\" cql_wait_s=%.3f es_wait_s=%.3f scanned=%llu", ctx->def->name,
              c->reader.cql_wait_s, c->es_wait_s, (unsigned long long)c->scanned);

@@ -51,6 +51,8 @@ void sync_config_free(sync_config *c)
     free(c->dead_letter_path);
     free(c->log_file);
     free(c->log_level);
+    free(c->log_format);
+    free(c->metrics_listen);
     free(c->config_path);
     *c = (sync_config){0};
 }

@@ -103,6 +103,8 @@ typedef struct {
     char *dead_letter_path;    /* default: <state_dir>/casselastic.deadletter.jsonl */
     char *log_file;            /* NULL = stderr */
     char *log_level;           /* default "info" */
+    char *log_format;          /* "logfmt" (default) or "json" */
+    char *metrics_listen;      /* "host:port" of /metrics and /healthz; NULL = no server */
     char *config_path;         /* absolute path of the file loaded */
 } sync_config;
 

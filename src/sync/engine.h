@@ -49,6 +49,12 @@ typedef struct {
     int64_t window_start_ms, window_end_ms;
     double seconds;
     char error[256];
+    /* per direction: success and wall time of this pass (a direction not run: false, 0) */
+    bool c2e_ok, e2c_ok;
+    double c2e_seconds, e2c_seconds;
+    /* Cassandra -> ES retries by cause: documents sent again in a bulk request (429/5xx
+     * items, or a whole request after a 5xx or an unusable answer); Cassandra pages read again */
+    uint64_t c2e_bulk_retries, c2e_read_retries;
 } sync_pass_result;
 
 typedef struct {

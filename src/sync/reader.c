@@ -69,6 +69,7 @@ static bool retry(read_loop *L, sync_scan_task *t, ce_err e)
     ce_warn("sync=%s dir=to_es msg=\"page read failed; retrying\" error=\"%s\" attempt=%d", L->rd->ctx->def->name,
             msg ? msg : ce_strerror(e), t->retries + 1);
     t->retries++;
+    L->rd->ctx->res->c2e_read_retries++;
     cql_future_free(t->f);
     t->f = NULL;
     enqueue(L, t);

@@ -12,6 +12,7 @@ ce_log_level ce_log_threshold = CE_LOG_INFO;
 static ce_log_fn log_fn;
 static void *log_ud;
 static FILE *log_stream;
+static ce_log_format log_format;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
@@ -24,7 +25,23 @@ void ce_log_set_callback(ce_log_fn fn, void *ud)
 
 void ce_log_set_level(ce_log_level lvl) { ce_log_threshold = lvl; }
 
-void ce_log_set_stream(FILE *f) { log_stream = f; }
+void ce_log_set_stream(FILE *f)
+{
+    pthread_mutex_lock(&log_mu);
+    log_stream = f;
+    pthread_mutex_unlock(&log_mu);
+}
+
+void ce_log_set_format(ce_log_format f) { log_format = f; }
+
+int ce_log_format_parse(const char *s)
+{
+    if (strcmp(s, "logfmt") == 0)
+        return CE_LOG_FORMAT_LOGFMT;
+    if (strcmp(s, "json") == 0)
+        return CE_LOG_FORMAT_JSON;
+    return -1;
+}
 
 int ce_log_level_parse(const char *s)
 {
@@ -58,14 +75,21 @@ void ce_log_emit(ce_log_level lvl, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    char tbuf[32];
+    char tbuf[32], stamp[48];
     strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp, sizeof stamp, "%s.%03ldZ", tbuf, ts.tv_nsec / 1000000L);
+    ce_buf json = CE_BUF_INIT;
+    bool as_json = log_format == CE_LOG_FORMAT_JSON &&
+                   ce_log_json_line(&json, stamp, ce_log_level_name(lvl), line) == CE_OK;
     pthread_mutex_lock(&log_mu);
     FILE *out = log_stream ? log_stream : stderr;
-    fprintf(out, "ts=%s.%03ldZ level=%s %s\n", tbuf, ts.tv_nsec / 1000000L,
-            ce_log_level_name(lvl), line);
+    if (as_json)
+        fprintf(out, "%.*s\n", (int)json.len, (const char *)json.data);
+    else
+        fprintf(out, "ts=%s level=%s %s\n", stamp, ce_log_level_name(lvl), line);
     fflush(out);
     pthread_mutex_unlock(&log_mu);
+    ce_buf_free(&json);
 }
 
 /* The escape of one byte into e (at most 4 bytes + NUL); its length. */

@@ -4,7 +4,7 @@ builds with the right dependencies and runs from a scratch root, bash completion
 Grafana dashboard, and the metrics exposition read by the official prometheus_client
 parser (served by tests/tools/ce_metrics_tool on a free port).
 
-The /metrics-during-a-run and SIGHUP tests live with the daemon tests.
+The /metrics-during-a-run, /healthz and SIGHUP tests are in test_ops_run.py.
 """
 import configparser
 import gzip
@@ -26,10 +26,9 @@ UNIT = REPO / "contrib" / "casselastic.service"
 COMPLETION = REPO / "contrib" / "bash-completion" / "casselastic"
 DASHBOARD = REPO / "contrib" / "grafana-dashboard.json"
 
-# Packages the .deb must depend on whatever the binary links today. Once the daemon uses
-# the metrics server and sd_notify, libmicrohttpd12 and libsystemd0 belong here too (the
-# NEEDED check below already demands them as soon as the binary links them).
-BASE_DEPENDS = ["libcurl4", "libssl3", "libjansson4", "liblz4-1", "zlib1g"]
+# Packages the .deb must depend on: the libraries the binary links, the metrics server
+# (libmicrohttpd12) and sd_notify (libsystemd0) included.
+BASE_DEPENDS = ["libcurl4", "libssl3", "libjansson4", "liblz4-1", "zlib1g", "libmicrohttpd12", "libsystemd0"]
 
 
 def need_tool(name):

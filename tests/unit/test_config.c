@@ -672,6 +672,42 @@ static void test_defaults_from_table(void **st)
     cli_config_problems_free(&p);
 }
 
+/* metrics_listen and log_format: defaults, accepted forms, and refusals naming the key. */
+static void test_metrics_listen_and_log_format(void **st)
+{
+    (void)st;
+    sync_config c;
+    cli_config_problems p;
+    assert_int_equal(load_str(ONE_SYNC(""), &c, &p), CE_OK);
+    assert_null(c.metrics_listen);
+    assert_string_equal(c.log_format, "logfmt");
+    sync_config_free(&c);
+    cli_config_problems_free(&p);
+    const char *good[] = {"127.0.0.1:9464", ":9464", "[::1]:0", "*:9464", "localhost:65535"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, BASE_PREFIX "\"metrics_listen\": \"%s\", \"log_format\": \"json\", "
+                 "\"syncs\": [{\"name\": \"s\", \"id_col\": \"id\", \"version_col\": \"v\", "
+                 "\"cassandra\": {\"table\": \"t\"}, \"elasticsearch\": {\"index\": \"i\"}}]}", good[i]);
+        assert_int_equal(load_str(text, &c, &p), CE_OK);
+        assert_string_equal(c.metrics_listen, good[i]);
+        assert_string_equal(c.log_format, "json");
+        sync_config_free(&c);
+        cli_config_problems_free(&p);
+    }
+    const char *bad[] = {"9464", "host:", "host:65536", "::1:80", "[::1]", "h:12a", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, BASE_PREFIX "\"metrics_listen\": \"%s\", \"syncs\": [3]}", bad[i]);
+        assert_int_equal(load_str(text, &c, &p), CE_ECONFIG);
+        assert_true(has_problem(&p, "metrics_listen", "bad address"));
+        cli_config_problems_free(&p);
+    }
+    assert_int_equal(load_str(BASE_PREFIX "\"log_format\": \"text\", \"syncs\": [3]}", &c, &p), CE_ECONFIG);
+    assert_true(has_problem(&p, "log_format", "bad value \"text\""));
+    cli_config_problems_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -693,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_url_credentials_redacted),
         cmocka_unit_test(test_security_warnings),
         cmocka_unit_test(test_defaults_from_table),
+        cmocka_unit_test(test_metrics_listen_and_log_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

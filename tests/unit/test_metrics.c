@@ -251,6 +251,8 @@ static void test_health_rule(void **st)
     metrics_record_pass(m, "a", METRICS_TO_CASSANDRA, NULL, 40, true, T0, T0 + 60000);
     assert_true(metrics_health(m, T0 + 60000 + 100000, NULL) == false); /* b is stale by then */
     metrics_sync_unregister(m, "b");
+    /* A failed pass, however long, does not stretch it: the limit is that of passes that work. */
+    metrics_record_pass(m, "a", METRICS_TO_ES, &fail, 1000, false, 0, T0 + 60000 + 1000);
     assert_true(metrics_health(m, T0 + 60000 + 120000, NULL));
     assert_false(metrics_health(m, T0 + 60000 + 120001, NULL));
     /* A longer period (set at reload) relaxes the rule. */

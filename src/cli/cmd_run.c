@@ -1,0 +1,217 @@
+/*
+ * cmd_run.c - `run`: the daemon loop and the config reload.
+ *
+ * The loop is a short list of steps: reload when SIGHUP asked for it, connect when there is
+ * no engine (retrying with backoff), one pass (cli_runner_pass: metrics and status file
+ * included), sleep until the next period. Everything long kicks the systemd watchdog: the
+ * sleep, in slices, and the pass, through its progress callback (cmd_pass.c). systemd hears
+ * READY=1 after the first connection to both sides, STATUS= after each pass, RELOADING=1
+ * around a reload and STOPPING=1 on the way out.
+ *
+ * A reload happens between passes, so every sync has finished its batches: the new config
+ * is loaded and validated like at start (refused: logged, the running config kept); the
+ * plan (reload.c) says what changed; the new content replaces the config in place (the
+ * engine points at it), so the next pass runs the new syncs, no longer the removed ones, and
+ * the changed ones as they now are. A changed connection gets a new engine.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_int.h"
+#include "cli/pass_runner.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define SLEEP_SLICE_MS 500
+#define BACKOFF_MAX_MS 60000
+
+/* Sleep up to ms, kicking the watchdog; wakes on stop and on reload. */
+static void run_sleep(cli_pass_runner *d, int64_t ms)
+{
+    int64_t end = cli_mono_ms() + ms;
+    for (;;) {
+        sdnotify_watchdog(d->notify, cli_mono_ms());
+        int64_t left = end - cli_mono_ms();
+        if (left <= 0 || cli_stop_flag || cli_reload_flag)
+            return;
+        cli_sleep_ms(left < SLEEP_SLICE_MS ? left : SLEEP_SLICE_MS);
+    }
+}
+
+/* ------------------------------------------------------------------ reload */
+
+/* Why the new config was refused, in the log: each error of the file, then one line. */
+static void log_refusal(const cli_config_problems *probs, const char *why)
+{
+    ce_buf b = CE_BUF_INIT;
+    char q[CE_LOG_QUOTE_MAX];
+    for (size_t i = 0; i < probs->n; i++) {
+        if (probs->v[i].warning)
+            continue;
+        ce_buf_reset(&b);
+        cli_config_problem_format(&probs->v[i], &b);
+        ce_error("msg=\"reload refused\" problem=%s", ce_log_quote(q, sizeof q, ce_buf_cstr(&b)));
+    }
+    ce_buf_free(&b);
+    ce_error("msg=\"reload refused; the running config is kept\" errors=%zu reason=%s", probs->nerrors,
+             ce_log_quote(q, sizeof q, why[0] ? why : "the file has errors"));
+}
+
+/* Apply an accepted config: metrics, the config swapped in place, logging, the engine. */
+static void reload_apply(cli_pass_runner *d, sync_config *nc, const cli_reload_plan *plan)
+{
+    for (size_t i = 0; i < d->cfg.nsyncs; i++) {
+        bool kept = false;
+        for (size_t j = 0; j < nc->nsyncs && !kept; j++)
+            kept = strcmp(d->cfg.syncs[i].name, nc->syncs[j].name) == 0;
+        if (!kept)
+            metrics_sync_unregister(d->metrics, d->cfg.syncs[i].name);
+    }
+    int64_t now = cli_now_ms();
+    for (size_t j = 0; j < nc->nsyncs; j++)
+        metrics_sync_register(d->metrics, nc->syncs[j].name, now);
+    if (plan->connection_changed) {
+        /* between passes: the old engine has nothing in flight */
+        sync_engine_free(d->engine);
+        d->engine = NULL;
+    }
+    sync_config old = d->cfg;
+    d->cfg = *nc;
+    memset(nc, 0, sizeof *nc);
+    sync_config_free(&old);
+    metrics_set_period(d->metrics, d->cfg.period_s);
+    if (plan->logging_changed && cli_logging_setup(&d->cfg) != CLI_EXIT_OK)
+        ce_error("msg=\"reload: cannot open the new log_file; logging stays where it was\"");
+}
+
+/* SIGHUP: load, validate, compare, apply (or refuse). */
+static void run_reload(cli_pass_runner *d)
+{
+    cli_reload_flag = 0;
+    sdnotify_reloading(d->notify);
+    char q[CE_LOG_QUOTE_MAX], why[512];
+    ce_info("msg=\"reloading the config\" path=%s", ce_log_quote(q, sizeof q, d->opts->config_path));
+    sync_config nc;
+    cli_config_problems probs;
+    cli_reload_plan plan = {0};
+    int rc = cli_config_load_quiet(d->opts, &nc, &probs, why, sizeof why);
+    if (rc == CLI_EXIT_OK) {
+        cli_reload_plan_make(&d->cfg, &nc, d->opts->metrics_listen != NULL, &plan);
+        if (plan.refused[0]) {
+            snprintf(why, sizeof why, "%s", plan.refused);
+            sync_config_free(&nc);
+            rc = CLI_EXIT_CONFIG;
+        }
+    }
+    if (rc != CLI_EXIT_OK) {
+        log_refusal(&probs, why);
+        sdnotify_ready(d->notify, "reload refused: running the previous config (see the log)");
+    } else {
+        cli_runner_log_warnings(&probs);
+        reload_apply(d, &nc, &plan);
+        ce_info("msg=\"config reloaded\" syncs=%zu added=%zu removed=%zu changed=%zu new_engine=%s period_s=%g",
+                d->cfg.nsyncs, plan.nadded, plan.nremoved, plan.nchanged,
+                plan.connection_changed ? "true" : "false", d->cfg.period_s);
+        sdnotify_ready(d->notify, "config reloaded");
+    }
+    cli_config_problems_free(&probs);
+}
+
+/* ------------------------------------------------------------------ the loop */
+
+/* One connection attempt. CLI_EXIT_OK (connected or not: d->engine says), or the exit code
+ * with --exit-on-error. The first success tells systemd we are ready. */
+static int run_connect(cli_pass_runner *d, int *attempt, bool *ready)
+{
+    char detail[512];
+    ce_err err = cli_runner_connect(d, *attempt, detail, sizeof detail);
+    if (!err) {
+        if (*attempt)
+            ce_info("msg=\"engine started\" attempts=%d", *attempt + 1);
+        *attempt = 0;
+        if (!*ready)
+            sdnotify_ready(d->notify, "connected to Cassandra and Elasticsearch");
+        *ready = true;
+        return CLI_EXIT_OK;
+    }
+    if (d->opts->exit_on_error) {
+        fprintf(stderr, "casselastic: %s\n", detail);
+        int code = cli_exit_code_for(err);
+        return code ? code : CLI_EXIT_FAILED;
+    }
+    int64_t backoff = 1000LL << (*attempt < 6 ? *attempt : 6);
+    if (backoff > BACKOFF_MAX_MS)
+        backoff = BACKOFF_MAX_MS;
+    (*attempt)++;
+    sdnotify_status(d->notify, "cannot connect (attempt %d), retrying in %lld s: %s", *attempt,
+                    (long long)(backoff / 1000), detail);
+    ce_info("msg=\"retrying\" in_ms=%lld", (long long)backoff);
+    run_sleep(d, backoff);
+    return CLI_EXIT_OK;
+}
+
+/* After a pass: STATUS= for systemctl, and a failed pass's engine dropped (reconnect). */
+static void after_pass(cli_pass_runner *d, ce_err err, int64_t started_mono)
+{
+    double secs = (double)(cli_mono_ms() - started_mono) / 1000.0;
+    const char *result = err == CE_OK ? "ok" : err == CE_EPARTIAL ? "partial" : "failed";
+    sdnotify_status(d->notify, "pass %llu %s in %.1f s (%zu syncs, %llu failed passes so far)",
+                    (unsigned long long)d->stats.passes, result, secs, d->cfg.nsyncs,
+                    (unsigned long long)d->stats.failed_passes);
+    if (err && err != CE_EPARTIAL) {
+        char q[CE_LOG_QUOTE_MAX];
+        ce_error("msg=\"pass failed; reconnecting next period\" err=%s detail=%s", ce_errname(err),
+                 ce_log_quote(q, sizeof q, sync_engine_errmsg(d->engine)));
+        sync_engine_free(d->engine);
+        d->engine = NULL;
+    }
+}
+
+static int run_loop(cli_pass_runner *d)
+{
+    int attempt = 0;
+    bool ready = false;
+    while (!cli_stop_flag) {
+        if (cli_reload_flag)
+            run_reload(d);
+        if (!d->engine) {
+            int rc = run_connect(d, &attempt, &ready);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            continue; /* connected: the flags are checked again before the pass */
+        }
+        int64_t m0 = cli_mono_ms();
+        ce_err err = cli_runner_pass(d, NULL);
+        if (err == CE_ECANCELED || cli_stop_flag)
+            break;
+        after_pass(d, err, m0);
+        run_sleep(d, (int64_t)(d->cfg.period_s * 1000.0) - (cli_mono_ms() - m0));
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_cmd_run(const cli_opts *o)
+{
+    cli_pass_runner d;
+    int rc = cli_runner_prepare(&d, o, "run", true);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    d.notify = sdnotify_new();
+    char qd[CE_LOG_QUOTE_MAX];
+    ce_info("msg=\"daemon started\" pid=%ld syncs=%zu period_s=%g state_dir=%s metrics_port=%d", (long)getpid(),
+            d.cfg.nsyncs, d.cfg.period_s, ce_log_quote(qd, sizeof qd, d.cfg.state_dir), metrics_port(d.metrics));
+    sdnotify_status(d.notify, "connecting to Cassandra and Elasticsearch");
+    rc = run_loop(&d);
+    sdnotify_stopping(d.notify, "stopping: checkpoints hold what was acknowledged");
+    if (cli_stop_flag)
+        ce_info("msg=\"stopping on signal; checkpoints hold what was acknowledged\"");
+    ce_info("msg=\"daemon stopped\" passes=%llu failed_passes=%llu", (unsigned long long)d.stats.passes,
+            (unsigned long long)d.stats.failed_passes);
+    sdnotify_free(d.notify);
+    d.notify = NULL;
+    cli_runner_finish(&d);
+    return rc;
+}
