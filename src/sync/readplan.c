@@ -68,7 +68,7 @@ static ce_err check_index(sync_pass_ctx *ctx, const sync_table_plan *tp)
     ce_buf stmt = CE_BUF_INIT;
     ce_err e = create_index_text(&stmt, sync_keyspace(ctx), d);
     char why[700];
-    snprintf(why, sizeof why, "read_mode index needs a storage-attached index on column \"%s\" of table %s.%s, "
+    snprintf(why, sizeof why, "read_mode index needs a storage-attached index on column %s of table %s.%s, "
              "and it has none (create it with: %s)", d->version_col, sync_keyspace(ctx), d->table,
              e ? ce_strerror(e) : stmt.data);
     ce_buf_free(&stmt);
