@@ -18,7 +18,8 @@ from cassandra.concurrent import execute_concurrent_with_args
 
 from test_sync_engine import now_ms, run_ce, sync_def, write_config
 
-GRID_MS = 20000          # versions lie on a 20 s grid ...
+GRID_MS = 60000          # versions lie on a one-minute grid, window ends half way between
+GRID_POINTS = 50
 ROWS = 3000
 WINDOWS = 20
 
@@ -72,8 +73,8 @@ def test_index_mode_sends_what_filter_sends(cassandra_session, keyspace, opensea
     same ids, and they are the rows whose version lies in the window."""
     table(cassandra_session, keyspace, "items", sai=True)
     rnd = random.Random(12)
-    base = (now_ms() // GRID_MS) * GRID_MS - 45 * 60000          # 45 minutes ago, on the grid
-    versions = {i: base + rnd.randrange(0, 120) * GRID_MS for i in range(ROWS)}   # up to 5 min ago
+    base = (now_ms() // GRID_MS) * GRID_MS - (GRID_POINTS + 5) * GRID_MS     # 55 minutes ago
+    versions = {i: base + rnd.randrange(0, GRID_POINTS) * GRID_MS for i in range(ROWS)}  # to 5 min ago
     fill(cassandra_session, keyspace, "items", versions)
     seen = {r.id: r.version for r in cassandra_session.execute("SELECT id, version FROM %s.items" % keyspace,
                                                                timeout=60)}
@@ -81,15 +82,15 @@ def test_index_mode_sends_what_filter_sends(cassandra_session, keyspace, opensea
     url = testbed_env["CE_OPENSEARCH_URL"]
     for k in range(WINDOWS):
         # since on any second (--since is exact to the second); the end half way between
-        # two grid points, so the second or two between writing the config and the pass
-        # cannot move a row across it
-        since = base + rnd.randrange(-5, 110) * GRID_MS + rnd.randrange(0, GRID_MS // 1000) * 1000
-        until = since + rnd.randrange(1, 40) * GRID_MS
+        # two grid points, so the seconds between writing the config and the passes
+        # cannot move a row across it (safety_lag_ms is at most an hour)
+        since = base + rnd.randrange(-2, GRID_POINTS - 2) * GRID_MS + rnd.randrange(0, GRID_MS // 1000) * 1000
+        until = min(since + rnd.randrange(1, 20) * GRID_MS, base + GRID_POINTS * GRID_MS)
         until = (until // GRID_MS) * GRID_MS + GRID_MS // 2
         lag = now_ms() - until
         names = {m: "%s_%s_%d" % (keyspace, m, k) for m in ("filter", "index")}
-        syncs = [sync_def(m, keyspace, "items", names[m], direction="to_es", read_mode=m, safety_lag_ms=lag)
-                 for m in names]
+        syncs = [sync_def(m, keyspace, "items", names[m], direction="to_es", read_mode=m, safety_lag_ms=lag,
+                          scan_ranges=16) for m in names]
         cfg = write_config(tmp_path, testbed_env, url, syncs)
         try:
             p = run_ce(ce_bin, cfg, extra=("--since", iso(since)))
