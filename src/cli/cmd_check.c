@@ -17,7 +17,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define CHECK_CONNECT_TIMEOUT_MS 3000
+#define CHECK_TIMEOUT_MS 3000
 
 static const char *direction_text(sync_direction d)
 {
@@ -87,7 +87,7 @@ static bool check_reads(const sync_config *cfg)
         return true;
     ce_log_level saved = ce_log_threshold;
     ce_log_set_level(CE_LOG_OFF); /* the client's own lines: the summary below says it all */
-    ce_err rc = sync_engine_forecast(cfg, CHECK_CONNECT_TIMEOUT_MS, f, why, sizeof why);
+    ce_err rc = sync_engine_forecast(cfg, CHECK_TIMEOUT_MS, f, why, sizeof why);
     ce_log_set_level(saved);
     bool ok = true;
     if (rc)

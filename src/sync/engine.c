@@ -66,8 +66,9 @@ static ce_err parse_consistency(const char *name, cql_consistency *cl)
     return CE_OK;
 }
 
-/* connect_timeout_ms 0: the client's default. */
-static ce_err connect_cassandra(sync_engine *e, int connect_timeout_ms)
+/* timeout_ms > 0: the connect and request time-outs (a quick look such as `check`);
+ * 0: the config's. */
+static ce_err connect_cassandra(sync_engine *e, int timeout_ms)
 {
     const sync_cassandra_conf *k = &e->cfg->cassandra;
     cql_session_opts co;
@@ -87,8 +88,8 @@ static ce_err connect_cassandra(sync_engine *e, int connect_timeout_ms)
     co.compression = k->compression;
     if (k->request_timeout_ms > 0)
         co.request_timeout_ms = k->request_timeout_ms;
-    if (connect_timeout_ms > 0)
-        co.connect_timeout_ms = connect_timeout_ms;
+    if (timeout_ms > 0)
+        co.connect_timeout_ms = co.request_timeout_ms = timeout_ms;
     ce_err rc = cql_session_connect(&co, &e->cql);
     if (rc) {
         set_err(e, "cassandra", e->cql ? cql_session_errmsg(e->cql) : ce_strerror(rc));
@@ -176,13 +177,13 @@ ce_err sync_engine_new(const sync_config *cfg, sync_engine **out)
 
 const char *sync_engine_errmsg(const sync_engine *e) { return e ? e->errmsg : "out of memory"; }
 
-ce_err sync_engine_forecast(const sync_config *cfg, int connect_timeout_ms, sync_read_forecast *out,
-                            char *errmsg, size_t errmsg_size)
+ce_err sync_engine_forecast(const sync_config *cfg, int timeout_ms, sync_read_forecast *out, char *errmsg,
+                            size_t errmsg_size)
 {
     sync_engine e = {.cfg = cfg, .read_cl = CQL_CONSISTENCY_LOCAL_QUORUM};
     memset(out, 0, cfg->nsyncs * sizeof *out);
     ce_err rc = parse_consistency(cfg->cassandra.read_consistency, &e.read_cl) ? CE_ECONFIG : CE_OK;
-    rc = rc ? rc : connect_cassandra(&e, connect_timeout_ms);
+    rc = rc ? rc : connect_cassandra(&e, timeout_ms);
     snprintf(errmsg, errmsg_size, "%s", rc ? e.errmsg : "");
     /* The window of a pass after the first: the read mode a running sync settles in. */
     int64_t now = sync_now_ms();

@@ -73,12 +73,12 @@ typedef struct {
     char create_index[512];  /* without the index: the CREATE INDEX ... USING 'sai' statement */
 } sync_read_forecast;
 
-/* Connect to Cassandra only (connect_timeout_ms per contact point, the config's other
- * settings) and forecast the read of every sync that goes to Elasticsearch into out
+/* Connect to Cassandra only (timeout_ms as connect and request time-out, the config's
+ * other settings) and forecast the read of every sync that goes to Elasticsearch into out
  * (cfg->nsyncs entries; mode "" for the others). Nothing is written anywhere. When
  * Cassandra cannot be reached: that error, with the reason in errmsg. */
-ce_err sync_engine_forecast(const sync_config *cfg, int connect_timeout_ms, sync_read_forecast *out,
-                            char *errmsg, size_t errmsg_size);
+ce_err sync_engine_forecast(const sync_config *cfg, int timeout_ms, sync_read_forecast *out, char *errmsg,
+                            size_t errmsg_size);
 
 /* Connect to Cassandra and Elasticsearch. On failure *out may still be set (use
  * sync_engine_errmsg), free it in every case. */

@@ -292,6 +292,12 @@ void sync_read_forecast_fill(sync_pass_ctx *ctx, sync_read_forecast *out)
         return;
     }
     const sync_read_plan *p = sync_read_plan_for(d, &ctx->win, &tp);
+    if (p->window && tp.version_idx < 0) { /* the pass fails the same way (sync_scan_plan) */
+        snprintf(out->problem, sizeof out->problem, "version column \"%s\" is not in table %s.%s", d->version_col,
+                 sync_keyspace(ctx), d->table);
+        sync_table_plan_free(&tp);
+        return;
+    }
     snprintf(out->mode, sizeof out->mode, "%s", p->name);
     out->version_index = tp.version_index;
     out->scans_table = !p->window || (p->allow_filtering && !tp.version_index && p->mode == SYNC_READ_FILTER);

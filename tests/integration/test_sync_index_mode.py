@@ -142,8 +142,14 @@ def test_index_mode_without_the_index_refuses(cassandra_session, keyspace, opens
 def test_check_reports_read_modes_and_the_sai_hint(cassandra_session, keyspace, testbed_env, ce_bin, tmp_path):
     table(cassandra_session, keyspace, "indexed", sai=True)
     table(cassandra_session, keyspace, "plain", sai=False)
+    # the class by its full name, on a column whose name needs quotes (target '"Version"')
+    cassandra_session.execute('CREATE TABLE %s.cased (id int PRIMARY KEY, "Version" bigint)' % keyspace, timeout=60)
+    cassandra_session.execute('CREATE CUSTOM INDEX ON %s.cased ("Version") USING '
+                              "'org.apache.cassandra.index.sai.StorageAttachedIndex'" % keyspace, timeout=60)
     url = testbed_env["CE_OPENSEARCH_URL"]
     syncs = [sync_def("auto_ix", keyspace, "indexed", "a", filter_date=True),
+             sync_def("cased", keyspace, "cased", "g", read_mode="index", version_col="Version"),
+             sync_def("cased_other", keyspace, "cased", "h", read_mode="filter", version_col="version"),
              sync_def("filter_plain", keyspace, "plain", "b", read_mode="filter"),
              sync_def("auto_plain", keyspace, "plain", "c", filter_date=True),
              sync_def("scan", keyspace, "plain", "d", read_mode="full_scan"),
@@ -153,6 +159,9 @@ def test_check_reports_read_modes_and_the_sai_hint(cassandra_session, keyspace, 
     p = run_ce(ce_bin, cfg, cmd="check", expect=0)
     out = p.stdout
     assert "sync auto_ix: reads cassandra by index (a storage-attached index serves the version column)" in out
+    assert "sync cased: reads cassandra by index (a storage-attached index serves the version column)" in out
+    assert ('sync cased_other: read mode not known: version column "version" is not in table %s.cased' % keyspace
+            in out)
     statement = "CREATE INDEX ON %s.plain (version) USING 'sai'" % keyspace
     for name in ("filter_plain", "auto_plain"):
         block = out.split("sync %s: reads cassandra by filter\n" % name, 1)
@@ -168,7 +177,7 @@ def test_check_reports_read_modes_and_the_sai_hint(cassandra_session, keyspace, 
                        cassandra={"url": ["127.0.0.1:%d" % port], "request_timeout_ms": 2000})
     p = run_ce(ce_bin, cfg, cmd="check", expect=0, timeout=30)
     assert "cassandra not reachable" in p.stdout and "read modes not checked" in p.stdout
-    assert "valid, 6 syncs" in p.stdout
+    assert "valid, 8 syncs" in p.stdout
 
 
 # ------------------------------------------------------------------ auto picks index
