@@ -34,8 +34,8 @@ import measure  # noqa: E402
 _spec = importlib.util.spec_from_file_location("sync_bench", HERE.parents[1] / "bench" / "sync" / "bench.py")
 sb = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sb)
-KS = "bench_index_mode"
-IDX = "bench_index_mode_"
+KS = "bench_idxmode"
+IDX = "bench_idxmode_"
 
 
 def iso(ms):
@@ -73,6 +73,8 @@ def run_mode(a, e, s, osc, pids, work, label, mode, table, bucketed):
     idx = IDX + label
     osc.indices.delete(index=idx, ignore=[404])
     extra = {"read_mode": mode, "direction": "to_es", "overlap_ms": 0}
+    if a.scan_ranges:
+        extra["scan_ranges"] = a.scan_ranges
     if bucketed:
         extra["bucket"] = {"column": "bucket", "format": "%Y%m%d%H", "seconds": sb.BUCKET_SECONDS}
     folder = work / label
@@ -124,6 +126,8 @@ def main():
     ap.add_argument("--build", default=str(HERE.parents[1] / "build" / "ci"))
     ap.add_argument("--out", default=str(HERE.parents[1] / "build" / "bench"))
     ap.add_argument("--keep", action="store_true", help="keep the keyspace afterwards")
+    ap.add_argument("--scan-ranges", type=int, default=0, help="scan_ranges of every sync (0: the default)")
+    ap.add_argument("--modes", default="filter index filter_with_sai buckets", help="which of the four to run")
     a = ap.parse_args()
     e = sb.env()
     cluster, s = sb.session(e)
@@ -132,11 +136,10 @@ def main():
     work = Path(a.out) / "index_mode"
     work.mkdir(parents=True, exist_ok=True)
     prepare(a, e, s, pids)
-    res = {"filter": run_mode(a, e, s, osc, pids, work, "filter", "filter", "t", False)}
+    runs = {"filter": ("filter", "t", False), "index": ("index", "t_sai", False),
+            "filter_with_sai": ("filter", "t_sai", False), "buckets": ("buckets", "t_b", True)}
     print("sai index queryable after %.1f s" % wait_queryable(s, "t_sai"), flush=True)
-    res["index"] = run_mode(a, e, s, osc, pids, work, "index", "index", "t_sai", False)
-    res["filter_with_sai"] = run_mode(a, e, s, osc, pids, work, "filter_with_sai", "filter", "t_sai", False)
-    res["buckets"] = run_mode(a, e, s, osc, pids, work, "buckets", "buckets", "t_b", True)
+    res = {k: run_mode(a, e, s, osc, pids, work, k, *runs[k]) for k in a.modes.split()}
     med = {k: (statistics.median(w for w, _, _ in v), statistics.median(c for _, c, _ in v)) for k, v in res.items()}
     with open(Path(a.out) / "index_mode.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -147,10 +150,10 @@ def main():
     print("\n%d rows, %d changed, median of %d passes:" % (a.rows, a.changes, a.repeat))
     for k, (wall, cpu) in med.items():
         print("  %-16s %6.2f s wall  %6.2f Cassandra CPU-s" % (k, wall, cpu))
-    iw, ic = med["index"]
-    print("index / buckets: %.2fx wall, %.2fx Cassandra CPU" % (iw / med["buckets"][0], ic / max(med["buckets"][1], 1e-3)))
-    print("filter without index / index: %.1fx wall, %.1fx Cassandra CPU" % (med["filter"][0] / iw,
-                                                                           med["filter"][1] / max(ic, 1e-3)))
+    for x, y in (("index", "buckets"), ("filter", "index")):
+        if x in med and y in med:
+            print("%s / %s: %.2fx wall, %.2fx Cassandra CPU" % (x, y, med[x][0] / med[y][0],
+                                                               med[x][1] / max(med[y][1], 1e-3)))
     if not a.keep:
         s.execute("DROP KEYSPACE IF EXISTS %s" % KS, timeout=300)
     cluster.shutdown()
