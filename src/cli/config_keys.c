@@ -37,7 +37,8 @@ static const cfg_enum_value direction_values[] = {
     {"both", SYNC_DIR_BOTH}, {"to_es", SYNC_DIR_TO_ES}, {"to_cassandra", SYNC_DIR_TO_CASSANDRA}, {NULL, 0}};
 static const cfg_enum_value read_mode_values[] = {
     {"auto", SYNC_READ_AUTO},           {"filter", SYNC_READ_FILTER}, {"buckets", SYNC_READ_BUCKETS},
-    {"full_scan", SYNC_READ_FULL_SCAN}, {"all", SYNC_READ_ALL},       {NULL, 0}};
+    {"full_scan", SYNC_READ_FULL_SCAN}, {"all", SYNC_READ_ALL},       {"index", SYNC_READ_INDEX},
+    {NULL, 0}};
 static const cfg_enum_value version_unit_values[] = {{"ms", 1000}, {"us", 1}, {"s", 1000000}, {NULL, 0}};
 
 #define TIMEOUT_MIN 100
@@ -157,8 +158,9 @@ static const cli_config_key keys[] = {
      .help = "Version column: Unix time (version_unit) deciding which copy is newest; also the "
              "column the time window of each pass reads."},
     {.path = "syncs[].filter_date", .type = CFG_T_BOOL, .flags = CFG_F_IN_SYNC, S(filter_date), .def = "false",
-     .help = "With read_mode auto: true reads Cassandra rows by a range on the window column; "
-             "false reads every row of the table and sends every row again at every pass (read_mode all)."},
+     .help = "With read_mode auto: true reads Cassandra rows by a range on the window column (read_mode "
+             "index when a storage-attached index serves it, else filter); false reads every row of the table "
+             "and sends every row again at every pass (read_mode all)."},
     {.path = "syncs[].ignore_same_source", .type = CFG_T_BOOL, .flags = CFG_F_IN_SYNC, S(ignore_same_source),
      .def = "true",
      .help = "Do not copy back to a side the documents that came from it (by source_field)."},
@@ -166,9 +168,11 @@ static const cli_config_key keys[] = {
      .enum_values = direction_values, .help = "Which way to copy."},
     {.path = "syncs[].read_mode", .type = CFG_T_ENUM, .flags = CFG_F_IN_SYNC, S(read_mode), .def = "auto",
      .enum_values = read_mode_values,
-     .help = "How Cassandra is read: auto (filter when filter_date, else all), filter (range on "
-             "version_col), buckets (time-bucket partition key, see bucket), full_scan (parallel "
-             "token-range scan, filtered in casselastic), all (every row)."},
+     .help = "How Cassandra is read (docs/sync.md): auto (index or filter when filter_date, else all), "
+             "index (range on version_col served by its SAI index; refuses to start without it), filter "
+             "(range on version_col, ALLOW FILTERING: a scan of the table without an index), buckets "
+             "(time-bucket partition key, see bucket), full_scan (parallel token-range scan, filtered in "
+             "casselastic), all (every row)."},
     {.path = "syncs[].bucket", .type = CFG_T_OBJECT, .flags = CFG_F_IN_SYNC, NOFIELD,
      .help = "Time-bucket partition key for read_mode buckets."},
     {.path = "syncs[].bucket.column", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(bucket_col),

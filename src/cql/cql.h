@@ -102,6 +102,9 @@ bool cql_partition_token(const cql_value *components, size_t n, int64_t *token);
 /* Append identifier as a quoted CQL identifier: a"b -> "a""b". Every generated
  * statement quotes names through this one helper. */
 ce_err cql_quote_ident(ce_buf *b, const char *ident);
+/* Append identifier as Cassandra shows it: as is when it is lower case letters, digits
+ * and '_' (not starting with a digit), else quoted as cql_quote_ident does. */
+ce_err cql_ident_append(ce_buf *b, const char *ident);
 /* Append "keyspace"."table", both quoted. */
 ce_err cql_quote_table(ce_buf *b, const char *keyspace, const char *table);
 

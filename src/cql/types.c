@@ -696,20 +696,7 @@ ce_err cql_type_parse_class(const char *cls, cql_type **out)
 
 /* ------------------------------------------------------------------ formatting */
 
-static bool ident_needs_quotes(const char *s)
-{
-    if (!*s || isdigit((unsigned char)*s))
-        return true;
-    for (const char *c = s; *c; c++)
-        if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '_'))
-            return true;
-    return false;
-}
-
-static ce_err fmt_ident(ce_buf *b, const char *s)
-{
-    return ident_needs_quotes(s) ? cql_quote_ident(b, s) : ce_buf_append_str(b, s);
-}
+static ce_err fmt_ident(ce_buf *b, const char *s) { return cql_ident_append(b, s); }
 
 static ce_err fmt_type(const cql_type *t, ce_buf *b, int depth)
 {

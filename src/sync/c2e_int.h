@@ -57,19 +57,23 @@ typedef struct sync_scan sync_scan;
  *   check        whether the sync's config fits the table (fails the pass saying why)
  *   where        the WHERE text of one unit ("WHERE token(k)>? AND token(k)<=?", ...)
  *   tasks        one task a unit, with the unit's binds (token ranges, buckets, ...)
- *   window       the window is in the WHERE too ("AND v>=? AND v<? ALLOW FILTERING",
- *                bound after the unit's values)
+ *   window       the window is in the WHERE too ("AND v>=? AND v<?", bound after the
+ *                unit's values)
  *   filter_rows  rows outside the window are dropped as they arrive
+ *   allow_filtering  the window's WHERE ends with ALLOW FILTERING (Cassandra reads every
+ *                row of the unit unless an index serves the column); false for index,
+ *                whose statement then fails rather than scan when the index is gone
  */
 typedef struct {
     sync_read_mode mode;
     const char *name;
-    sync_read_mode (*resolve)(const sync_def *d, const sync_window *w);
+    sync_read_mode (*resolve)(const sync_def *d, const sync_window *w, const sync_table_plan *tp);
     ce_err (*check)(sync_pass_ctx *ctx, const sync_table_plan *tp);
     ce_err (*where)(ce_buf *q, const sync_def *d, const cql_table_meta *m);
     ce_err (*tasks)(sync_pass_ctx *ctx, sync_scan *s);
     bool window;
     bool filter_rows;
+    bool allow_filtering;
 } sync_read_plan;
 
 struct sync_scan {
@@ -81,14 +85,18 @@ struct sync_scan {
     ce_buf err;
 };
 
-/* The read plan of d for window w (AUTO and the fallbacks resolved). Never NULL. */
-const sync_read_plan *sync_read_plan_for(const sync_def *d, const sync_window *w);
+/* The read plan of d for window w on table plan tp (AUTO and the fallbacks resolved; tp
+ * NULL: no index known). Never NULL. */
+const sync_read_plan *sync_read_plan_for(const sync_def *d, const sync_window *w, const sync_table_plan *tp);
 /* Plan the read: resolve the mode, check it, prepare select_prefix + WHERE, make the
  * tasks. Failures fail the pass with the reason. *s is freed by sync_scan_free. */
 ce_err sync_scan_plan(sync_pass_ctx *ctx, const sync_table_plan *tp, const char *select_prefix,
                       sync_scan *s);
 /* Waits for a page request still in flight, then frees. */
 void sync_scan_free(sync_scan *s);
+/* What a pass of ctx (its window, its sync) would read, without reading: the table plan,
+ * the resolved mode and its check (`casselastic check`). Every outcome is in *out. */
+void sync_read_forecast_fill(sync_pass_ctx *ctx, sync_read_forecast *out);
 
 /* ---------------------------------------------------------------- reader.c */
 

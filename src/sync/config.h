@@ -17,11 +17,12 @@
 typedef enum { SYNC_DIR_BOTH = 0, SYNC_DIR_TO_ES, SYNC_DIR_TO_CASSANDRA } sync_direction;
 
 typedef enum {
-    SYNC_READ_AUTO = 0,     /* filter when filter_date is true, else read every row */
+    SYNC_READ_AUTO = 0,     /* index (or filter without one) when filter_date, else every row */
     SYNC_READ_FILTER,       /* range on the window column (index or ALLOW FILTERING) */
     SYNC_READ_BUCKETS,      /* partition key is a time bucket: read overlapping buckets */
     SYNC_READ_FULL_SCAN,    /* token-range parallel scan, rows filtered client-side */
-    SYNC_READ_ALL           /* every row (PyCassElastic without filter_date) */
+    SYNC_READ_ALL,          /* every row (PyCassElastic without filter_date) */
+    SYNC_READ_INDEX         /* range on the window column served by its SAI index, or refuse */
 } sync_read_mode;
 
 typedef struct {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sync/state.h"
-#include "sync/sync_int.h"
+#include "sync/c2e_int.h"
 #include "util/log.h"
 
 struct sync_engine {
@@ -66,7 +66,9 @@ static ce_err parse_consistency(const char *name, cql_consistency *cl)
     return CE_OK;
 }
 
-static ce_err connect_cassandra(sync_engine *e)
+/* timeout_ms > 0: the connect and request time-outs (a quick look such as `check`);
+ * 0: the config's. */
+static ce_err connect_cassandra(sync_engine *e, int timeout_ms)
 {
     const sync_cassandra_conf *k = &e->cfg->cassandra;
     cql_session_opts co;
@@ -86,6 +88,8 @@ static ce_err connect_cassandra(sync_engine *e)
     co.compression = k->compression;
     if (k->request_timeout_ms > 0)
         co.request_timeout_ms = k->request_timeout_ms;
+    if (timeout_ms > 0)
+        co.connect_timeout_ms = co.request_timeout_ms = timeout_ms;
     ce_err rc = cql_session_connect(&co, &e->cql);
     if (rc) {
         set_err(e, "cassandra", e->cql ? cql_session_errmsg(e->cql) : ce_strerror(rc));
@@ -165,13 +169,36 @@ ce_err sync_engine_new(const sync_config *cfg, sync_engine **out)
         set_err(e, "cassandra", "unknown consistency level");
         return CE_ECONFIG;
     }
-    ce_err rc = connect_cassandra(e);
+    ce_err rc = connect_cassandra(e, 0);
     rc = rc ? rc : connect_es(e);
     rc = rc ? rc : open_state(e);
     return rc;
 }
 
 const char *sync_engine_errmsg(const sync_engine *e) { return e ? e->errmsg : "out of memory"; }
+
+ce_err sync_engine_forecast(const sync_config *cfg, int timeout_ms, sync_read_forecast *out, char *errmsg,
+                            size_t errmsg_size)
+{
+    sync_engine e = {.cfg = cfg, .read_cl = CQL_CONSISTENCY_LOCAL_QUORUM};
+    memset(out, 0, cfg->nsyncs * sizeof *out);
+    ce_err rc = parse_consistency(cfg->cassandra.read_consistency, &e.read_cl) ? CE_ECONFIG : CE_OK;
+    rc = rc ? rc : connect_cassandra(&e, timeout_ms);
+    snprintf(errmsg, errmsg_size, "%s", rc ? e.errmsg : "");
+    /* The window of a pass after the first: the read mode a running sync settles in. */
+    int64_t now = sync_now_ms();
+    for (size_t i = 0; i < cfg->nsyncs && !rc; i++) {
+        const sync_def *d = &cfg->syncs[i];
+        if (d->direction == SYNC_DIR_TO_CASSANDRA)
+            continue;
+        sync_pass_result res = {.ok = true};
+        sync_pass_ctx ctx = {.cql = e.cql, .cfg = cfg, .def = d, .dir = &sync_dir_to_es, .res = &res,
+                             .read_cl = e.read_cl, .win = {now - 60000, now, false}};
+        sync_read_forecast_fill(&ctx, &out[i]);
+    }
+    cql_session_free(e.cql);
+    return rc;
+}
 
 /* Both directions of one sync that its config asks for. CE_ECANCELED when stopped. */
 static ce_err run_sync(sync_engine *e, const sync_pass_opts *o, const sync_def *d, sync_pass_result *res)

@@ -62,6 +62,24 @@ typedef struct {
     sync_pass_result *syncs; /* owned by the engine; valid until the next pass / free */
 } sync_pass_report;
 
+/* What an incremental Cassandra -> Elasticsearch pass of one sync would read
+ * (casselastic check), found by the same table and read plans a pass uses. */
+typedef struct {
+    char mode[16];           /* the read mode ("index", "filter", ...); "" when unknown */
+    bool version_index;      /* a storage-attached index serves the version column */
+    bool scans_table;        /* Cassandra reads every row of the table at every pass */
+    bool refused;            /* the read mode refuses to start (problem says why) */
+    char problem[768];       /* why the pass would fail ("" when it would not) */
+    char create_index[512];  /* without the index: the CREATE INDEX ... USING 'sai' statement */
+} sync_read_forecast;
+
+/* Connect to Cassandra only (timeout_ms as connect and request time-out, the config's
+ * other settings) and forecast the read of every sync that goes to Elasticsearch into out
+ * (cfg->nsyncs entries; mode "" for the others). Nothing is written anywhere. When
+ * Cassandra cannot be reached: that error, with the reason in errmsg. */
+ce_err sync_engine_forecast(const sync_config *cfg, int timeout_ms, sync_read_forecast *out, char *errmsg,
+                            size_t errmsg_size);
+
 /* Connect to Cassandra and Elasticsearch. On failure *out may still be set (use
  * sync_engine_errmsg), free it in every case. */
 ce_err sync_engine_new(const sync_config *cfg, sync_engine **out);

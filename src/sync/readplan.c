@@ -1,11 +1,12 @@
 /*
  * readplan.c - C->E read plans: one table entry per Cassandra read mode, read by one
  * generic planner (sync_scan_plan): resolve the mode, check the config against the table,
- * build "SELECT ... WHERE <unit> [AND <window> ALLOW FILTERING]", prepare it, and make one
- * scan task per unit (token range, time bucket) with its binds.
+ * build "SELECT ... WHERE <unit> [AND <window> [ALLOW FILTERING]]", prepare it, and make
+ * one scan task per unit (token range, time bucket) with its binds.
  *
- * A new mode (say an SAI index range per token range) is one more entry: its WHERE text,
- * its units and whether the window goes into the WHERE or is filtered as rows arrive.
+ * A new mode is one more entry: its WHERE text, its units and whether the window goes
+ * into the WHERE (served by an index or filtered by Cassandra) or is filtered as rows
+ * arrive. `check` asks the same table what a pass would read (sync_read_forecast).
  */
 #include "sync/c2e_int.h"
 
@@ -17,14 +18,17 @@
 /* A bucket walk from the epoch would visit every bucket ever: scan instead. */
 #define SYNC_MAX_BUCKETS 20000
 
-static sync_read_mode resolve_auto(const sync_def *d, const sync_window *w)
+static sync_read_mode resolve_auto(const sync_def *d, const sync_window *w, const sync_table_plan *tp)
 {
     (void)w;
-    return d->filter_date ? SYNC_READ_FILTER : SYNC_READ_ALL;
+    if (!d->filter_date)
+        return SYNC_READ_ALL;
+    return tp && tp->version_index ? SYNC_READ_INDEX : SYNC_READ_FILTER;
 }
 
-static sync_read_mode resolve_buckets(const sync_def *d, const sync_window *w)
+static sync_read_mode resolve_buckets(const sync_def *d, const sync_window *w, const sync_table_plan *tp)
 {
+    (void)tp;
     if (w->initial || sync_bucket_count(w->start_ms, w->end_ms, d->bucket_seconds) > SYNC_MAX_BUCKETS)
         return SYNC_READ_FULL_SCAN;
     return SYNC_READ_BUCKETS;
@@ -39,6 +43,36 @@ static ce_err check_buckets(sync_pass_ctx *ctx, const sync_table_plan *tp)
         return CE_OK;
     sync_pass_fail(ctx, CE_ECONFIG, "read_mode buckets needs bucket_col as the only partition key, "
                                     "bucket_format and bucket_seconds%s", "");
+    return CE_ECONFIG;
+}
+
+/* The statement that makes the index read_mode index needs, into out. */
+static ce_err create_index_text(ce_buf *out, const char *keyspace, const sync_def *d)
+{
+    ce_err e = ce_buf_append_str(out, "CREATE INDEX ON ");
+    e = e ? e : cql_ident_append(out, keyspace);
+    e = e ? e : ce_buf_append_byte(out, '.');
+    e = e ? e : cql_ident_append(out, d->table);
+    e = e ? e : ce_buf_append_str(out, " (");
+    e = e ? e : cql_ident_append(out, d->version_col);
+    e = e ? e : ce_buf_append_str(out, ") USING 'sai'");
+    return e ? e : (ce_buf_cstr(out) ? CE_OK : CE_ENOMEM);
+}
+
+/* read_mode index: a range on the version column served by an SAI index, never a scan. */
+static ce_err check_index(sync_pass_ctx *ctx, const sync_table_plan *tp)
+{
+    if (tp->version_index)
+        return CE_OK;
+    const sync_def *d = ctx->def;
+    ce_buf stmt = CE_BUF_INIT;
+    ce_err e = create_index_text(&stmt, sync_keyspace(ctx), d);
+    char why[700];
+    snprintf(why, sizeof why, "read_mode index needs a storage-attached index on column %s of table %s.%s, "
+             "and it has none (create it with: %s)", d->version_col, sync_keyspace(ctx), d->table,
+             e ? ce_strerror(e) : stmt.data);
+    ce_buf_free(&stmt);
+    sync_pass_fail(ctx, CE_ECONFIG, "%s", why);
     return CE_ECONFIG;
 }
 
@@ -72,13 +106,14 @@ static ce_err where_bucket(ce_buf *q, const sync_def *d, const cql_table_meta *m
     return e ? e : ce_buf_append_str(q, "=?");
 }
 
-static ce_err where_window(ce_buf *q, const sync_def *d)
+static ce_err where_window(ce_buf *q, const sync_def *d, bool allow_filtering)
 {
     ce_err e = ce_buf_append_str(q, " AND ");
     e = e ? e : cql_quote_ident(q, d->version_col);
     e = e ? e : ce_buf_append_str(q, ">=? AND ");
     e = e ? e : cql_quote_ident(q, d->version_col);
-    return e ? e : ce_buf_append_str(q, "<? ALLOW FILTERING");
+    e = e ? e : ce_buf_append_str(q, "<?");
+    return e || !allow_filtering ? e : ce_buf_append_str(q, " ALLOW FILTERING");
 }
 
 /* Bind one JSON value of type ty as the task's next value. */
@@ -105,11 +140,12 @@ static ce_err task_bind_int(sync_scan_task *t, const cql_type *ty, int64_t v, ce
     return e;
 }
 
-/* One task a token range, sent to the range's replicas. */
-static ce_err tasks_token_ranges(sync_pass_ctx *ctx, sync_scan *s)
+/* One task a token range (about want of them, scan_ranges when set), sent to the range's
+ * replicas. */
+static ce_err token_range_tasks(sync_pass_ctx *ctx, sync_scan *s, size_t want)
 {
-    size_t nhosts = cql_session_host_count(ctx->cql, true);
-    size_t want = ctx->def->scan_ranges > 0 ? (size_t)ctx->def->scan_ranges : 64 * (nhosts ? nhosts : 1);
+    if (ctx->def->scan_ranges > 0)
+        want = (size_t)ctx->def->scan_ranges;
     cql_token_range *ranges = NULL;
     size_t nr = 0;
     ce_err e = cql_session_token_ranges(ctx->cql, want, &ranges, &nr);
@@ -132,6 +168,18 @@ static ce_err tasks_token_ranges(sync_pass_ctx *ctx, sync_scan *s)
     free(ranges);
     return s->tasks ? e : CE_ENOMEM;
 }
+
+/* Scans: 64 ranges a node, so that many pages are read in parallel. */
+static ce_err tasks_token_ranges(sync_pass_ctx *ctx, sync_scan *s)
+{
+    size_t nhosts = cql_session_host_count(ctx->cql, true);
+    return token_range_tasks(ctx, s, 64 * (nhosts ? nhosts : 1));
+}
+
+/* Index reads: each range's read is an index search on every SSTable of its replica, a
+ * cost per read whatever the range holds (bench/suite/index_mode.py: 128 ranges cost about
+ * twice what 32 do for 100 changed rows), so only the ring's own ranges. */
+static ce_err tasks_ring_ranges(sync_pass_ctx *ctx, sync_scan *s) { return token_range_tasks(ctx, s, 1); }
 
 /* One task a time bucket overlapping the window. */
 static ce_err tasks_buckets(sync_pass_ctx *ctx, sync_scan *s)
@@ -159,11 +207,12 @@ static ce_err tasks_buckets(sync_pass_ctx *ctx, sync_scan *s)
 }
 
 static const sync_read_plan read_plans[] = {
-    {SYNC_READ_AUTO, "auto", resolve_auto, NULL, NULL, NULL, false, false},
-    {SYNC_READ_FILTER, "filter", NULL, NULL, where_token_range, tasks_token_ranges, true, false},
-    {SYNC_READ_ALL, "all", NULL, NULL, where_token_range, tasks_token_ranges, false, false},
-    {SYNC_READ_BUCKETS, "buckets", resolve_buckets, check_buckets, where_bucket, tasks_buckets, true, false},
-    {SYNC_READ_FULL_SCAN, "full_scan", NULL, NULL, where_token_range, tasks_token_ranges, false, true},
+    {SYNC_READ_AUTO, "auto", resolve_auto, NULL, NULL, NULL, false, false, false},
+    {SYNC_READ_FILTER, "filter", NULL, NULL, where_token_range, tasks_token_ranges, true, false, true},
+    {SYNC_READ_ALL, "all", NULL, NULL, where_token_range, tasks_token_ranges, false, false, false},
+    {SYNC_READ_BUCKETS, "buckets", resolve_buckets, check_buckets, where_bucket, tasks_buckets, true, false, true},
+    {SYNC_READ_FULL_SCAN, "full_scan", NULL, NULL, where_token_range, tasks_token_ranges, false, true, false},
+    {SYNC_READ_INDEX, "index", NULL, check_index, where_token_range, tasks_ring_ranges, true, false, false},
 };
 
 static const sync_read_plan *plan_of(sync_read_mode mode)
@@ -174,11 +223,11 @@ static const sync_read_plan *plan_of(sync_read_mode mode)
     return &read_plans[0];
 }
 
-const sync_read_plan *sync_read_plan_for(const sync_def *d, const sync_window *w)
+const sync_read_plan *sync_read_plan_for(const sync_def *d, const sync_window *w, const sync_table_plan *tp)
 {
     const sync_read_plan *p = plan_of(d->read_mode);
     for (int hop = 0; hop < 4 && p->resolve; hop++) {
-        const sync_read_plan *next = plan_of(p->resolve(d, w));
+        const sync_read_plan *next = plan_of(p->resolve(d, w, tp));
         if (next == p)
             break;
         p = next;
@@ -194,7 +243,7 @@ static ce_err prepare_select(sync_pass_ctx *ctx, const sync_table_plan *tp, cons
     ce_buf q = CE_BUF_INIT;
     ce_err e = ce_buf_append_str(&q, select_prefix);
     e = e ? e : s->plan->where(&q, d, tp->meta);
-    e = e ? e : (s->plan->window ? where_window(&q, d) : CE_OK);
+    e = e ? e : (s->plan->window ? where_window(&q, d, s->plan->allow_filtering) : CE_OK);
     e = e ? e : (ce_buf_cstr(&q) ? CE_OK : CE_ENOMEM);
     cql_error_info info;
     if (!e) {
@@ -229,7 +278,10 @@ static ce_err bind_window(sync_pass_ctx *ctx, sync_scan *s)
 ce_err sync_scan_plan(sync_pass_ctx *ctx, const sync_table_plan *tp, const char *select_prefix, sync_scan *s)
 {
     const sync_def *d = ctx->def;
-    s->plan = sync_read_plan_for(d, &ctx->win);
+    s->plan = sync_read_plan_for(d, &ctx->win, tp);
+    if (d->read_mode == SYNC_READ_AUTO && s->plan->mode == SYNC_READ_INDEX)
+        ce_info("sync=%s dir=to_es msg=\"read_mode auto: a storage-attached index serves the version column, "
+                "reading by index\" table=%s.%s column=%s", d->name, sync_keyspace(ctx), d->table, d->version_col);
     s->lo_v = sync_version_floor(ctx->win.start_ms, d->version_unit_us);
     s->hi_v = sync_version_ceil(ctx->win.end_ms, d->version_unit_us);
     if (s->plan->window && tp->version_idx < 0) {
@@ -241,6 +293,36 @@ ce_err sync_scan_plan(sync_pass_ctx *ctx, const sync_table_plan *tp, const char 
     e = e ? e : s->plan->tasks(ctx, s);
     e = e ? e : (s->plan->window ? bind_window(ctx, s) : CE_OK);
     return e;
+}
+
+void sync_read_forecast_fill(sync_pass_ctx *ctx, sync_read_forecast *out)
+{
+    const sync_def *d = ctx->def;
+    sync_table_plan tp = {0};
+    memset(out, 0, sizeof *out);
+    if (sync_table_plan_load(ctx, &tp) != CE_OK) {
+        snprintf(out->problem, sizeof out->problem, "%s", ctx->res->error);
+        return;
+    }
+    const sync_read_plan *p = sync_read_plan_for(d, &ctx->win, &tp);
+    if (p->window && tp.version_idx < 0) { /* the pass fails the same way (sync_scan_plan) */
+        snprintf(out->problem, sizeof out->problem, "version column \"%s\" is not in table %s.%s", d->version_col,
+                 sync_keyspace(ctx), d->table);
+        sync_table_plan_free(&tp);
+        return;
+    }
+    snprintf(out->mode, sizeof out->mode, "%s", p->name);
+    out->version_index = tp.version_index;
+    out->scans_table = !p->window || (p->allow_filtering && !tp.version_index && p->mode == SYNC_READ_FILTER);
+    if (p->check && p->check(ctx, &tp) != CE_OK) {
+        out->refused = true;
+        snprintf(out->problem, sizeof out->problem, "%s", ctx->res->error);
+    }
+    ce_buf stmt = CE_BUF_INIT;
+    if (!tp.version_index && tp.version_idx >= 0 && create_index_text(&stmt, sync_keyspace(ctx), d) == CE_OK)
+        snprintf(out->create_index, sizeof out->create_index, "%s", stmt.data);
+    ce_buf_free(&stmt);
+    sync_table_plan_free(&tp);
 }
 
 void sync_scan_free(sync_scan *s)

@@ -250,6 +250,7 @@ typedef struct {
     size_t nid;                        /* _id parts */
     int id_idx[SYNC_MAX_KEY_PARTS];    /* their columns: d->id_cols, else the primary key */
     int version_idx, source_idx;       /* -1: no such column */
+    bool version_index;                /* C->E: an SAI index serves the version column */
 } sync_table_plan;
 
 /* Read the table's metadata and resolve the columns. Fails the pass with the reason
@@ -257,6 +258,11 @@ typedef struct {
  * Replaces (and frees) a plan loaded before. */
 ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp);
 void sync_table_plan_free(sync_table_plan *tp);
+/* Whether a storage-attached index (system_schema.indexes: kind CUSTOM, class_name "sai"
+ * or ...StorageAttachedIndex) has column col of keyspace.table as its target: *found. The
+ * query's error otherwise (cql_session_errmsg says why). */
+ce_err sync_table_version_index(cql_session *s, const char *keyspace, const char *table, const char *col,
+                                bool *found);
 /* Index of the column called name in m, -1 when none (or name is NULL). */
 int sync_table_column(const cql_table_meta *m, const char *name);
 /* Whether column i is a partition key or clustering column. */

@@ -4,12 +4,16 @@
  *
  * Both directions read the table's metadata, find the _id parts (sync_def.id_cols, split
  * once by the config loader, else the primary key), the version and the source columns,
- * and reject an id column the table does not have with the same message.
+ * and reject an id column the table does not have with the same message. The plan also
+ * says whether a storage-attached index (SAI) serves the version column, which decides
+ * whether the C->E read can be a cheap range (read_mode index) or scans the table.
  */
 #include "sync/sync_int.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 int sync_table_column(const cql_table_meta *m, const char *name)
 {
@@ -56,6 +60,46 @@ static ce_err resolve_ids(sync_pass_ctx *ctx, sync_table_plan *tp)
     return CE_OK;
 }
 
+/* Whether one row of system_schema.indexes (kind, options) is an SAI index on column col. */
+static bool is_sai_on(const cql_result *r, size_t row, const char *col)
+{
+    cql_value kind = cql_result_cell(r, row, 0), opts = cql_result_cell(r, row, 1);
+    if (kind.len != 6 || memcmp(kind.ptr, "CUSTOM", 6) != 0)
+        return false;
+    ce_buf text = CE_BUF_INIT, quoted = CE_BUF_INIT;
+    json_t *o = NULL;
+    if (conv_value_to_json(cql_result_column_type(r, 1), opts.ptr, opts.len, &text) == CE_OK &&
+        ce_buf_cstr(&text))
+        o = json_loads(text.data, 0, NULL);
+    const char *cls = json_string_value(json_object_get(o, "class_name"));
+    const char *target = json_string_value(json_object_get(o, "target"));
+    size_t n = cls ? strlen(cls) : 0, suffix = strlen("StorageAttachedIndex");
+    bool sai = cls && (strcasecmp(cls, "sai") == 0 ||
+                       (n >= suffix && strcmp(cls + n - suffix, "StorageAttachedIndex") == 0));
+    bool on_col = target && (strcmp(target, col) == 0 ||
+                             (cql_quote_ident(&quoted, col) == CE_OK && ce_buf_cstr(&quoted) &&
+                              strcmp(target, quoted.data) == 0));
+    json_decref(o);
+    ce_buf_free(&text);
+    ce_buf_free(&quoted);
+    return sai && on_col;
+}
+
+ce_err sync_table_version_index(cql_session *s, const char *keyspace, const char *table, const char *col,
+                                bool *found)
+{
+    *found = false;
+    cql_value v[2] = {{(const uint8_t *)keyspace, (int32_t)strlen(keyspace)},
+                      {(const uint8_t *)table, (int32_t)strlen(table)}};
+    cql_result *r = NULL;
+    ce_err e = cql_session_query(s, "SELECT kind, options FROM system_schema.indexes WHERE keyspace_name = ? "
+                                    "AND table_name = ?", v, 2, NULL, &r, NULL);
+    for (size_t i = 0; !e && col && i < cql_result_row_count(r) && !*found; i++)
+        *found = is_sai_on(r, i, col);
+    cql_result_free(r);
+    return e;
+}
+
 ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp)
 {
     const sync_def *d = ctx->def;
@@ -70,6 +114,13 @@ ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp)
     }
     tp->version_idx = sync_table_column(tp->meta, d->version_col);
     tp->source_idx = sync_table_column(tp->meta, d->source_field);
+    if (tp->version_idx >= 0 && ctx->dir == &sync_dir_to_es) {
+        rc = sync_table_version_index(ctx->cql, sync_keyspace(ctx), d->table, d->version_col, &tp->version_index);
+        if (rc) {
+            sync_pass_fail(ctx, rc, "reading system_schema.indexes: %s", cql_session_errmsg(ctx->cql));
+            return rc;
+        }
+    }
     return resolve_ids(ctx, tp);
 }
 
