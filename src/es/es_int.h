@@ -151,7 +151,7 @@ bool es_json_number_exact(const char *t, size_t n);
 /* Append p[0..n) to out, every number that es_json_number_exact refuses written as a
  * JSON string of the same digits. CE_ENOMEM when out cannot grow. */
 ce_err es_json_copy_exact(const char *p, size_t n, ce_buf *out);
-/* json_loadb of es_json_copy_exact(p, n) (scratch holds the copy): a new reference, or
+/* json_loadb (any value) of es_json_copy_exact(p, n) (scratch holds the copy): a new reference, or
  * NULL with *err filled. */
 json_t *es_json_load_exact(const char *p, size_t n, ce_buf *scratch, json_error_t *err);
 

@@ -212,5 +212,5 @@ json_t *es_json_load_exact(const char *p, size_t n, ce_buf *scratch, json_error_
         snprintf(err->text, sizeof err->text, "out of memory");
         return NULL;
     }
-    return json_loadb(scratch->len ? (const char *)scratch->data : "", scratch->len, 0, err);
+    return json_loadb(scratch->len ? (const char *)scratch->data : "", scratch->len, JSON_DECODE_ANY, err);
 }
