@@ -273,7 +273,7 @@ static void test_varint(void **st)
     cql_type_free(t);
     fj("varint", "12345678901234567890123", "029d42b64e76714244cb");
     fj("varint", "\"1.0000000000000000e3\"", "03e8");
-    fj_err("varint", "\"1e-400\"", "is not a valid varint");
+    fj_err("varint", "\"1e-400\"", "'1e-400' is not a valid varint");
     fj("varint", "\"-12345678901234567890123\"", "fd62bd49b1898ebdbb35");
     fj("varint", "1e20", "056bc75e2d63100000");
     fj_err("varint", "\"12.5\"", "'12.5' is not a valid varint");
