@@ -268,6 +268,9 @@ ce_err es_index_put_mapping(es_client *c, const char *index, const char *type, c
 ce_err es_index_refresh(es_client *c, const char *index);
 /* Number of documents (GET /<index>/_count; searchable ones: refresh first for all). */
 ce_err es_index_doc_count(es_client *c, const char *index, int64_t *count);
+/* Number of searchable documents without a value in `field` (POST /<index>/_count with
+ * must_not exists): the documents a read by a range of that field never sees. */
+ce_err es_index_count_missing(es_client *c, const char *index, const char *field, int64_t *count);
 
 /* Temporary bulk-load settings: refresh_interval -1 and number_of_replicas 0, with the
  * previous values saved in *saved (caller frees with es_index_settings_free) so that
