@@ -363,6 +363,15 @@ ce_err es_search_next(es_search *s, void **hits)
     ce_buf resp = CE_BUF_INIT;
     long st = 0;
     ce_err e = page_fetch(s, &st, &resp);
+    /* A page over the response limit: the same page again, smaller (search_after pages
+     * and a scroll's first page can change size; a scroll's later pages cannot). */
+    while (e == CE_ELIMIT && (s->pit || s->first) && s->o.page_size > 1) {
+        s->o.page_size /= 2;
+        ce_warn("msg=\"es page over the response limit, reading smaller pages\" index=\"%s\" page_size=%zu",
+                s->index, s->o.page_size);
+        ce_buf_reset(&resp);
+        e = page_fetch(s, &st, &resp);
+    }
     if (!e && pit_refused(s, st)) {
         ce_warn("msg=\"es point in time read refused, falling back to scroll\" index=\"%s\" "
                 "status=%ld",
