@@ -68,10 +68,11 @@ static void print_summary(const sync_pass_report *rep)
                (unsigned long long)r->c2e_rejected, (unsigned long long)r->c2e_failed,
                (unsigned long long)r->c2e_deleted_old);
         printf("  es -> cassandra: read %llu, written %llu, skipped %llu, rejected %llu, failed %llu, "
-               "columns added %llu\n",
+               "columns added %llu, without version %llu\n",
                (unsigned long long)r->e2c_read, (unsigned long long)r->e2c_written,
                (unsigned long long)r->e2c_skipped, (unsigned long long)r->e2c_rejected,
-               (unsigned long long)r->e2c_failed, (unsigned long long)r->e2c_columns_added);
+               (unsigned long long)r->e2c_failed, (unsigned long long)r->e2c_columns_added,
+               (unsigned long long)r->e2c_no_version);
     }
     fflush(stdout);
 }

@@ -73,21 +73,37 @@ bool conv_parse_int_text(const char *s, int64_t *v, bool *overflow)
     return true;
 }
 
+/* A JSON real's text with a fraction or exponent ("42.0", "1.5e3"; not "42"): its value. */
+static bool integral_real_text(const char *s, double *d)
+{
+    size_t n = strlen(s);
+    if (n == 0 || strspn(s, "0123456789+-.eE") != n || strcspn(s, ".eE") == n)
+        return false;
+    char *end;
+    errno = 0;
+    *d = strtod(s, &end);
+    return end != s && !*end && errno != ERANGE; /* an underflow to 0 is no integer */
+}
+
 ce_err conv_json_int(conv_ctx *c, const cql_type *t, const json_t *j, int64_t min, int64_t max,
                      int64_t *out)
 {
     int64_t v;
+    double d;
+    bool ovf;
     if (json_is_integer(j)) {
         v = json_integer_value(j);
-    } else if (json_is_real(j)) {
-        double d = json_real_value(j);
+    } else if (json_is_real(j) || (json_is_string(j) && integral_real_text(json_string_value(j), &d))) {
+        /* an integral real, or one written as a string (too many digits for a double:
+         * docs/json.md): taken as the double it rounds to, as before */
+        if (json_is_real(j))
+            d = json_real_value(j);
         if (!isfinite(d) || d != floor(d))
             return conv_fail_invalid(c, t, j);
         if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
             return conv_fail_range(c, t, j);
         v = (int64_t)d;
     } else if (json_is_string(j)) {
-        bool ovf;
         if (!conv_parse_int_text(json_string_value(j), &v, &ovf))
             return conv_fail_invalid(c, t, j);
         if (ovf)
@@ -299,8 +315,10 @@ ce_err conv_varint_from_json(conv_ctx *c, const cql_type *t, const json_t *j, in
     (void)depth;
     char tmp[400];
     const char *s;
-    if (json_is_real(j)) {
-        double d = json_real_value(j);
+    double d;
+    if (json_is_real(j) || (json_is_string(j) && integral_real_text(json_string_value(j), &d))) {
+        if (json_is_real(j))
+            d = json_real_value(j);
         if (!isfinite(d) || d != floor(d))
             return conv_fail_invalid(c, t, j);
         snprintf(tmp, sizeof tmp, "%.0f", d); /* the exact integer value of the double */

@@ -14,7 +14,8 @@
  * resent after an exponential backoff with jitter. A whole request that fails
  * (transport error after the transport's own retries, 5xx, a malformed answer, an
  * item count that differs) is retried as a whole up to max_retries; 413 splits the
- * request in two. Nothing is reported OK unless the server said so; a resent item
+ * request in two, and a one-document request answered 413 is that document rejected
+ * ("too large: 413 ...": the caller dead-letters it and moves on). Nothing is reported OK unless the server said so; a resent item
  * whose 409 names the very version it carries counts as OK (an earlier attempt,
  * cut off by a timeout or a dropped connection, was applied).
  */
@@ -335,6 +336,29 @@ static void on_item(size_t i, es_item_status st, int http_status, const char *id
     report(b, r, i, st, http_status, id, type, reason, cur);
 }
 
+/* The _id of item i, read back from its action line (into out; "" when it has none). */
+static void action_id(const bulk_req *r, size_t i, char *out, size_t n)
+{
+    const bulk_item *it = &r->items[i];
+    json_error_t je;
+    json_t *a = json_loadb(r->body.data + it->off, it->doc_off - it->off, JSON_DISABLE_EOF_CHECK, &je);
+    const char *id = json_string_value(json_object_get(json_object_iter_value(json_object_iter(a)), "_id"));
+    snprintf(out, n, "%s", id ? id : "");
+    json_decref(a);
+}
+
+/* A one-document request answered 413: a document the server will never take, a
+ * poison item to dead-letter, not a failed request. */
+static void report_too_large(es_bulk *b, bulk_req *r)
+{
+    char why[160], id[520];
+    snprintf(why, sizeof why, "too large: 413 from the server for a one-document request of %zu bytes",
+             r->body.len);
+    action_id(r, 0, id, sizeof id);
+    ce_warn("msg=\"es bulk document too large\" bytes=%zu", r->body.len);
+    report(b, r, 0, ES_ITEM_REJECTED, 413, id, "too_large", why, -1);
+}
+
 static void bulk_done(es_req *h, void *ud)
 {
     bulk_req *r = ud;
@@ -376,6 +400,8 @@ static void bulk_done(es_req *h, void *ud)
             resend(b, r, idx + half, r->nitems - half, r->attempt);
             free(idx);
         }
+    } else if (h->status == 413 && r->nitems == 1) {
+        report_too_large(b, r);
     } else if (h->status >= 500 && h->status != 501 && r->attempt < maxr &&
                !(h->status == 503 || h->status == 502 || h->status == 504)) {
         /* 500 and friends: the transport does not retry them; a bulk resend is safe

@@ -226,9 +226,9 @@ typedef struct {
                                       cheapest consistent read. On OpenSearch (no _shard_doc
                                       tiebreaker: PIT pages would sort on _id, visiting every
                                       match per page) that is scroll sorted by _doc. */
-    bool lean;                     /* hits carry only _id, _source and sort (no _version,
-                                      _index, _score): less for the server to write and for
-                                      us to parse */
+    bool lean;                     /* hits without _version (no version lookups); no
+                                      filter_path either: it would re-render _source and
+                                      round long decimals (docs/json.md) */
 } es_search_opts;
 
 typedef struct es_search es_search;
@@ -240,8 +240,13 @@ void es_search_opts_init(es_search_opts *o);
 ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out);
 /* Next page of hits as a jansson array (json_t*, passed as void*) of hit objects with
  * _id, _source, _version (when known). *hits is borrowed: valid until the next call or
- * close. An empty array (size 0) means the end. */
+ * close. An empty array (size 0) means the end. Numbers a JSON integer or double cannot
+ * hold exactly come as strings of the same digits (docs/json.md). A hit that cannot be
+ * read alone is a stand-in for which es_hit_error gives the reason. */
 ce_err es_search_next(es_search *s, void **hits);
+/* Why the hit (json_t*) of a page could not be read: a string owned by the hit, or NULL
+ * for a hit read whole. A stand-in carries the hit's _id and sort values when those read. */
+const char *es_hit_error(const void *hit);
 /* Close the PIT/scroll (always, also after errors) and free. NULL is a no-op. */
 void es_search_close(es_search *s);
 /* Total number of hits if known, else -1. */
@@ -263,6 +268,9 @@ ce_err es_index_put_mapping(es_client *c, const char *index, const char *type, c
 ce_err es_index_refresh(es_client *c, const char *index);
 /* Number of documents (GET /<index>/_count; searchable ones: refresh first for all). */
 ce_err es_index_doc_count(es_client *c, const char *index, int64_t *count);
+/* Number of searchable documents without a value in `field` (POST /<index>/_count with
+ * must_not exists): the documents a read by a range of that field never sees. */
+ce_err es_index_count_missing(es_client *c, const char *index, const char *field, int64_t *count);
 
 /* Temporary bulk-load settings: refresh_interval -1 and number_of_replicas 0, with the
  * previous values saved in *saved (caller frees with es_index_settings_free) so that

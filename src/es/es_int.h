@@ -139,6 +139,22 @@ ce_err es_bulk_write_action(ce_buf *o, const char *action, const char *index, co
                             const char *id, size_t id_len, es_version_type vt, int64_t version,
                             bool has_types);
 
+/* ---- json_exact.c: JSON from Elasticsearch without losing digits (codec, no I/O). */
+/* Step over the one value starting at p[*pos] (leading white space skipped): strings
+ * closed and brackets matched, nothing more (the value's parser judges the rest).
+ * On success *pos is just past the value; false when the text ends first or a bracket
+ * does not match. stack is scratch (the open brackets), left as it was. */
+bool es_json_skip(const char *p, size_t n, size_t *pos, ce_buf *stack);
+/* True when jansson holds the JSON number t[0..n) exactly: an integer within int64, or a
+ * real of at most 15 significant digits (trailing zeros count) well inside a double's range. */
+bool es_json_number_exact(const char *t, size_t n);
+/* Append p[0..n) to out, every number that es_json_number_exact refuses written as a
+ * JSON string of the same digits. CE_ENOMEM when out cannot grow. */
+ce_err es_json_copy_exact(const char *p, size_t n, ce_buf *out);
+/* json_loadb (any value) of es_json_copy_exact(p, n) (scratch holds the copy): a new reference, or
+ * NULL with *err filled. */
+json_t *es_json_load_exact(const char *p, size_t n, ce_buf *scratch, json_error_t *err);
+
 /* ---- search_parse.c: the answers of a read (codecs, no I/O). */
 enum {
     ES_PAGE_LEAN = 1,      /* filter_path answer: a missing hits array means no hits */

@@ -71,11 +71,12 @@ ce_err es_index_exists(es_client *c, const char *index, bool *exists)
     return http_fail(c, "index exists", index, st, NULL);
 }
 
-ce_err es_index_doc_count(es_client *c, const char *index, int64_t *count)
+/* POST /<index>/_count with body (NULL: every document). */
+static ce_err count_query(es_client *c, const char *index, const char *body, int64_t *count)
 {
     long st = 0;
     ce_buf resp = CE_BUF_INIT;
-    ce_err e = run(c, "GET", index, "/_count", NULL, &st, &resp);
+    ce_err e = run(c, body ? "POST" : "GET", index, "/_count", body, &st, &resp);
     if (!e && st != 200)
         e = http_fail(c, "count", index, st, &resp);
     if (!e) {
@@ -91,6 +92,23 @@ ce_err es_index_doc_count(es_client *c, const char *index, int64_t *count)
         json_decref(r);
     }
     ce_buf_free(&resp);
+    return e;
+}
+
+ce_err es_index_doc_count(es_client *c, const char *index, int64_t *count)
+{
+    return count_query(c, index, NULL, count);
+}
+
+ce_err es_index_count_missing(es_client *c, const char *index, const char *field, int64_t *count)
+{
+    ce_buf b = CE_BUF_INIT;
+    ce_err e = ce_buf_append_str(&b, "{\"query\":{\"bool\":{\"must_not\":[{\"exists\":{\"field\":");
+    e = e ? e : jsonw_cstr(&b, field);
+    e = e ? e : ce_buf_append_str(&b, "}}]}}}");
+    e = e ? e : (ce_buf_cstr(&b) ? CE_OK : CE_ENOMEM);
+    e = e ? e : count_query(c, index, ce_buf_cstr(&b), count);
+    ce_buf_free(&b);
     return e;
 }
 

@@ -98,19 +98,191 @@ static int64_t page_total(json_t *root)
     return json_is_integer(t) ? json_integer_value(t) : -1;
 }
 
+/* ---- cutting the page into hits (json_exact.c's scanner) */
+
+static size_t ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* Step to the next member of an object whose '{' is behind p[*i]: 1 with its key (raw,
+ * escapes kept) and *i at its value, 0 past the closing '}', -1 when malformed. */
+static int member_next(const char *p, size_t n, size_t *i, bool first, const char **key, size_t *klen)
+{
+    size_t j = ws(p, n, *i);
+    if (j < n && p[j] == '}') {
+        *i = j + 1;
+        return 0;
+    }
+    if (!first && (j >= n || p[j++] != ','))
+        return -1;
+    j = ws(p, n, j);
+    size_t k = j;
+    ce_buf none = CE_BUF_INIT;
+    if (j >= n || p[j] != '"' || !es_json_skip(p, n, &k, &none))
+        return -1;
+    *key = p + j + 1;
+    *klen = k - j - 2;
+    j = ws(p, n, k);
+    if (j >= n || p[j] != ':')
+        return -1;
+    *i = ws(p, n, j + 1);
+    return 1;
+}
+
+static bool key_is(const char *k, size_t kl, const char *want)
+{
+    return kl == strlen(want) && memcmp(k, want, kl) == 0;
+}
+
+/* The value of member `want` of the object at p[*i] (stepped over): its span in *vs and *ve,
+ * when found. Where `inner` is set, the member's value is an object searched for `inner`
+ * in turn. False when the text is not a well-formed object. */
+static bool object_find(const char *p, size_t n, size_t *i, const char *want, const char *inner,
+                        size_t *vs, size_t *ve, ce_buf *stk)
+{
+    if (*i >= n || p[*i] != '{')
+        return es_json_skip(p, n, i, stk);
+    (*i)++;
+    const char *k;
+    size_t kl;
+    int r;
+    for (bool first = true; (r = member_next(p, n, i, first, &k, &kl)) == 1; first = false) {
+        size_t at = *i;
+        bool hit = key_is(k, kl, want);
+        if (hit && inner && !object_find(p, n, i, inner, NULL, vs, ve, stk))
+            return false;
+        if ((!hit || inner) && at == *i && !es_json_skip(p, n, i, stk))
+            return false;
+        if (hit && !inner) {
+            *vs = at;
+            if (!es_json_skip(p, n, i, stk))
+                return false;
+            *ve = *i;
+        }
+    }
+    return r == 0;
+}
+
+#define HIT_ERROR_KEY "_casselastic_error"
+
+const char *es_hit_error(const void *hit)
+{
+    return json_string_value(json_object_get((const json_t *)hit, HIT_ERROR_KEY));
+}
+
+/* Member `key` of the hit text p[0..n), parsed alone; NULL when absent or unreadable. */
+static json_t *hit_member(const char *p, size_t n, const char *key, ce_buf *scratch, ce_buf *stk)
+{
+    size_t i = 0, vs = 0, ve = 0;
+    if (!object_find(p, n, &i, key, NULL, &vs, &ve, stk) || ve == 0)
+        return NULL;
+    json_error_t jerr;
+    return es_json_load_exact(p + vs, ve - vs, scratch, &jerr);
+}
+
+/* The stand-in of a hit jansson refused: why, and its _id and sort values when they read. */
+static json_t *broken_hit(const char *p, size_t n, const char *why, ce_buf *scratch, ce_buf *stk)
+{
+    char text[200];
+    size_t k = 0;
+    for (; why[k] && k + 1 < sizeof text; k++)
+        text[k] = (why[k] < 0x20 || (unsigned char)why[k] >= 0x7f) ? '?' : why[k];
+    text[k] = 0;
+    json_t *h = json_object();
+    if (!h || json_object_set_new(h, HIT_ERROR_KEY, json_string(text))) {
+        json_decref(h);
+        return NULL;
+    }
+    json_t *id = hit_member(p, n, "_id", scratch, stk);
+    if (json_is_string(id))
+        json_object_set(h, "_id", id);
+    json_decref(id);
+    json_t *sort = hit_member(p, n, "sort", scratch, stk);
+    if (json_is_array(sort))
+        json_object_set(h, "sort", sort);
+    json_decref(sort);
+    return h;
+}
+
+/* Parse each element of the hits array p[hs..he) alone into arr. */
+static ce_err page_read_hits(es_search_page *p, const char *b, size_t hs, size_t he, json_t *arr, ce_buf *scratch,
+                             ce_buf *stk)
+{
+    size_t i = hs + 1;
+    for (size_t nth = 0;; nth++) {
+        i = ws(b, he, i);
+        if (i < he && b[i] == ']')
+            return CE_OK;
+        if (nth > 0)
+            i = ws(b, he, i + 1); /* the ',' (the scanner checked the array) */
+        size_t at = i;
+        if (b[at] != '{' || !es_json_skip(b, he, &i, stk)) {
+            snprintf(p->error, sizeof p->error, "malformed answer: hit #%zu is not an object", nth);
+            return CE_EPROTO;
+        }
+        json_error_t jerr;
+        json_t *h = es_json_load_exact(b + at, i - at, scratch, &jerr);
+        if (!h)
+            h = broken_hit(b + at, i - at, jerr.text, scratch, stk);
+        if (!h || json_array_append_new(arr, h)) {
+            snprintf(p->error, sizeof p->error, "out of memory");
+            return CE_ENOMEM;
+        }
+    }
+}
+
+/* The answer without its hits, then each hit alone. */
+static ce_err page_load(es_search_page *p, const char *body, size_t len)
+{
+    ce_buf stk = CE_BUF_INIT, env = CE_BUF_INIT, scratch = CE_BUF_INIT;
+    size_t i = ws(body, len, 0), hs = 0, he = 0;
+    ce_err e = CE_OK;
+    if (!object_find(body, len, &i, "hits", "hits", &hs, &he, &stk) || ws(body, len, i) != len) {
+        snprintf(p->error, sizeof p->error, "malformed answer: not JSON");
+        e = CE_EJSON;
+    }
+    bool arr = he > hs && body[hs] == '[';
+    if (!e && arr)
+        e = es_json_copy_exact(body, hs, &env);
+    e = e ? e : (arr ? ce_buf_append_str(&env, "[]") : CE_OK);
+    e = e ? e : es_json_copy_exact(body + (arr ? he : 0), len - (arr ? he : 0), &env);
+    json_error_t jerr;
+    if (!e && !(p->root = json_loadb(env.len ? (const char *)env.data : "", env.len, 0, &jerr))) {
+        snprintf(p->error, sizeof p->error, "malformed answer: %s", jerr.text);
+        e = CE_EJSON;
+    }
+    if (!e && arr)
+        e = page_read_hits(p, body, hs, he, json_object_get(json_object_get(p->root, "hits"), "hits"),
+                           &scratch, &stk);
+    if (e == CE_ENOMEM)
+        snprintf(p->error, sizeof p->error, "out of memory");
+    ce_buf_free(&stk);
+    ce_buf_free(&env);
+    ce_buf_free(&scratch);
+    return e;
+}
+
 ce_err es_search_page_parse(const char *body, size_t len, unsigned flags, es_search_page *out)
 {
     memset(out, 0, sizeof *out);
     out->total = -1;
-    json_error_t jerr;
-    out->root = json_loadb(body, len, 0, &jerr);
-    if (!out->root) {
-        snprintf(out->error, sizeof out->error, "malformed answer: %s", jerr.text);
-        return page_fail(out, CE_EJSON, NULL);
+    size_t first = ws(body, len, 0);
+    if (first < len && body[first] != '{') {
+        json_error_t jerr;
+        json_t *any = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+        json_decref(any);
+        return page_fail(out, any ? CE_EPROTO : CE_EJSON,
+                         any ? "malformed answer: not an object" : "malformed answer: not JSON");
     }
+    ce_err e = page_load(out, body, len);
+    if (e)
+        return page_fail(out, e, NULL);
     if (!json_is_object(out->root))
         return page_fail(out, CE_EPROTO, "malformed answer: not an object");
-    ce_err e = page_hits(out, flags);
+    e = page_hits(out, flags);
     if (!e)
         e = page_shards(out);
     if (e)

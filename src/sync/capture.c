@@ -33,8 +33,26 @@ static void query_version_window(const sync_pass_ctx *ctx, es_search_opts *so)
     }
 }
 
+/* Documents without the version field are outside every version window: count them
+ * (one _count per pass) and warn, so that they are not silently never read. */
+static void count_without_version(sync_pass_ctx *ctx)
+{
+    const sync_def *d = ctx->def;
+    int64_t n = 0;
+    if (es_index_count_missing(ctx->es, d->index, d->version_col, &n) != CE_OK) {
+        ce_debug("sync=%s dir=to_cassandra msg=\"cannot count documents without version\" error=\"%s\"",
+                 d->name, es_client_errmsg(ctx->es));
+        return;
+    }
+    ctx->res->e2c_no_version = n > 0 ? (uint64_t)n : 0;
+    if (n > 0)
+        ce_warn("sync=%s dir=to_cassandra msg=\"documents without the version field are never read\" "
+                "field=%s count=%lld",
+                d->name, d->version_col, (long long)n);
+}
+
 static const sync_capture_mode capture_modes[] = {
-    {"version", query_version_window},
+    {"version", query_version_window, count_without_version},
 };
 
 /* One page handed over: the hits and the search's total at that time. */
@@ -82,6 +100,8 @@ ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap)
         sync_pass_fail(ctx, rc, "search failed: %s", es_client_errmsg(ctx->es));
         return rc;
     }
+    if (cap->mode->count_unseen)
+        cap->mode->count_unseen(ctx);
     ce_info("sync=%s dir=to_cassandra msg=\"reading\" version_gte=%lld version_lt=%lld total=%lld", d->name,
             (long long)so.query.gte, (long long)so.query.lt, (long long)es_search_total(cap->search));
     rc = sync_pipe_start(sizeof(fetched_page), SYNC_PREFETCH_PAGES, fetch_main, cap, drop_page, &cap->pipe);

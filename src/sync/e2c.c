@@ -15,8 +15,8 @@
  * finish    every write in flight waited for, the outcome judged
  * checkpoint  shared (pass.c)
  *
- * Unconvertible documents and writes the server refuses as invalid go to the dead-letter
- * file; timeouts/unavailability fail the pass (the checkpoint stays).
+ * Unconvertible documents, unreadable hits (es_hit_error) and writes the server refuses as
+ * invalid go to the dead-letter file; timeouts/unavailability fail the pass (the checkpoint stays).
  */
 #include "sync/e2c_int.h"
 
@@ -125,7 +125,8 @@ static sync_phase e2c_convert(sync_pass_ctx *ctx, void *state)
     for (size_t i = 0; i < n && !e; i++) {
         int64_t version = 0;
         ce_buf_reset(&c->err);
-        if (sync_doc_values(&c->w.dm, json_array_get(c->hits, i), &c->storage, c->vals, &version, &c->err) == CE_OK)
+        json_t *hit = json_array_get(c->hits, i);
+        if (!es_hit_error(hit) && sync_doc_values(&c->w.dm, hit, &c->storage, c->vals, &version, &c->err) == CE_OK)
             e = sync_guard_add(c->guard, i, c->vals);
     }
     e = e ? e : sync_guard_send(c->guard);
@@ -164,6 +165,12 @@ static ce_err write_hit(sync_pass_ctx *ctx, e2c *c, size_t i, json_t *hit)
     sync_writer *w = &c->w;
     int64_t version = 0;
     ce_buf_reset(&c->err);
+    const char *unreadable = es_hit_error(hit);
+    if (unreadable) {
+        ce_buf_printf(&c->err, "unreadable document: %s", unreadable);
+        sync_writer_reject(w, hit, ce_buf_cstr(&c->err) ? ce_buf_cstr(&c->err) : unreadable);
+        return CE_OK;
+    }
     ce_err e = sync_doc_values(&w->dm, hit, &c->storage, c->vals, &version, &c->err);
     if (e) {
         if (e != CE_ENOMEM)

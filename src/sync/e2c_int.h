@@ -21,6 +21,8 @@
 typedef struct {
     const char *name;
     void (*query)(const sync_pass_ctx *ctx, es_search_opts *so);
+    /* count (and warn about) the documents the mode can never find; NULL: none */
+    void (*count_unseen)(sync_pass_ctx *ctx);
 } sync_capture_mode;
 
 typedef struct {

@@ -46,6 +46,7 @@ typedef struct {
     uint64_t c2e_deleted_old;
     /* ES -> Cassandra */
     uint64_t e2c_read, e2c_written, e2c_skipped, e2c_rejected, e2c_failed, e2c_columns_added;
+    uint64_t e2c_no_version;     /* documents without the version field: no window reads them */
     int64_t window_start_ms, window_end_ms;
     double seconds;
     char error[256];

@@ -7,7 +7,10 @@
  * exact-size copy so any overread shows. Checks the codec's promises: on failure
  * nothing is kept and a reason is given; on success the hits are an array of
  * objects, the last sort values are an array that belongs to the last hit, ids are
- * strings, and a search_after read never gets a last hit without sort values.
+ * strings, and a search_after read never gets a last hit without sort values; a hit
+ * that could not be read is a stand-in with a reason and nothing but _id and sort; the
+ * scanner of json_exact.c never steps past the end and its exact copy of a text
+ * jansson reads is read the same way (numbers jansson holds exactly are left alone).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +35,12 @@ static void check_page(const char *body, size_t len, unsigned flags)
     {
         if (!json_is_object(h))
             abort();
+        const char *why = es_hit_error(h);
+        if (why && (json_object_size(h) > 3 || json_object_get(h, "_source") || !why[0]))
+            abort();
+        json_t *id = json_object_get(h, "_id");
+        if (why && id && !json_is_string(id))
+            abort();
     }
     if (pg.last_sort) {
         if (n == 0 || !json_is_array(pg.last_sort) ||
@@ -49,6 +58,29 @@ static void check_page(const char *body, size_t len, unsigned flags)
         abort();
 }
 
+/* The scanner stays inside the text; where jansson reads the text, the exact copy reads
+ * too, an object or array as the same (a number may become a string). */
+static void check_exact(const char *body, size_t len)
+{
+    ce_buf stk = CE_BUF_INIT, copy = CE_BUF_INIT;
+    size_t pos = 0;
+    if (es_json_skip(body, len, &pos, &stk) && (pos > len || pos == 0))
+        abort();
+    if (stk.len != 0)
+        abort();
+    json_error_t jerr;
+    json_t *plain = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+    json_t *exact = es_json_load_exact(body, len, &copy, &jerr);
+    if (plain && !exact)
+        abort();
+    if (plain && (json_is_object(plain) || json_is_array(plain)) && json_typeof(plain) != json_typeof(exact))
+        abort();
+    json_decref(plain);
+    json_decref(exact);
+    ce_buf_free(&stk);
+    ce_buf_free(&copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -60,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(body, data + 1, len);
     check_page(body, len, flags);
+    check_exact(body, len);
     char *id = NULL;
     ce_err e = es_search_parse_pit_open(body, len, data[0] & 4 ? "pit_id" : "id", &id);
     if ((e == CE_OK) != (id != NULL) || (id && !id[0]))

@@ -205,6 +205,10 @@ static void test_integers(void **st)
     rt("tinyint", "7f", "127");
     fj("int", "\"42\"", "0000002a");
     fj("int", "42.0", "0000002a");
+    /* a real a search page hands over as a string (docs/json.md), taken like the real */
+    fj("int", "\"42.0\"", "0000002a");
+    fj("bigint", "\"1234567890123456.0\"", "000462d53c8abac0");
+    fj_err("int", "\"1.5\"", "'1.5' is not a valid int");
     fj("bigint", "\"-9223372036854775808\"", "8000000000000000");
     fj_err("tinyint", "300", "value 300 out of range for tinyint");
     fj_err("smallint", "\"40000\"", "value '40000' out of range for smallint");
@@ -268,6 +272,8 @@ static void test_varint(void **st)
     free(s);
     cql_type_free(t);
     fj("varint", "12345678901234567890123", "029d42b64e76714244cb");
+    fj("varint", "\"1.0000000000000000e3\"", "03e8");
+    fj_err("varint", "\"1e-400\"", "'1e-400' is not a valid varint");
     fj("varint", "\"-12345678901234567890123\"", "fd62bd49b1898ebdbb35");
     fj("varint", "1e20", "056bc75e2d63100000");
     fj_err("varint", "\"12.5\"", "'12.5' is not a valid varint");

@@ -247,6 +247,100 @@ static void test_not_found(void **st)
     assert_false(es_answer_is_index_not_found(404, other, strlen(other)));
 }
 
+/* Which numbers jansson holds exactly, and which travel as strings of their digits. */
+static void test_number_exact(void **st)
+{
+    (void)st;
+    static const char *const exact[] = {"0", "-0", "7", "9223372036854775807", "-9223372036854775808",
+                                        "000000000000000000001", "0.1", "1.5", "-2.25e10", "123456789012345",
+                                        "1.23456789012345", "0.000000000000000000001", "1e279", "1e-279",
+                                        "0.0", "0e99999"};
+    static const char *const inexact[] = {"9223372036854775808", "-9223372036854775809",
+                                          "1267650600228229401496703205376", "1234567890123456.0",
+                                          "0.30000000000000004", "1.000000000000000000",
+                                          "-12345678901234567890.123456789012345678", "1e400", "1e-400",
+                                          "1e99999999999", "1e281"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (!es_json_number_exact(exact[i], strlen(exact[i])))
+            fail_msg("%s taken as inexact", exact[i]);
+    for (size_t i = 0; i < sizeof inexact / sizeof inexact[0]; i++)
+        if (es_json_number_exact(inexact[i], strlen(inexact[i])))
+            fail_msg("%s taken as exact", inexact[i]);
+}
+
+static json_t *hit_source(const es_search_page *pg, size_t i, const char *field)
+{
+    return json_object_get(json_object_get(json_array_get(pg->hits, i), "_source"), field);
+}
+
+static void test_big_numbers(void **st)
+{
+    (void)st;
+    const char *body =
+        "{\"_scroll_id\":\"s\",\"hits\":{\"total\":{\"value\":3},\"hits\":["
+        "{\"_id\":\"a\",\"_source\":{\"v\":1267650600228229401496703205376,"
+        "\"d\":-12345678901234567890.123456789012345678,\"i\":-9223372036854775808,\"r\":0.1,"
+        "\"s\":\"99999999999999999999\",\"big\":1e400,\"l\":[1,18446744073709551616,{\"x\":2.50000000000000000}]},"
+        "\"sort\":[5]},\n"
+        " {\"_id\":\"b\",\"_source\":{\"k\\\"1e999\":12},\"sort\":[6]} ,"
+        "{\"_id\":\"c\",\"_source\":{},\"sort\":[7]}]}}";
+    es_search_page pg;
+    parse_ok(body, ES_PAGE_NEED_SORT, &pg);
+    assert_int_equal(json_array_size(pg.hits), 3);
+    assert_string_equal(json_string_value(hit_source(&pg, 0, "v")), "1267650600228229401496703205376");
+    assert_string_equal(json_string_value(hit_source(&pg, 0, "d")), "-12345678901234567890.123456789012345678");
+    assert_true(json_integer_value(hit_source(&pg, 0, "i")) == INT64_MIN);
+    assert_true(json_is_real(hit_source(&pg, 0, "r")));
+    assert_string_equal(json_string_value(hit_source(&pg, 0, "s")), "99999999999999999999");
+    assert_string_equal(json_string_value(hit_source(&pg, 0, "big")), "1e400");
+    json_t *l = hit_source(&pg, 0, "l");
+    assert_int_equal(json_integer_value(json_array_get(l, 0)), 1);
+    assert_string_equal(json_string_value(json_array_get(l, 1)), "18446744073709551616");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 2), "x")), "2.50000000000000000");
+    /* digits inside a key or a string are not numbers */
+    assert_int_equal(json_integer_value(hit_source(&pg, 1, "k\"1e999")), 12);
+    for (size_t i = 0; i < 3; i++)
+        assert_null(es_hit_error(json_array_get(pg.hits, i)));
+    assert_int_equal(json_integer_value(json_array_get(pg.last_sort, 0)), 7);
+    assert_int_equal(pg.total, 3);
+    es_search_page_free(&pg);
+}
+
+/* Hits jansson refuses fail alone: a stand-in with the reason, the _id and sort values. */
+static void test_broken_hits(void **st)
+{
+    (void)st;
+    const char *body = "{\"hits\":{\"hits\":["
+                       "{\"_id\":\"good1\",\"_source\":{\"a\":1},\"sort\":[1]},"
+                       "{\"_id\":\"utf8\",\"_source\":{\"a\":\"\xff\xfe\"},\"sort\":[2]},"
+                       "{\"_source\":{\"a\\u0000b\":1},\"_id\":\"nul\",\"sort\":[3]},"
+                       "{\"_id\":\"good2\",\"_source\":{\"a\":tru},\"sort\":[4]},"
+                       "{\"_id\":\"good3\",\"_source\":{\"a\":[[[]]]},\"sort\":[5]},"
+                       "{\"_id\":\"bad\\ud800\",\"_source\":{\"a\":1},\"sort\":[6]}]}}";
+    es_search_page pg;
+    parse_ok(body, ES_PAGE_NEED_SORT, &pg);
+    assert_int_equal(json_array_size(pg.hits), 6);
+    static const char *const ids[] = {"good1", "utf8", "nul", "good2", "good3", NULL};
+    static const bool broken[] = {false, true, true, true, false, true};
+    for (size_t i = 0; i < 6; i++) {
+        json_t *h = json_array_get(pg.hits, i);
+        if (broken[i] != (es_hit_error(h) != NULL))
+            fail_msg("hit %zu: error \"%s\"", i, es_hit_error(h) ? es_hit_error(h) : "(none)");
+        if (ids[i])
+            assert_string_equal(json_string_value(json_object_get(h, "_id")), ids[i]);
+        else
+            assert_null(json_object_get(h, "_id")); /* an _id that does not read stays out */
+        assert_int_equal(json_integer_value(json_array_get(json_object_get(h, "sort"), 0)), (json_int_t)i + 1);
+    }
+    /* The last hit was broken: its sort values still continue the read. */
+    assert_int_equal(json_integer_value(json_array_get(pg.last_sort, 0)), 6);
+    es_search_page_free(&pg);
+    /* Brackets that do not match are the server's text broken, not a hit: the page fails. */
+    parse_fails("{\"hits\":{\"hits\":[{\"_id\":\"1\",\"_source\":{\"a\":[1}},{\"_id\":\"2\"}]}}", 0, CE_EJSON,
+                "malformed");
+    parse_fails("{\"hits\":{\"hits\":[{\"_id\":\"1\"}]}} trailing", 0, CE_EJSON, "malformed");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +348,8 @@ int main(void)
         cmocka_unit_test(test_lean_empty_pages), cmocka_unit_test(test_malformed_pages),
         cmocka_unit_test(test_truncated_pages), cmocka_unit_test(test_shard_failures),
         cmocka_unit_test(test_pit_open),        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_number_exact),    cmocka_unit_test(test_big_numbers),
+        cmocka_unit_test(test_broken_hits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,141 @@
+"""Poison items never stall a direction (issue 11): a document the server refuses for its
+size (413, through a small proxy here: the shared test bed's servers cannot be restarted
+with a small http.max_content_length) is split out of its bulk and dead-lettered with the
+reason, every other row is indexed, the checkpoint moves, and the next pass is quiet.
+
+Oracles: the index read with the official clients, the dead-letter file, the checkpoint.
+"""
+import json
+from pathlib import Path
+
+from test_es_client import FaultProxy
+from test_sync_engine import (checkpoint, insert_pyce, now_ms, opensearch_only, pyce_table, run_ce,  # noqa: F401
+                              search, sync_def, write_config)
+
+
+class TooLargeProxy(FaultProxy):
+    """FaultProxy that answers 413 to any _bulk request whose body is over max_body bytes
+    (as Elasticsearch does past http.max_content_length) and forwards everything else."""
+
+    def __init__(self, target, max_body):
+        super().__init__(target)
+        self.max_body = max_body
+        self.refused = []   # body sizes answered 413
+
+    def handle(self, h):
+        n = int(h.headers.get("Content-Length") or 0)
+        if h.command == "POST" and h.path.split("?")[0].endswith("/_bulk") and n > self.max_body:
+            h.rfile.read(n)
+            with self.lock:
+                self.refused.append(n)
+            self._reply(h, 413, "text/plain", b"")
+            return
+        super().handle(h)
+
+
+def dead_letters(folder):
+    dl = Path(folder) / "casselastic.deadletter.jsonl"
+    return [json.loads(x) for x in dl.read_text().splitlines() if x.strip()] if dl.exists() else []
+
+
+def test_document_too_large_is_dead_lettered(cassandra_session, keyspace, search, ce_bin, tmp_path, testbed_env,
+                                            unique_name):
+    pyce_table(cassandra_session, keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    v0 = now_ms() - 600000  # older than the overlap: the next pass's window starts after it
+    for i in range(1, 61):
+        insert_pyce(cassandra_session, keyspace, "items", i, v0 + i, ("big " * 40000) if i == 17 else "row %d" % i)
+    with TooLargeProxy(search.url, max_body=64 * 1024) as px:
+        cfg = write_config(tmp_path, testbed_env, px.url,
+                           [sync_def("s1", keyspace, "items", index, direction="to_es", filter_date=True)])
+        p = run_ce(ce_bin, cfg)
+        assert px.refused, "the proxy never answered 413"
+        assert min(px.refused) > 64 * 1024
+        search.refresh(index)
+        assert set(search.hits(index)) == {str(i) for i in range(1, 61)} - {"17"}
+        bad = dead_letters(tmp_path)
+        assert [x["id"] for x in bad] == ["17"], bad
+        assert "too large: 413" in bad[0]["reason"], bad
+        assert bad[0]["doc"]["text"].startswith("big ")
+        assert checkpoint(tmp_path, "s1", "to_es")["position_ms"] > v0 + 60
+        assert "rejected 1" in p.stdout, p.stdout
+        # the next pass is quiet: nothing new to read, nothing refused
+        n413 = len(px.refused)
+        p = run_ce(ce_bin, cfg)
+        assert "rejected 0" in p.stdout and "failed 0" in p.stdout, p.stdout
+        assert len(px.refused) == n413
+        assert len(dead_letters(tmp_path)) == 1
+
+
+def find_key(obj, key):
+    """Every value of `key` anywhere in a JSON document."""
+    if isinstance(obj, dict):
+        return ([obj[key]] if key in obj else []) + [v for x in obj.values() for v in find_key(x, key)]
+    if isinstance(obj, list):
+        return [v for x in obj for v in find_key(x, key)]
+    return []
+
+
+def test_e2c_poison_documents_never_stall(cassandra_session, keyspace, opensearch_only, ce_bin, tmp_path,
+                                         testbed_env, unique_name):
+    """E->C: a value the column cannot take, a write Cassandra refuses and a document without
+    the version field (never read by a version window: counted and warned about) do not hold
+    the direction: the others are written and the checkpoint moves past them."""
+    search = opensearch_only
+    cassandra_session.execute("CREATE TABLE %s.items (pk text PRIMARY KEY, id text, version bigint, "
+                              "qty int, text varchar, source varchar)" % keyspace, timeout=60)
+    index = unique_name("ix")
+    search.track(index)
+    search.create(index, mappings={"properties": {"qty": {"type": "keyword"}, "version": {"type": "long"}}})
+    v0 = now_ms() - 600000
+    docs = {"k%d" % i: {"pk": "p%d" % i, "id": "k%d" % i, "version": v0 + i, "qty": i} for i in range(40)}
+    docs["k5"]["qty"] = "many"                               # cannot be converted
+    docs["k9"]["pk"] = "x" * 70000                           # Cassandra refuses the key
+    docs["nov"] = {"pk": "pnov", "id": "nov", "qty": 1}      # no version field
+    search.bulk_index(index, docs)
+    search.refresh(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, direction="to_cassandra", alter_table=False)])
+    p = run_ce(ce_bin, cfg)
+    assert "read 40, written 38, skipped 0, rejected 2, failed 0" in p.stdout, p.stdout
+    assert "without version 1" in p.stdout, p.stdout
+    assert "documents without the version field are never read" in p.stderr
+    rows = {r.pk for r in cassandra_session.execute("SELECT pk FROM %s.items" % keyspace)}
+    assert rows == {"p%d" % i for i in range(40)} - {"p5", "p9"}
+    assert sorted(x["id"] for x in dead_letters(tmp_path)) == ["k5", "k9"]
+    assert checkpoint(tmp_path, "s1", "to_cassandra")["position_ms"] > v0 + 40
+    st = json.loads((Path(tmp_path) / "casselastic.status.json").read_text())
+    assert 1 in find_key(st, "no_version"), st
+    p = run_ce(ce_bin, cfg)
+    assert "read 0, written 0, skipped 0, rejected 0, failed 0" in p.stdout, p.stdout
+    assert len(dead_letters(tmp_path)) == 2
+
+
+def test_c2e_unconvertible_row_never_stalls(cassandra_session, keyspace, opensearch_only, ce_bin, tmp_path,
+                                           testbed_env, unique_name):
+    """C->E: a value that cannot be converted (a varint over the 10,000-digit limit) is a dead
+    letter; the other rows are indexed and the checkpoint moves past it."""
+    search = opensearch_only
+    cassandra_session.execute("CREATE TABLE %s.items (id int PRIMARY KEY, version bigint, n varint, "
+                              "date timestamp)" % keyspace, timeout=60)
+    index = unique_name("ix")
+    search.track(index)
+    v0 = now_ms() - 600000
+    ins = cassandra_session.prepare("INSERT INTO %s.items (id, version, n, date) VALUES (?, ?, ?, ?)" % keyspace)
+    import datetime
+    for i in range(1, 21):
+        n = 10 ** 10001 if i == 4 else i
+        cassandra_session.execute(ins, (i, v0 + i, n, datetime.datetime.fromtimestamp((v0 + i) / 1000,
+                                                                                     datetime.timezone.utc)))
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, direction="to_es", filter_date=True)])
+    p = run_ce(ce_bin, cfg)
+    assert "rejected 1" in p.stdout, p.stdout
+    search.refresh(index)
+    assert set(search.hits(index)) == {str(i) for i in range(1, 21)} - {"4"}
+    bad = dead_letters(tmp_path)
+    assert [x["id"] for x in bad] == ["4"] and "cannot be converted" in bad[0]["reason"], bad
+    assert checkpoint(tmp_path, "s1", "to_es")["position_ms"] > v0 + 20
+    p = run_ce(ce_bin, cfg)
+    assert "rejected 0" in p.stdout and len(dead_letters(tmp_path)) == 1, p.stdout
