@@ -88,6 +88,16 @@ sync_phase sync_phase_checkpoint(sync_pass_ctx *ctx, void *state)
     cp->last_conflicts = f.conflicts;
     cp->last_skipped = f.skipped;
     cp->last_rejected = f.rejected;
+    /* The dead letters of the items this checkpoint passes reach the disk first: one
+     * fdatasync per checkpoint, only when lines were written. */
+    if (sync_deadletter_sync(ctx->dl) != CE_OK) {
+        ce_error("sync=%s dir=%s msg=\"dead-letter file not synced; checkpoint kept\"", ctx->def->name,
+                 ctx->dir->name);
+        snprintf(ctx->res->error, sizeof ctx->res->error, "%s: dead-letter file could not be synced",
+                 ctx->dir->name);
+        ctx->rc = CE_EIO;
+        return SYNC_PHASE_DONE;
+    }
     ce_err se = sync_checkpoint_save(ctx->state_dir, ctx->def->name, ctx->dir->name, cp);
     if (se) {
         ce_error("sync=%s dir=%s msg=\"checkpoint not saved\" error=%s", ctx->def->name, ctx->dir->name,
