@@ -194,6 +194,7 @@ ce_err sync_pass_run(const sync_pass_env *env, const sync_def *d, const sync_dir
     ctx->write_cl = env->write_cl;
     ctx->res = res;
     ctx->state_dir = env->state_dir;
+    ctx->budget = env->budget;
     ctx->pass_started_ms = sync_now_ms();
     ce_err rc = start_window(ctx, env);
     if (rc == CE_OK) {
