@@ -91,6 +91,7 @@ static sync_phase e2c_plan(sync_pass_ctx *ctx, void *state)
         return SYNC_PHASE_DONE;
     json_t *props = NULL;
     e = sync_schema_evolve(ctx, &c->tp, &props);
+    sync_capture_size(ctx, &c->cap);
     e = e ? e : sync_writer_open(ctx, &c->tp, &c->w);
     e = e ? e : start_guard(ctx, c);
     if (!e)

@@ -28,13 +28,24 @@ typedef struct {
     es_search *search;
     sync_pipe *pipe;           /* the prefetch thread: the only user of search until joined */
     int64_t total;             /* hits of the search when known, else <= 0 */
+    sync_budget *budget;       /* NULL: none */
+    size_t hit_bytes;          /* budget bytes of one hit (0 without a budget) */
+    size_t page_size;          /* hits asked for a page */
+    size_t held;               /* bytes of the page the pass holds */
 } sync_capture;
+
+/* With a budget: measure a hit's bytes (a probe search of a few documents) and lower the
+ * pass's es_page_size, write_concurrency and write_batch_rows (ctx->sized) so that a page
+ * and the writes in flight each stay under share / (prefetched pages + 2). Call before the
+ * writer and the search are opened. No budget: nothing changes. */
+void sync_capture_size(sync_pass_ctx *ctx, sync_capture *cap);
 
 /* Open the search of the pass and start fetching its pages on a thread of its own. Fails
  * the pass ("search failed: ...") when the search cannot be opened. */
 ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap);
 /* The next page (an owned reference to a non-empty array of hits); *got false at the
- * end, then the search's error (if any) is returned. */
+ * end, then the search's error (if any) is returned. The page before counts in the
+ * budget until this call. */
 ce_err sync_capture_next(sync_capture *cap, struct json_t **hits, bool *got);
 /* Stop and join the fetching thread (pages not taken are released). */
 void sync_capture_stop(sync_capture *cap);
