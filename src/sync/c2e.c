@@ -45,8 +45,8 @@ static void on_rejected(c2e *c, const es_bulk_item_result *r)
     char reason[600];
     snprintf(reason, sizeof reason, "elasticsearch rejected (%d %s): %s", r->http_status,
              r->error_type ? r->error_type : "?", r->error_reason ? r->error_reason : "");
-    ce_warn("sync=%s dir=to_es msg=\"document rejected\" id=\"%s\" status=%d type=%s", ctx->def->name,
-            r->id ? r->id : "", r->http_status, r->error_type ? r->error_type : "?");
+    ce_warn("sync=%s dir=to_es msg=\"document rejected\" id=%s status=%d type=%s", ctx->def->name,
+            SYNC_LOGQ(r->id), r->http_status, SYNC_LOGQ(r->error_type ? r->error_type : "?"));
     sync_pass_dead_letter(ctx, r->id, reason, r->doc, r->doc_len);
 }
 
@@ -67,8 +67,8 @@ static void on_item(const es_bulk_item_result *r, void *ud)
     default:
         res->c2e_failed++;
         if (res->c2e_failed <= 5)
-            ce_warn("sync=%s dir=to_es msg=\"bulk item failed\" id=\"%s\" status=%d reason=\"%s\"",
-                    c->ctx->def->name, r->id ? r->id : "", r->http_status, r->error_reason ? r->error_reason : "");
+            ce_warn("sync=%s dir=to_es msg=\"bulk item failed\" id=%s status=%d reason=%s",
+                    c->ctx->def->name, SYNC_LOGQ(r->id), r->http_status, SYNC_LOGQ(r->error_reason));
         break;
     }
 }
@@ -80,8 +80,8 @@ static void dead_letter_row(sync_pass_ctx *ctx, c2e *c, const cql_value *cells, 
     ce_buf doc = CE_BUF_INIT;
     if (sync_row_doc(&c->rows.rm, cells, &doc) != CE_OK)
         ce_buf_reset(&doc);
-    ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=\"%s\" reason=\"%s\"", ctx->def->name, id ? id : "",
-            reason);
+    ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=%s reason=%s", ctx->def->name, SYNC_LOGQ(id),
+            SYNC_LOGQ(reason));
     sync_pass_dead_letter(ctx, id, reason, doc.len ? doc.data : NULL, doc.len);
     ce_buf_free(&doc);
 }
@@ -138,7 +138,7 @@ static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
          * was deleted and is being rebuilt, say) belong in it like every other row. */
         c->rows.rm.es_source_id = NULL;
         ce_info("sync=%s dir=to_es msg=\"index new or empty: rows that came from Elasticsearch are "
-                "sent too\" index=%s", d->name, d->index);
+                "sent too\" index=%s", d->name, SYNC_LOGQ(d->index));
     }
     e = e ? e : start_bulk(ctx, c);
     if (!e)

@@ -84,7 +84,7 @@ static sync_phase e2c_plan(sync_pass_ctx *ctx, void *state)
     }
     if (!exists) {
         ce_info("sync=%s dir=to_cassandra msg=\"index does not exist: nothing to read\" index=%s", d->name,
-                d->index);
+                SYNC_LOGQ(d->index));
         return SYNC_PHASE_CHECKPOINT;
     }
     if (sync_table_plan_load(ctx, &c->tp))

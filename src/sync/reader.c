@@ -83,8 +83,8 @@ static bool retry(read_loop *L, sync_scan_task *t, ce_err e)
     if (L->rc || L->stopping || t->retries >= SYNC_READ_RETRIES || e == CE_ENOMEM || refused)
         return false;
     const char *msg = cql_future_errmsg(t->f);
-    ce_warn("sync=%s dir=to_es msg=\"page read failed; retrying\" error=\"%s\" attempt=%d", L->rd->ctx->def->name,
-            msg ? msg : ce_strerror(e), t->retries + 1);
+    ce_warn("sync=%s dir=to_es msg=\"page read failed; retrying\" error=%s attempt=%d", L->rd->ctx->def->name,
+            SYNC_LOGQ(msg ? msg : ce_strerror(e)), t->retries + 1);
     t->retries++;
     L->rd->ctx->res->c2e_read_retries++;
     cql_future_free(t->f);
@@ -97,8 +97,8 @@ static void fail(read_loop *L, sync_scan_task *t, ce_err e)
 {
     if (!L->rc) {
         const char *msg = cql_future_errmsg(t->f);
-        ce_error("sync=%s dir=to_es msg=\"read failed\" error=\"%s\"", L->rd->ctx->def->name,
-                 msg ? msg : ce_strerror(e));
+        ce_error("sync=%s dir=to_es msg=\"read failed\" error=%s", L->rd->ctx->def->name,
+                 SYNC_LOGQ(msg ? msg : ce_strerror(e)));
         snprintf(L->rd->errmsg, sizeof L->rd->errmsg, "read failed: %s", msg ? msg : ce_strerror(e));
         L->rc = e;
     }

@@ -114,14 +114,15 @@ static bool add_column(sync_pass_ctx *ctx, const cql_table_meta *m, const char *
     ce_buf_free(&q);
     if (e == CE_OK) {
         ctx->res->e2c_columns_added++;
-        ce_info("sync=%s dir=to_cassandra msg=\"column added\" table=%s.%s column=\"%s\" type=%s es_type=%s",
-                ctx->def->name, m->keyspace, m->table, key, ty, sync_es_prop_type(prop));
+        ce_info("sync=%s dir=to_cassandra msg=\"column added\" table=%s.%s column=%s type=%s es_type=%s",
+                ctx->def->name, SYNC_LOGQ(m->keyspace), SYNC_LOGQ(m->table), SYNC_LOGQ(key), ty,
+                SYNC_LOGQ(sync_es_prop_type(prop)));
         return true;
     }
     if (e == CE_ESERVER && strstr(info.message, "already exist"))
         return true; /* added concurrently */
-    ce_warn("sync=%s dir=to_cassandra msg=\"cannot add column\" column=\"%s\" type=%s error=\"%s\"",
-            ctx->def->name, key, ty, e == CE_ESERVER ? info.message : ce_strerror(e));
+    ce_warn("sync=%s dir=to_cassandra msg=\"cannot add column\" column=%s type=%s error=%s",
+            ctx->def->name, SYNC_LOGQ(key), ty, SYNC_LOGQ(e == CE_ESERVER ? info.message : ce_strerror(e)));
     return false;
 }
 
@@ -154,8 +155,8 @@ ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, json_t **prop
     void *pv = NULL;
     *props = NULL;
     if (es_index_get_properties(ctx->es, ctx->def->index, &pv) != CE_OK) {
-        ce_warn("sync=%s dir=to_cassandra msg=\"cannot read the index mapping\" error=\"%s\"", ctx->def->name,
-                es_client_errmsg(ctx->es));
+        ce_warn("sync=%s dir=to_cassandra msg=\"cannot read the index mapping\" error=%s", ctx->def->name,
+                SYNC_LOGQ(es_client_errmsg(ctx->es)));
         return CE_OK;
     }
     *props = pv;
@@ -175,8 +176,8 @@ void sync_schema_note_conflicts(sync_pass_ctx *ctx, const json_t *props, const s
         char what[400];
         snprintf(what, sizeof what, "field \"%s\" (%s) does not fit column type", dm->names[i],
                  sync_es_prop_type(prop));
-        ce_warn("sync=%s dir=to_cassandra msg=\"type conflict: field skipped\" field=\"%s\" es_type=%s",
-                ctx->def->name, dm->names[i], sync_es_prop_type(prop));
+        ce_warn("sync=%s dir=to_cassandra msg=\"type conflict: field skipped\" field=%s es_type=%s",
+                ctx->def->name, SYNC_LOGQ(dm->names[i]), SYNC_LOGQ(sync_es_prop_type(prop)));
         sync_result_set_error(ctx->res, "type conflict: %s; field skipped", what);
     }
 }

@@ -29,8 +29,14 @@
 #include "sync/engine.h"
 #include "sync/mapping.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 struct json_t; /* jansson's, for the values that cross these interfaces */
+
+/* A log value from outside (an _id, a server's error text, a field or index name) quoted
+ * and escaped for logfmt (ce_log_quote) in a buffer that lives as long as the statement's
+ * block: use it as the argument of a bare %s (key=%s, no quotes around). */
+#define SYNC_LOGQ(s) ce_log_quote((char[CE_LOG_QUOTE_MAX]){0}, CE_LOG_QUOTE_MAX, (s))
 
 /* ---------------------------------------------------------------- window.c */
 
