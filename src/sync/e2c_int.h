@@ -58,9 +58,16 @@ void sync_capture_close(sync_capture *cap);
  * Read the index mapping (*props: an owned reference, NULL when it cannot be read) and,
  * when alter_table allows, add a typed column (ALTER TABLE ADD) for each field the table
  * lacks, the source field included; then re-read the table plan until the new columns
- * show. Fails only when the table plan cannot be read again.
+ * show. Fails only when the table plan cannot be read again. A field whose name cannot be
+ * a column (sync_column_name_refusal) or beyond max_new_columns is not added: *refused
+ * (an owned object field -> reason, NULL when none) lists them, and they are taken out
+ * of *props.
  */
-ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, struct json_t **props);
+ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, struct json_t **props,
+                          struct json_t **refused);
+/* NULL when an index field called name may become a Cassandra column: 1 to 128 bytes of
+ * ASCII letters, digits and '_'; else why not (a static text). */
+const char *sync_column_name_refusal(const char *name);
 /* Mark skip[i] for each column whose index field cannot be written into its type (and
  * report it in the pass result, which does not fail the pass). */
 void sync_schema_note_conflicts(sync_pass_ctx *ctx, const struct json_t *props, const sync_docmap *dm,
