@@ -192,9 +192,11 @@ static const cli_config_key keys[] = {
     {.path = "syncs[].overlap_ms", .type = CFG_T_INT64, .flags = CFG_F_IN_SYNC, S(overlap_ms), .def = "60000", .min = 0,
      .max = 86400000, .help = "Each window starts this much before the checkpoint (late writes, clock skew)."},
     {.path = "syncs[].page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(page_size), .def = "5000", .min = 1,
-     .max = 100000, .help = "Cassandra rows per page."},
+     .max = 100000, .help = "Cassandra rows per page at most (fewer when rows are large: pages are sized by "
+                               "their measured bytes to fit memory_limit_mb)."},
     {.path = "syncs[].es_page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(es_page_size), .def = "2000", .min = 1,
-     .max = 10000, .help = "Documents per Elasticsearch search page (three pages are in memory at once: lower it for large documents)."},
+     .max = 10000, .help = "Documents per Elasticsearch search page at most (fewer when documents are large: a probe of "
+             "a few documents sizes the page to fit memory_limit_mb)."},
     {.path = "syncs[].bulk_max_docs", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(bulk_max_docs), .def = "5000",
      .min = 1, .max = 100000, .help = "Documents per bulk request at most."},
     {.path = "syncs[].bulk_max_bytes", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(bulk_max_bytes), .def = "5242880",
