@@ -2,8 +2,11 @@
 `memory_limit_mb: 128` are all synced both ways, and the casselastic process's peak RSS
 (Maximum resident set size of /usr/bin/time -v) stays under 128 MB.
 
-Checked with the official drivers (cassandra-driver, opensearch-py).
+Checked with the official drivers (cassandra-driver, opensearch-py). The sizes can be
+changed for a measurement (docs/performance.md, "Memory budget"): CE_MEM_ROW_MB (8),
+CE_MEM_ROWS (20), CE_MEM_LIMIT_MB (128).
 """
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -12,9 +15,9 @@ import pytest
 
 from test_sync_engine import now_ms, opensearch_only, rows_by_id, search, sync_def, write_config  # noqa: F401
 
-ROW_BYTES = 8 << 20
-ROWS = 20          # 160 MB of payload: more than the budget
-LIMIT_MB = 128
+ROW_BYTES = int(os.environ.get("CE_MEM_ROW_MB", "8")) << 20
+ROWS = int(os.environ.get("CE_MEM_ROWS", "20"))  # 160 MB of payload: more than the budget
+LIMIT_MB = int(os.environ.get("CE_MEM_LIMIT_MB", "128"))
 
 
 def run_measured(ce_bin, cfg):
@@ -60,7 +63,8 @@ def test_big_rows_c2e_under_the_budget(cassandra_session, keyspace, opensearch_o
     assert search.count(index) == ROWS
     got = search.c.get(index=index, id="7")["_source"]
     assert got["text"] == payload(7)
-    print("C->E rows of 8 MB: peak RSS %.1f MB (memory_limit_mb %d)" % (peak, LIMIT_MB))
+    print("C->E %d rows of %d MB: peak RSS %.1f MB (memory_limit_mb %d)"
+          % (ROWS, ROW_BYTES >> 20, peak, LIMIT_MB))
     assert peak <= LIMIT_MB, "peak RSS %.1f MB" % peak
 
 
@@ -86,5 +90,6 @@ def test_big_documents_e2c_under_the_budget(cassandra_session, keyspace, opensea
     for i in range(ROWS):
         row = cassandra_session.execute(sel, (i,), timeout=60).one()
         assert row is not None and row.text == payload(i), i
-    print("E->C documents of 8 MB: peak RSS %.1f MB (memory_limit_mb %d)" % (peak, LIMIT_MB))
+    print("E->C %d documents of %d MB: peak RSS %.1f MB (memory_limit_mb %d)"
+          % (ROWS, ROW_BYTES >> 20, peak, LIMIT_MB))
     assert peak <= LIMIT_MB, "peak RSS %.1f MB" % peak
