@@ -14,9 +14,10 @@
  *
  * Memory (with a budget): a probe of a few documents measures the bytes of a hit; the page
  * size, the Cassandra writes in flight (they keep their hits) and the rows of a batch are
- * lowered so that a page stays under share / (prefetched pages + 2). Each page takes its
- * bytes from the budget before it is fetched (the thread holds nothing else then, so it
- * may wait) and gives them back when the pass asks for the next page.
+ * lowered so that a page stays under a part = share / (prefetched pages + 2); two parts are
+ * reserved (the writes in flight, the response being parsed). Each page takes its bytes
+ * from the budget before it is fetched (the thread holds nothing else then, so it may
+ * wait) and gives them back when the pass asks for the next page.
  */
 #include "sync/e2c_int.h"
 
@@ -59,12 +60,19 @@ static ce_err fetch_main(sync_pipe *p, void *ud)
     for (;;) {
         size_t est = cap->page_size * cap->hit_bytes;
         sync_budget_acquire(cap->budget, est);
+        if (cap->budget && sync_pipe_stopped(p)) {
+            sync_budget_release(cap->budget, est);
+            return CE_OK;
+        }
         void *hv = NULL;
         ce_err e = es_search_next(cap->search, &hv);
         fetched_page page = {json_incref((json_t *)hv), es_search_total(cap->search), est, cap->budget};
         size_t n = page.hits ? json_array_size(page.hits) : 0;
-        sync_budget_release(cap->budget, est - n * cap->hit_bytes);
         page.bytes = n * cap->hit_bytes;
+        if (page.bytes < est)
+            sync_budget_release(cap->budget, est - page.bytes);
+        else
+            sync_budget_force(cap->budget, page.bytes - est);
         if (e || n == 0) {
             json_decref(page.hits);
             sync_budget_release(cap->budget, page.bytes);
@@ -118,7 +126,11 @@ void sync_capture_size(sync_pass_ctx *ctx, sync_capture *cap)
     if (!ctx->budget)
         return;
     size_t hb = probe_hit_bytes(ctx) * SYNC_HIT_PARSE_FACTOR + 1;
-    size_t fit = sync_budget_share(ctx->budget) / (SYNC_PREFETCH_PAGES + 2) / hb;
+    size_t part = sync_budget_share(ctx->budget) / (SYNC_PREFETCH_PAGES + 2), fit = part / hb;
+    /* Two parts are not pages': the writes in flight (they keep their documents, and their
+     * requests hold a copy until sent) and the search's response text while it is parsed. */
+    cap->reserved = 2 * part;
+    sync_budget_reserve(ctx->budget, cap->reserved);
     sync_def *d = &ctx->sized;
     bool lowered = lower_to(&d->es_page_size, fit);
     lowered |= lower_to(&d->write_batch_rows, fit);
@@ -180,6 +192,8 @@ void sync_capture_stop(sync_capture *cap)
 void sync_capture_close(sync_capture *cap)
 {
     sync_capture_stop(cap);
+    sync_budget_unreserve(cap->budget, cap->reserved);
+    cap->reserved = 0;
     es_search_close(cap->search);
     cap->search = NULL;
 }

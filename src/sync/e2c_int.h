@@ -32,11 +32,13 @@ typedef struct {
     size_t hit_bytes;          /* budget bytes of one hit (0 without a budget) */
     size_t page_size;          /* hits asked for a page */
     size_t held;               /* bytes of the page the pass holds */
+    size_t reserved;           /* budget reserved for the writes and the response text */
 } sync_capture;
 
 /* With a budget: measure a hit's bytes (a probe search of a few documents) and lower the
  * pass's es_page_size, write_concurrency and write_batch_rows (ctx->sized) so that a page
- * and the writes in flight each stay under share / (prefetched pages + 2). Call before the
+ * and the writes in flight each stay under share / (prefetched pages + 2), and reserve two
+ * such parts (the writes, the response text) until sync_capture_close. Call before the
  * writer and the search are opened. No budget: nothing changes. */
 void sync_capture_size(sync_pass_ctx *ctx, sync_capture *cap);
 

@@ -109,7 +109,9 @@ static void fail(read_loop *L, sync_scan_task *t, ce_err e)
 }
 
 /* The rows and bytes of the next request: page_size rows without a budget; with one, a
- * single row until a row was measured, then what keeps a page under its part. */
+ * single row until a row was measured (a probe: requests of one row each, so even rows
+ * larger than the budget cannot come six pages at a time), then what keeps a page under
+ * its part. */
 static void page_plan(const read_loop *L, int32_t *rows, size_t *bytes)
 {
     int32_t max = L->rd->ctx->def->page_size;
@@ -144,20 +146,24 @@ static sync_scan_task *next_task(read_loop *L, bool take)
     return take ? &s->tasks[L->next++] : &s->tasks[L->next];
 }
 
-/* Send what may be sent: up to SYNC_READ_INFLIGHT requests, one while no row was measured,
- * each only when its page fits in the budget (waiting for room when nothing is in flight). */
+/* Send what may be sent: up to SYNC_READ_INFLIGHT requests, each only when its page fits
+ * in the budget (waiting for room when nothing is in flight; a stop while waiting ends it). */
 static void fill(read_loop *L)
 {
     while (!L->stopping && !L->rc && L->count < SYNC_READ_INFLIGHT && next_task(L, false)) {
-        if (L->budget && L->row_bytes == 0 && L->count > 0)
-            break;
         int32_t rows;
         size_t bytes;
         page_plan(L, &rows, &bytes);
-        if (L->count == 0)
+        if (L->count == 0) {
             sync_budget_acquire(L->budget, bytes);
-        else if (!sync_budget_try_acquire(L->budget, bytes))
+            if (L->budget && sync_pipe_stopped(L->pipe)) {
+                sync_budget_release(L->budget, bytes);
+                L->stopping = true;
+                break;
+            }
+        } else if (!sync_budget_try_acquire(L->budget, bytes)) {
             break;
+        }
         sync_scan_task *t = next_task(L, true);
         t->rows = rows;
         t->held = bytes;
