@@ -109,9 +109,8 @@ static void fail(read_loop *L, sync_scan_task *t, ce_err e)
 }
 
 /* The rows and bytes of the next request: page_size rows without a budget; with one, a
- * single row until a row was measured (a probe: requests of one row each, so even rows
- * larger than the budget cannot come six pages at a time), then what keeps a page under
- * its part. */
+ * single row until a row was measured (unknown rows come a few at a time, never a page of
+ * page_size of them), then what keeps a page under its part. */
 static void page_plan(const read_loop *L, int32_t *rows, size_t *bytes)
 {
     int32_t max = L->rd->ctx->def->page_size;
