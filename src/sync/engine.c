@@ -16,6 +16,8 @@
 #include "sync/sync_int.h"
 #include "util/log.h"
 
+#define SYNC_BUDGET_BASE ((size_t)16 << 20) /* memory_limit_mb's part for the process itself */
+
 struct sync_engine {
     const sync_config *cfg;
     cql_session *cql;
@@ -159,9 +161,13 @@ ce_err sync_engine_new(const sync_config *cfg, sync_engine **out)
         return CE_ENOMEM;
     *out = e;
     e->cfg = cfg;
-    if (cfg->memory_limit_mb > 0 &&
-        sync_budget_new((size_t)cfg->memory_limit_mb << 20, &e->budget) != CE_OK)
-        return CE_ENOMEM;
+    if (cfg->memory_limit_mb > 0) {
+        size_t limit = (size_t)cfg->memory_limit_mb << 20;
+        if (sync_budget_new(limit, &e->budget) != CE_OK)
+            return CE_ENOMEM;
+        /* the process itself: code, libraries, connection and TLS buffers */
+        sync_budget_reserve(e->budget, SYNC_BUDGET_BASE < limit / 4 ? SYNC_BUDGET_BASE : limit / 4);
+    }
     set_config_dir(e, cfg->config_path);
     e->read_cl = e->write_cl = CQL_CONSISTENCY_LOCAL_QUORUM;
     if (parse_consistency(cfg->cassandra.read_consistency, &e->read_cl) ||

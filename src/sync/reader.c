@@ -25,6 +25,7 @@
 #define SYNC_READ_INFLIGHT 6   /* page requests in flight */
 #define SYNC_READ_QUEUE 3      /* pages read and not yet converted */
 #define SYNC_READ_RETRIES 3
+#define SYNC_PAGE_COST 2       /* budget bytes per byte of a page's body */
 
 /* The reader thread's own bookkeeping: a FIFO of the tasks in flight, the tasks whose next
  * page waits for room in the budget, and the rows' measured size. */
@@ -170,10 +171,12 @@ static void fill(read_loop *L)
     }
 }
 
-/* Count a page's real bytes in place of its estimate and learn the rows' size. */
+/* Count a page's real bytes in place of its estimate and learn the rows' size. A page
+ * costs about twice its body: the decoder assembled it in a buffer grown by doubling, and
+ * its rows become documents in the bulk body while it is held. */
 static size_t measure(read_loop *L, sync_scan_task *t, const cql_result *r)
 {
-    size_t actual = cql_result_size(r), nrows = cql_result_row_count(r);
+    size_t actual = cql_result_size(r) * SYNC_PAGE_COST, nrows = cql_result_row_count(r);
     if (actual > t->held)
         sync_budget_force(L->budget, actual - t->held);
     else

@@ -4,7 +4,7 @@
 
 Checked with the official drivers (cassandra-driver, opensearch-py). The sizes can be
 changed for a measurement (docs/performance.md, "Memory budget"): CE_MEM_ROW_MB (8),
-CE_MEM_ROWS (20), CE_MEM_LIMIT_MB (128).
+CE_MEM_ROWS (17), CE_MEM_LIMIT_MB (128).
 """
 import os
 import re
@@ -16,7 +16,7 @@ import pytest
 from test_sync_engine import now_ms, opensearch_only, rows_by_id, search, sync_def, write_config  # noqa: F401
 
 ROW_BYTES = int(os.environ.get("CE_MEM_ROW_MB", "8")) << 20
-ROWS = int(os.environ.get("CE_MEM_ROWS", "20"))  # 160 MB of payload: more than the budget
+ROWS = int(os.environ.get("CE_MEM_ROWS", "17"))  # 136 MB of payload: more than the budget
 LIMIT_MB = int(os.environ.get("CE_MEM_LIMIT_MB", "128"))
 
 
@@ -56,7 +56,9 @@ def test_big_rows_c2e_under_the_budget(cassandra_session, keyspace, opensearch_o
     for i in range(ROWS):
         cassandra_session.execute(ins, (i, v + i, payload(i)), timeout=60)
     cfg = write_config(tmp_path, testbed_env, search.url,
-                       [sync_def("big", keyspace, "items", index, direction="to_es")],
+                       # one token range: every row in one scan, so only the budget keeps a
+                       # page of page_size (5000) rows, the whole table, from coming at once
+                       [sync_def("big", keyspace, "items", index, direction="to_es", scan_ranges=1)],
                        memory_limit_mb=LIMIT_MB)
     _, peak = run_measured(ce_bin, cfg)
     search.refresh(index)
