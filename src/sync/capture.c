@@ -26,7 +26,7 @@
 #include "util/log.h"
 
 #define SYNC_PREFETCH_PAGES 2
-#define SYNC_PROBE_HITS 4
+#define SYNC_PROBE_HITS 2  /* few: the probe itself is outside the budget */
 #define SYNC_HIT_PARSE_FACTOR 2  /* a parsed hit and its response text live together */
 
 static void query_version_window(const sync_pass_ctx *ctx, es_search_opts *so)
