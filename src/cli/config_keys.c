@@ -64,6 +64,11 @@ static const cli_config_key keys[] = {
      .enum_values = log_format_values,
      .help = "logfmt: `ts=... level=info msg=\"...\" key=value` lines; json: one JSON object a line with "
              "ts, level, msg and the other pairs as fields (unquoted numbers as JSON numbers)."},
+    {.path = "memory_limit_mb", .type = CFG_T_INT, R(memory_limit_mb), .def = "256", .min = 16, .max = 1048576,
+     .help = "MiB for everything a sync has in flight together: Cassandra pages being read and queued, "
+             "Elasticsearch pages prefetched, bulk bodies. Page sizes shrink (by measured row and "
+             "document bytes) and readers wait to stay under it; one row or document larger than the "
+             "whole budget still passes, alone. The process's own code and libraries come on top."},
     {.path = "metrics_listen", .type = CFG_T_STRING, R(metrics_listen), .def_doc = "none: no HTTP server",
      .help = "Address of the Prometheus /metrics and the /healthz probe of `run`: \"host:port\", "
              "\"[v6addr]:port\" or \":port\" (every address). `run --metrics-listen` overrides it; "
@@ -191,9 +196,11 @@ static const cli_config_key keys[] = {
     {.path = "syncs[].overlap_ms", .type = CFG_T_INT64, .flags = CFG_F_IN_SYNC, S(overlap_ms), .def = "60000", .min = 0,
      .max = 86400000, .help = "Each window starts this much before the checkpoint (late writes, clock skew)."},
     {.path = "syncs[].page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(page_size), .def = "5000", .min = 1,
-     .max = 100000, .help = "Cassandra rows per page."},
+     .max = 100000, .help = "Cassandra rows per page at most (fewer when rows are large: pages are sized by "
+                               "their measured bytes to fit memory_limit_mb)."},
     {.path = "syncs[].es_page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(es_page_size), .def = "2000", .min = 1,
-     .max = 10000, .help = "Documents per Elasticsearch search page (three pages are in memory at once: lower it for large documents)."},
+     .max = 10000, .help = "Documents per Elasticsearch search page at most (fewer when documents are large: a probe of "
+             "a few documents sizes the page to fit memory_limit_mb)."},
     {.path = "syncs[].bulk_max_docs", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(bulk_max_docs), .def = "5000",
      .min = 1, .max = 100000, .help = "Documents per bulk request at most."},
     {.path = "syncs[].bulk_max_bytes", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(bulk_max_bytes), .def = "5242880",
@@ -215,6 +222,12 @@ static const cli_config_key keys[] = {
      .help = "Create the index when it does not exist."},
     {.path = "syncs[].alter_table", .type = CFG_T_BOOL, .flags = CFG_F_IN_SYNC, S(alter_table), .def = "true",
      .help = "Add Cassandra columns for new Elasticsearch fields."},
+    {.path = "syncs[].max_new_columns", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(max_new_columns), .def = "20",
+     .min = 1, .max = 1000,
+     .help = "Elasticsearch -> Cassandra: columns one pass may add (alter_table). Fields beyond it, and "
+             "field names that cannot be columns (longer than 128 bytes, or other characters than "
+             "letters, digits and _), are not added: the documents carrying them go to the dead "
+             "letters with the reason; the others sync."},
     {.path = "syncs[].cassandra", .type = CFG_T_OBJECT, .flags = CFG_F_REQUIRED | CFG_F_IN_SYNC, NOFIELD,
      .help = "The Cassandra side of the sync."},
     {.path = "syncs[].cassandra.table", .type = CFG_T_STRING, .flags = CFG_F_REQUIRED | CFG_F_IN_SYNC, S(table),

@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <openssl/err.h>
@@ -68,10 +69,24 @@ void cql_conn_fail(cql_conn *c, ce_err e, const char *fmt, ...)
     c->cb.on_lost(c->cb.owner, c, e);
 }
 
+/* Overwrite the encoder's buffers, where the SASL PLAIN response (user and password in
+ * clear) was built and sent from; the bytes are gone once the server answered it. */
+static void wipe_auth(cql_conn *c)
+{
+    if (!c->auth_unwiped)
+        return;
+    if (c->enc.out.data)
+        explicit_bzero(c->enc.out.data, c->enc.out.cap);
+    if (c->enc.env.data)
+        explicit_bzero(c->enc.env.data, c->enc.env.cap);
+    c->auth_unwiped = false;
+}
+
 void cql_conn_free(cql_conn *c)
 {
     if (!c)
         return;
+    wipe_auth(c);
     if (c->ssl)
         SSL_free(c->ssl);
     if (c->fd >= 0)
@@ -250,6 +265,7 @@ static void on_handshake_msg(cql_conn *c, cql_msg *m)
                 return;
             }
             e = send_simple(c, CQL_OP_AUTH_RESPONSE, 0, body_auth);
+            c->auth_unwiped = true;
             if (e)
                 cql_conn_fail(c, e, "cannot encode AUTH_RESPONSE");
             else
@@ -258,6 +274,7 @@ static void on_handshake_msg(cql_conn *c, cql_msg *m)
         }
         break;
     case CS_AUTH:
+        wipe_auth(c); /* answered: the response was sent whole and nothing else is queued */
         if (m->opcode == CQL_OP_AUTH_SUCCESS) {
             after_auth(c);
             return;

@@ -147,6 +147,9 @@ const cql_type *cql_result_column_type(const cql_result *r, size_t col);
 /* Index of a column by name, or -1. */
 int cql_result_column_index(const cql_result *r, const char *name);
 size_t cql_result_row_count(const cql_result *r);
+/* Bytes the result holds (its response body and its row index): what a memory budget
+ * counts for it. */
+size_t cql_result_size(const cql_result *r);
 /* The cell at (row, col): bytes point into the result (valid until it is freed). */
 cql_value cql_result_cell(const cql_result *r, size_t row, size_t col);
 bool cql_result_has_more_pages(const cql_result *r);

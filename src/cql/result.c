@@ -413,6 +413,13 @@ int cql_result_column_index(const cql_result *r, const char *name)
 
 size_t cql_result_row_count(const cql_result *r) { return r->nrows; }
 
+size_t cql_result_size(const cql_result *r)
+{
+    if (!r)
+        return 0;
+    return sizeof *r + r->body_len + r->nrows * cql_result_column_count(r) * sizeof(uint32_t);
+}
+
 cql_value cql_result_cell(const cql_result *r, size_t row, size_t col)
 {
     cql_value v = {NULL, CQL_NULL};

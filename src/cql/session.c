@@ -967,6 +967,8 @@ void cql_session_free(cql_session *s)
         SSL_CTX_free(s->ssl_ctx);
     free(s->ks_copy);
     free(s->user_copy);
+    if (s->pass_copy)
+        explicit_bzero(s->pass_copy, strlen(s->pass_copy));
     free(s->pass_copy);
     free(s->ca_copy);
     free(s->cert_copy);

@@ -165,6 +165,7 @@ struct cql_conn {
     int64_t heartbeat_sent; /* 0 = none outstanding */
     bool registered;
     bool version_rejected;  /* server refused our protocol version */
+    bool auth_unwiped;      /* the SASL PLAIN response (the password) may still be in enc */
     char errmsg[256];
 };
 

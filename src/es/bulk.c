@@ -369,7 +369,7 @@ static void bulk_done(es_req *h, void *ud)
     if (h->err) {
         /* The transport already retried connection errors and failed over. */
         bulk_set_error(b, h->err, "bulk: %s", h->errmsg);
-        ce_warn("msg=\"es bulk request failed\" items=%zu error=\"%s\"", r->nitems, h->errmsg);
+        ce_warn("msg=\"es bulk request failed\" items=%zu error=%s", r->nitems, ES_LOGQ(h->errmsg));
         report_all_failed(b, r, 0, "transport_error", h->errmsg);
     } else if (h->status == 200) {
         r->nretry = 0;

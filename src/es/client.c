@@ -245,7 +245,7 @@ static void client_warn_security(const es_client *c, const es_client_opts *o)
             continue;
         char red[256];
         es_url_redact(c->urls[i], red, sizeof red);
-        ce_warn("msg=\"es credentials sent without TLS\" url=\"%s\"", red);
+        ce_warn("msg=\"es credentials sent without TLS\" url=%s", ES_LOGQ(red));
     }
 }
 
@@ -254,9 +254,9 @@ static void client_log_connected(const es_client *c)
     const es_caps *k = &c->caps;
     char red[256];
     es_url_redact(c->urls[0], red, sizeof red);
-    ce_info("msg=\"es connected\" url=\"%s\" flavor=%s version=%s types=%d pit=%d "
+    ce_info("msg=\"es connected\" url=%s flavor=%s version=%s types=%d pit=%d "
             "shard_doc_sort=%d track_total_hits=%d knn_plugin=%d seq_no=%d",
-            red, k->flavor == ES_FLAVOR_OPENSEARCH ? "opensearch" : "elasticsearch", c->version,
+            ES_LOGQ(red), k->flavor == ES_FLAVOR_OPENSEARCH ? "opensearch" : "elasticsearch", c->version,
             (int)k->has_types, (int)k->pit, (int)k->shard_doc_sort, (int)k->track_total_hits,
             (int)k->knn_plugin, (int)k->seq_no);
 }

@@ -15,6 +15,12 @@
 
 #include "es/es.h"
 #include "util/buf.h"
+#include "util/log.h"
+
+/* A log value from outside (a server's text, an index name, a URL) quoted and escaped for
+ * logfmt (ce_log_quote) in a buffer living as long as the statement's block: the argument
+ * of a bare %s (key=%s). */
+#define ES_LOGQ(s) ce_log_quote((char[CE_LOG_QUOTE_MAX]){0}, CE_LOG_QUOTE_MAX, (s))
 
 typedef struct es_req es_req;
 typedef void (*es_req_done_fn)(es_req *r, void *ud);

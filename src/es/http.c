@@ -355,10 +355,10 @@ static void attempt_done(es_client *c, es_req *r, CURLcode rc)
     char red[512], full[512];
     snprintf(full, sizeof full, "%s%.*s", c->urls[r->url_idx], (int)r->path.len, r->path.data);
     es_url_redact(full, red, sizeof red);
-    ce_debug("msg=\"es request\" method=%s url=\"%s\" status=%ld ms=%llu bytes=%zu gzip=%d "
-             "attempt=%d error=\"%s\"",
-             r->method, red, st, (unsigned long long)ms, r->gz_on ? r->gz.len : r->body_len,
-             (int)r->gz_on, r->attempts, rc ? curl_easy_strerror(rc) : "");
+    ce_debug("msg=\"es request\" method=%s url=%s status=%ld ms=%llu bytes=%zu gzip=%d "
+             "attempt=%d error=%s",
+             r->method, ES_LOGQ(red), st, (unsigned long long)ms, r->gz_on ? r->gz.len : r->body_len,
+             (int)r->gz_on, r->attempts, ES_LOGQ(rc ? curl_easy_strerror(rc) : ""));
     int maxr = c->opts.max_retries;
 
     if (rc != CURLE_OK) {
@@ -375,13 +375,13 @@ static void attempt_done(es_client *c, es_req *r, CURLcode rc)
         if (curl_is_retryable(rc) && r->attempts <= maxr) {
             if (c->nurls > 1 && c->url_cur == r->url_idx) {
                 c->url_cur = (r->url_idx + 1) % (int)c->nurls;
-                ce_warn("msg=\"es node failed, failing over\" url=\"%s\" error=\"%s\"", red,
-                        curl_easy_strerror(rc));
+                ce_warn("msg=\"es node failed, failing over\" url=%s error=%s", ES_LOGQ(red),
+                        ES_LOGQ(curl_easy_strerror(rc)));
             }
             r->conn_fail_round++;
             int delay = (size_t)r->conn_fail_round < c->nurls ? 0 : es_backoff_ms(c, r->attempts);
-            ce_warn("msg=\"es request failed, retrying\" method=%s url=\"%s\" error=\"%s\" attempt=%d delay_ms=%d",
-                    r->method, red, curl_easy_strerror(rc), r->attempts, delay);
+            ce_warn("msg=\"es request failed, retrying\" method=%s url=%s error=%s attempt=%d delay_ms=%d",
+                    r->method, ES_LOGQ(red), ES_LOGQ(curl_easy_strerror(rc)), r->attempts, delay);
             wait_push(c, r, delay);
             return;
         }
@@ -408,8 +408,8 @@ static void attempt_done(es_client *c, es_req *r, CURLcode rc)
     }
     if (r->retry_status && status_is_retryable(st) && r->attempts <= maxr) {
         int delay = es_backoff_ms(c, r->attempts);
-        ce_warn("msg=\"es request answered retryable status, retrying\" method=%s url=\"%s\" status=%ld attempt=%d delay_ms=%d",
-                r->method, red, st, r->attempts, delay);
+        ce_warn("msg=\"es request answered retryable status, retrying\" method=%s url=%s status=%ld attempt=%d delay_ms=%d",
+                r->method, ES_LOGQ(red), st, r->attempts, delay);
         wait_push(c, r, delay);
         return;
     }

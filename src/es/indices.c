@@ -124,7 +124,7 @@ ce_err es_index_create(es_client *c, const char *index, const char *body, bool *
     if (st == 200 || st == 201) {
         if (created)
             *created = true;
-        ce_info("msg=\"es index created\" index=\"%s\"", index);
+        ce_info("msg=\"es index created\" index=%s", ES_LOGQ(index));
         goto out;
     }
     if (st == 400) {
@@ -317,10 +317,10 @@ ce_err es_index_bulk_load_begin(es_client *c, const char *index, es_index_settin
         es_index_settings_free(s);
         goto out;
     }
-    ce_info("msg=\"es bulk-load settings on\" index=\"%s\" saved_refresh_interval=%s "
+    ce_info("msg=\"es bulk-load settings on\" index=%s saved_refresh_interval=%s "
             "saved_replicas=%s",
-            index, s->refresh_interval ? s->refresh_interval : "default",
-            s->number_of_replicas ? s->number_of_replicas : "default");
+            ES_LOGQ(index), ES_LOGQ(s->refresh_interval ? s->refresh_interval : "default"),
+            ES_LOGQ(s->number_of_replicas ? s->number_of_replicas : "default"));
     *saved = s;
 out:
     ce_buf_free(&resp);
@@ -333,6 +333,6 @@ ce_err es_index_restore_settings(es_client *c, const char *index, const es_index
         return CE_OK;
     ce_err e = put_settings(c, index, saved->refresh_interval, saved->number_of_replicas);
     if (!e)
-        ce_info("msg=\"es settings restored\" index=\"%s\"", index);
+        ce_info("msg=\"es settings restored\" index=%s", ES_LOGQ(index));
     return e;
 }

@@ -34,6 +34,7 @@ typedef struct {
     const char *type;            /* mapping type for servers that have them */
     ce_buf id, scratch, err;
     uint64_t scanned;
+    size_t bulk_reserved;        /* budget reserved for the bulk bodies */
     double es_wait_s;            /* time blocked on Elasticsearch (debug log) */
 } c2e;
 
@@ -44,8 +45,8 @@ static void on_rejected(c2e *c, const es_bulk_item_result *r)
     char reason[600];
     snprintf(reason, sizeof reason, "elasticsearch rejected (%d %s): %s", r->http_status,
              r->error_type ? r->error_type : "?", r->error_reason ? r->error_reason : "");
-    ce_warn("sync=%s dir=to_es msg=\"document rejected\" id=\"%s\" status=%d type=%s", ctx->def->name,
-            r->id ? r->id : "", r->http_status, r->error_type ? r->error_type : "?");
+    ce_warn("sync=%s dir=to_es msg=\"document rejected\" id=%s status=%d type=%s", ctx->def->name,
+            SYNC_LOGQ(r->id), r->http_status, SYNC_LOGQ(r->error_type ? r->error_type : "?"));
     sync_pass_dead_letter(ctx, r->id, reason, r->doc, r->doc_len);
 }
 
@@ -66,8 +67,8 @@ static void on_item(const es_bulk_item_result *r, void *ud)
     default:
         res->c2e_failed++;
         if (res->c2e_failed <= 5)
-            ce_warn("sync=%s dir=to_es msg=\"bulk item failed\" id=\"%s\" status=%d reason=\"%s\"",
-                    c->ctx->def->name, r->id ? r->id : "", r->http_status, r->error_reason ? r->error_reason : "");
+            ce_warn("sync=%s dir=to_es msg=\"bulk item failed\" id=%s status=%d reason=%s",
+                    c->ctx->def->name, SYNC_LOGQ(r->id), r->http_status, SYNC_LOGQ(r->error_reason));
         break;
     }
 }
@@ -79,17 +80,37 @@ static void dead_letter_row(sync_pass_ctx *ctx, c2e *c, const cql_value *cells, 
     ce_buf doc = CE_BUF_INIT;
     if (sync_row_doc(&c->rows.rm, cells, &doc) != CE_OK)
         ce_buf_reset(&doc);
-    ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=\"%s\" reason=\"%s\"", ctx->def->name, id ? id : "",
-            reason);
+    ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=%s reason=%s", ctx->def->name, SYNC_LOGQ(id),
+            SYNC_LOGQ(reason));
     sync_pass_dead_letter(ctx, id, reason, doc.len ? doc.data : NULL, doc.len);
     ce_buf_free(&doc);
+}
+
+/* The bulk bodies' part of the budget: bulk_max_bytes x (bulk_concurrency + 1) (the
+ * bodies in flight and the one being built), at most a quarter of the budget: a larger
+ * bulk_max_bytes is lowered for the pass. Returns the body size to use. */
+static size_t reserve_bulk(sync_pass_ctx *ctx, c2e *c)
+{
+    size_t max = (size_t)ctx->def->bulk_max_bytes, bodies = (size_t)ctx->def->bulk_concurrency + 1;
+    size_t limit = sync_budget_limit(ctx->budget);
+    if (!ctx->budget)
+        return max;
+    if (max * bodies > limit / 4) {
+        size_t fit = limit / 4 / bodies;
+        ce_info("sync=%s dir=to_es msg=\"bulk_max_bytes lowered to fit memory_limit_mb\" bulk_max_bytes=%zu "
+                "was=%zu", ctx->def->name, fit, max);
+        max = fit;
+    }
+    c->bulk_reserved = max * bodies;
+    sync_budget_reserve(ctx->budget, c->bulk_reserved);
+    return max;
 }
 
 static ce_err start_bulk(sync_pass_ctx *ctx, c2e *c)
 {
     es_bulk_opts bo;
     es_bulk_opts_init(&bo);
-    bo.max_bytes = (size_t)ctx->def->bulk_max_bytes;
+    bo.max_bytes = reserve_bulk(ctx, c);
     bo.max_docs = (size_t)ctx->def->bulk_max_docs;
     bo.concurrency = ctx->def->bulk_concurrency;
     bo.on_result = on_item;
@@ -117,7 +138,7 @@ static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
          * was deleted and is being rebuilt, say) belong in it like every other row. */
         c->rows.rm.es_source_id = NULL;
         ce_info("sync=%s dir=to_es msg=\"index new or empty: rows that came from Elasticsearch are "
-                "sent too\" index=%s", d->name, d->index);
+                "sent too\" index=%s", d->name, SYNC_LOGQ(d->index));
     }
     e = e ? e : start_bulk(ctx, c);
     if (!e)
@@ -212,8 +233,7 @@ static sync_phase c2e_convert(sync_pass_ctx *ctx, void *state)
 static sync_phase c2e_write(sync_pass_ctx *ctx, void *state)
 {
     c2e *c = state;
-    cql_result_free(c->page.result);
-    c->page.result = NULL;
+    sync_page_release(&c->page);
     c->tasks_done += c->page.task_done;
     if (ctx->rc || sync_stop_requested(ctx))
         sync_reader_stop(&c->reader); /* pages already read are still taken (and released) */
@@ -260,10 +280,10 @@ static sync_phase c2e_finish(sync_pass_ctx *ctx, void *state)
 /* FINISH ran before: the reader is joined, the index settings are back. */
 static void c2e_release(sync_pass_ctx *ctx, void *state)
 {
-    (void)ctx;
     c2e *c = state;
-    cql_result_free(c->page.result);
+    sync_page_release(&c->page);
     es_bulk_free(c->bulk);
+    sync_budget_unreserve(ctx->budget, c->bulk_reserved);
     sync_scan_free(&c->scan);
     sync_cleanup_free(&c->cleanup);
     sync_rows_free(&c->rows);

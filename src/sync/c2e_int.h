@@ -43,6 +43,8 @@ typedef struct {
     bool has_paging;
     cql_future *f;
     int retries;               /* failed page requests sent again */
+    int32_t rows;              /* page size (rows) of the request in flight */
+    size_t held;               /* budget bytes taken for it */
     bool routed;               /* token range: sent to the replicas of its end token */
     int64_t route_token;
     ce_buf last_id;            /* (id, version) layout: the partition being read ... */
@@ -105,7 +107,12 @@ typedef struct {
     sync_scan_task *task;
     cql_result *result;        /* owned by whoever holds the page */
     bool task_done;            /* the task's last page */
+    size_t bytes;              /* budget bytes it holds: sync_page_release gives them back */
+    sync_budget *budget;
 } sync_page;
+
+/* Free the page's result and give its bytes back to the budget. */
+void sync_page_release(sync_page *page);
 
 typedef struct {
     sync_pass_ctx *ctx;
@@ -116,7 +123,10 @@ typedef struct {
 } sync_reader;
 
 /* Start reading every task of s on a thread of its own (s stays the reader's until
- * joined). CE_ENOMEM when the thread cannot start. */
+ * joined). CE_ENOMEM when the thread cannot start. With a budget (ctx->budget) the page
+ * size follows the rows' measured bytes: a first page of one row, then as many rows as
+ * keep a page under share / (queue depth + 2), never more than page_size; a request is
+ * sent only when its page fits in the budget. */
 ce_err sync_reader_start(sync_pass_ctx *ctx, sync_scan *s, sync_reader *rd);
 /* The next page (*got false at the end; then the read's error, if any, is returned). */
 ce_err sync_reader_next(sync_reader *rd, sync_page *page, bool *got);

@@ -11,6 +11,13 @@
  * writes to Cassandra, so Elasticsearch and Cassandra work at the same time. The thread
  * is the only user of the es_search (and so of the es client) until it is joined; pages
  * are handed over as references (jansson reference counts are atomic).
+ *
+ * Memory (with a budget): a probe of a few documents measures the bytes of a hit; the page
+ * size, the Cassandra writes in flight (they keep their hits) and the rows of a batch are
+ * lowered so that a page stays under a part = share / (prefetched pages + 2); two parts are
+ * reserved (the writes in flight, the response being parsed). Each page takes its bytes
+ * from the budget before it is fetched (the thread holds nothing else then, so it may
+ * wait) and gives them back when the pass asks for the next page.
  */
 #include "sync/e2c_int.h"
 
@@ -19,6 +26,8 @@
 #include "util/log.h"
 
 #define SYNC_PREFETCH_PAGES 2
+#define SYNC_PROBE_HITS 2  /* few: the probe itself is outside the budget */
+#define SYNC_HIT_PARSE_FACTOR 2  /* a parsed hit and its response text live together */
 
 static void query_version_window(const sync_pass_ctx *ctx, es_search_opts *so)
 {
@@ -55,24 +64,37 @@ static const sync_capture_mode capture_modes[] = {
     {"version", query_version_window, count_without_version},
 };
 
-/* One page handed over: the hits and the search's total at that time. */
+/* One page handed over: the hits, the search's total at that time, its budget bytes. */
 typedef struct {
     json_t *hits;
     int64_t total;
+    size_t bytes;
+    sync_budget *budget;
 } fetched_page;
 
 static ce_err fetch_main(sync_pipe *p, void *ud)
 {
     sync_capture *cap = ud;
     for (;;) {
+        size_t est = cap->page_size * cap->hit_bytes;
+        sync_budget_acquire(cap->budget, est);
+        if (cap->budget && sync_pipe_stopped(p)) {
+            sync_budget_release(cap->budget, est);
+            return CE_OK;
+        }
         void *hv = NULL;
         ce_err e = es_search_next(cap->search, &hv);
-        if (e)
-            return e;
-        fetched_page page = {json_incref((json_t *)hv), es_search_total(cap->search)};
-        if (!page.hits || json_array_size(page.hits) == 0) {
+        fetched_page page = {json_incref((json_t *)hv), es_search_total(cap->search), est, cap->budget};
+        size_t n = page.hits ? json_array_size(page.hits) : 0;
+        page.bytes = n * cap->hit_bytes;
+        if (page.bytes < est)
+            sync_budget_release(cap->budget, est - page.bytes);
+        else
+            sync_budget_force(cap->budget, page.bytes - est);
+        if (e || n == 0) {
             json_decref(page.hits);
-            return CE_OK;
+            sync_budget_release(cap->budget, page.bytes);
+            return e;
         }
         if (!sync_pipe_push(p, &page))
             return CE_OK;
@@ -81,7 +103,61 @@ static ce_err fetch_main(sync_pipe *p, void *ud)
 
 static void drop_page(void *item)
 {
-    json_decref(((fetched_page *)item)->hits);
+    fetched_page *page = item;
+    json_decref(page->hits);
+    sync_budget_release(page->budget, page->bytes);
+}
+
+/* Bytes of one hit as a few documents of the index show them (0 when it cannot tell). */
+static size_t probe_hit_bytes(sync_pass_ctx *ctx)
+{
+    ce_buf path = CE_BUF_INIT, resp = CE_BUF_INIT;
+    long status = 0;
+    size_t bytes = 0;
+    ce_err e = ce_buf_printf(&path, "/%s/_search?size=%d", ctx->def->index, SYNC_PROBE_HITS);
+    e = e ? e : (ce_buf_cstr(&path) ? CE_OK : CE_ENOMEM);
+    e = e ? e : es_client_request(ctx->es, "GET", path.data, NULL, 0, &status, &resp);
+    if (!e && status == 200) {
+        json_t *j = json_loadb(resp.data, resp.len, 0, NULL);
+        size_t n = json_array_size(json_object_get(json_object_get(j, "hits"), "hits"));
+        bytes = n > 0 ? resp.len / n : 0;
+        json_decref(j);
+    }
+    ce_buf_free(&path);
+    ce_buf_free(&resp);
+    return bytes;
+}
+
+/* Lower *v to at most max (at least 1); true when it changed. */
+static bool lower_to(int *v, size_t max)
+{
+    int m = max < 1 ? 1 : max < (size_t)*v ? (int)max : *v;
+    bool changed = m != *v;
+    *v = m;
+    return changed;
+}
+
+void sync_capture_size(sync_pass_ctx *ctx, sync_capture *cap)
+{
+    cap->budget = ctx->budget;
+    cap->hit_bytes = 0;
+    if (!ctx->budget)
+        return;
+    size_t hb = probe_hit_bytes(ctx) * SYNC_HIT_PARSE_FACTOR + 1;
+    size_t part = sync_budget_share(ctx->budget) / (SYNC_PREFETCH_PAGES + 2), fit = part / hb;
+    /* Two parts are not pages': the writes in flight (they keep their documents, and their
+     * requests hold a copy until sent) and the search's response text while it is parsed. */
+    cap->reserved = 2 * part;
+    sync_budget_reserve(ctx->budget, cap->reserved);
+    sync_def *d = &ctx->sized;
+    bool lowered = lower_to(&d->es_page_size, fit);
+    lowered |= lower_to(&d->write_batch_rows, fit);
+    lowered |= lower_to(&d->write_concurrency, fit / (size_t)d->write_batch_rows);
+    cap->hit_bytes = hb;
+    if (lowered)
+        ce_info("sync=%s dir=to_cassandra msg=\"sizes lowered to fit memory_limit_mb\" hit_bytes=%zu "
+                "es_page_size=%d write_concurrency=%d write_batch_rows=%d", d->name, hb, d->es_page_size,
+                d->write_concurrency, d->write_batch_rows);
 }
 
 ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap)
@@ -93,6 +169,7 @@ ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap)
     so.index = d->index;
     cap->mode->query(ctx, &so);
     so.page_size = (size_t)d->es_page_size;
+    cap->page_size = so.page_size;
     so.unordered = true; /* pages are written in any order; versions decide */
     so.lean = true;      /* _id, _source and sort are all we read of a hit */
     ce_err rc = es_search_open(ctx->es, &so, &cap->search);
@@ -112,16 +189,22 @@ ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap)
 
 ce_err sync_capture_next(sync_capture *cap, json_t **hits, bool *got)
 {
-    fetched_page page = {NULL, 0};
+    sync_budget_release(cap->budget, cap->held); /* the pass is done with the page before */
+    cap->held = 0;
+    fetched_page page = {NULL, 0, 0, NULL};
     ce_err e = sync_pipe_pop(cap->pipe, &page, got);
     *hits = page.hits;
-    if (*got)
+    if (*got) {
         cap->total = page.total;
+        cap->held = page.bytes;
+    }
     return e;
 }
 
 void sync_capture_stop(sync_capture *cap)
 {
+    sync_budget_release(cap->budget, cap->held);
+    cap->held = 0;
     (void)sync_pipe_join(cap->pipe);
     cap->pipe = NULL;
 }
@@ -129,6 +212,8 @@ void sync_capture_stop(sync_capture *cap)
 void sync_capture_close(sync_capture *cap)
 {
     sync_capture_stop(cap);
+    sync_budget_unreserve(cap->budget, cap->reserved);
+    cap->reserved = 0;
     es_search_close(cap->search);
     cap->search = NULL;
 }

@@ -120,25 +120,13 @@ static bool get_u64(json_t *o, const char *k, uint64_t *out)
     return true;
 }
 
-ce_err sync_checkpoint_load(const char *state_dir, const char *sync, const char *direction,
-                            sync_checkpoint *out)
+ce_err sync_checkpoint_parse(const char *text, size_t len, sync_checkpoint *out)
 {
     if (!out)
         return CE_EINVAL;
     memset(out, 0, sizeof *out);
-    ce_buf path = CE_BUF_INIT;
-    ce_err err = sync_state_path(&path, state_dir, SYNC_STATE_CHECKPOINT, sync, direction);
-    if (err) {
-        ce_buf_free(&path);
-        return err;
-    }
-    FILE *f = fopen(ce_buf_cstr(&path), "rb");
-    ce_buf_free(&path);
-    if (!f)
-        return errno == ENOENT ? CE_ENOTFOUND : CE_EIO;
     json_error_t jerr;
-    json_t *root = json_loadf(f, 0, &jerr);
-    fclose(f);
+    json_t *root = json_loadb(text, len, 0, &jerr);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         return CE_EJSON;
@@ -165,6 +153,37 @@ ce_err sync_checkpoint_load(const char *state_dir, const char *sync, const char 
     }
     *out = cp;
     return CE_OK;
+}
+
+/* The checkpoint file is small: anything larger is not one (and is refused unread). */
+#define CHECKPOINT_MAX_BYTES (1u << 20)
+
+ce_err sync_checkpoint_load(const char *state_dir, const char *sync, const char *direction,
+                            sync_checkpoint *out)
+{
+    if (!out)
+        return CE_EINVAL;
+    memset(out, 0, sizeof *out);
+    ce_buf path = CE_BUF_INIT, text = CE_BUF_INIT;
+    ce_err err = sync_state_path(&path, state_dir, SYNC_STATE_CHECKPOINT, sync, direction);
+    if (err) {
+        ce_buf_free(&path);
+        return err;
+    }
+    FILE *f = fopen(ce_buf_cstr(&path), "rb");
+    ce_buf_free(&path);
+    if (!f)
+        return errno == ENOENT ? CE_ENOTFOUND : CE_EIO;
+    char chunk[4096];
+    size_t n;
+    while (!err && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        err = text.len + n > CHECKPOINT_MAX_BYTES ? CE_EJSON : ce_buf_append(&text, chunk, n);
+    if (!err && ferror(f))
+        err = CE_EIO;
+    fclose(f);
+    err = err ? err : sync_checkpoint_parse(text.data ? text.data : "", text.len, out);
+    ce_buf_free(&text);
+    return err;
 }
 
 static bool parse_digits(const char *s, int n, int *out)

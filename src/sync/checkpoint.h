@@ -29,6 +29,10 @@ typedef struct {
  * (the caller decides; the file is left in place). */
 ce_err sync_checkpoint_load(const char *state_dir, const char *sync, const char *direction,
                             sync_checkpoint *out);
+/* The checkpoint of a JSON text (what sync_checkpoint_load reads from the file): CE_EJSON
+ * when it is not an object with a position_ms and well-typed counters. *out is owned by
+ * the caller (sync_checkpoint_clear) on CE_OK and zeroed otherwise. */
+ce_err sync_checkpoint_parse(const char *text, size_t len, sync_checkpoint *out);
 /* Save atomically (temp, fsync, rename, fsync dir). */
 ce_err sync_checkpoint_save(const char *state_dir, const char *sync, const char *direction,
                             const sync_checkpoint *cp);

@@ -28,6 +28,15 @@ void sync_def_free(sync_def *s)
     }
 }
 
+/* Overwrite a secret before its memory goes back to the allocator. */
+static void wipe_free(char **s)
+{
+    if (*s)
+        explicit_bzero(*s, strlen(*s));
+    free(*s);
+    *s = NULL;
+}
+
 void sync_config_free(sync_config *c)
 {
     if (!c)
@@ -37,13 +46,17 @@ void sync_config_free(sync_config *c)
     free(c->syncs);
     sync_cassandra_conf *k = &c->cassandra;
     free_strv(k->hosts, k->nhosts);
-    char **kf[] = {&k->keyspace, &k->username, &k->password, &k->tls_ca_file, &k->tls_cert_file,
+    wipe_free(&k->password);
+    char **kf[] = {&k->keyspace, &k->username, &k->tls_ca_file, &k->tls_cert_file,
                    &k->tls_key_file, &k->read_consistency, &k->write_consistency};
     for (size_t i = 0; i < sizeof kf / sizeof kf[0]; i++)
         free(*kf[i]);
     sync_es_conf *e = &c->es;
     free_strv(e->urls, e->nurls);
-    char **ef[] = {&e->username, &e->password, &e->api_key, &e->bearer_token, &e->tls_ca_file,
+    wipe_free(&e->password);
+    wipe_free(&e->api_key);
+    wipe_free(&e->bearer_token);
+    char **ef[] = {&e->username, &e->tls_ca_file,
                    &e->tls_cert_file, &e->tls_key_file};
     for (size_t i = 0; i < sizeof ef / sizeof ef[0]; i++)
         free(*ef[i]);

@@ -66,6 +66,7 @@ typedef struct {
     bool delete_old_versions;   /* PyCassElastic (id, version) layout cleanup; default true */
     bool create_index;      /* default true */
     bool alter_table;       /* add columns for new ES fields; default true */
+    int max_new_columns;    /* columns one E->C pass may add, default 20 */
 } sync_def;
 
 typedef struct {
@@ -106,6 +107,7 @@ typedef struct {
     char *log_level;           /* default "info" */
     char *log_format;          /* "logfmt" (default) or "json" */
     char *metrics_listen;      /* "host:port" of /metrics and /healthz; NULL = no server */
+    int memory_limit_mb;       /* budget of what a sync has in flight, default 256; 0 = none */
     char *config_path;         /* absolute path of the file loaded */
 } sync_config;
 

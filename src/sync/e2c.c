@@ -32,6 +32,7 @@ typedef struct {
     sync_capture cap;
     json_t *hits;               /* the page being written */
     ce_buf storage, err;        /* one document's values and why it failed */
+    json_t *refused;            /* fields not added as columns: field -> why (NULL: none) */
     cql_value *vals;            /* ncols + 1 */
 } e2c;
 
@@ -84,13 +85,14 @@ static sync_phase e2c_plan(sync_pass_ctx *ctx, void *state)
     }
     if (!exists) {
         ce_info("sync=%s dir=to_cassandra msg=\"index does not exist: nothing to read\" index=%s", d->name,
-                d->index);
+                SYNC_LOGQ(d->index));
         return SYNC_PHASE_CHECKPOINT;
     }
     if (sync_table_plan_load(ctx, &c->tp))
         return SYNC_PHASE_DONE;
     json_t *props = NULL;
-    e = sync_schema_evolve(ctx, &c->tp, &props);
+    e = sync_schema_evolve(ctx, &c->tp, &props, &c->refused);
+    sync_capture_size(ctx, &c->cap);
     e = e ? e : sync_writer_open(ctx, &c->tp, &c->w);
     e = e ? e : start_guard(ctx, c);
     if (!e)
@@ -160,10 +162,30 @@ static bool guard_allows(e2c *c, size_t i, int64_t version, int64_t *ts, ce_err 
 }
 
 /* One document: values, the guard's verdict, queued with its group. */
+/* Whether the hit carries a field that was not added as a column (the reason in err). */
+static bool has_refused_field(e2c *c, const json_t *hit)
+{
+    const json_t *src = json_object_get(hit, "_source");
+    const char *key;
+    json_t *why;
+    json_object_foreach(c->refused, key, why) {
+        const json_t *v = json_object_get(src, key);
+        if (v && !json_is_null(v)) {
+            ce_buf_reset(&c->err);
+            return ce_buf_printf(&c->err, "field \"%s\" has no column: %s", key, json_string_value(why)) == CE_OK;
+        }
+    }
+    return false;
+}
+
 static ce_err write_hit(sync_pass_ctx *ctx, e2c *c, size_t i, json_t *hit)
 {
     sync_writer *w = &c->w;
     int64_t version = 0;
+    if (c->refused && has_refused_field(c, hit)) {
+        sync_writer_reject(w, hit, ce_buf_cstr(&c->err));
+        return CE_OK;
+    }
     ce_buf_reset(&c->err);
     const char *unreadable = es_hit_error(hit);
     if (unreadable) {
@@ -246,6 +268,7 @@ static void e2c_release(sync_pass_ctx *ctx, void *state)
     e2c *c = state;
     sync_capture_close(&c->cap);
     json_decref(c->hits);
+    json_decref(c->refused);
     ce_buf_free(&c->storage);
     ce_buf_free(&c->err);
     free(c->vals);

@@ -30,13 +30,26 @@ typedef struct {
     es_search *search;
     sync_pipe *pipe;           /* the prefetch thread: the only user of search until joined */
     int64_t total;             /* hits of the search when known, else <= 0 */
+    sync_budget *budget;       /* NULL: none */
+    size_t hit_bytes;          /* budget bytes of one hit (0 without a budget) */
+    size_t page_size;          /* hits asked for a page */
+    size_t held;               /* bytes of the page the pass holds */
+    size_t reserved;           /* budget reserved for the writes and the response text */
 } sync_capture;
+
+/* With a budget: measure a hit's bytes (a probe search of a few documents) and lower the
+ * pass's es_page_size, write_concurrency and write_batch_rows (ctx->sized) so that a page
+ * and the writes in flight each stay under share / (prefetched pages + 2), and reserve two
+ * such parts (the writes, the response text) until sync_capture_close. Call before the
+ * writer and the search are opened. No budget: nothing changes. */
+void sync_capture_size(sync_pass_ctx *ctx, sync_capture *cap);
 
 /* Open the search of the pass and start fetching its pages on a thread of its own. Fails
  * the pass ("search failed: ...") when the search cannot be opened. */
 ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap);
 /* The next page (an owned reference to a non-empty array of hits); *got false at the
- * end, then the search's error (if any) is returned. */
+ * end, then the search's error (if any) is returned. The page before counts in the
+ * budget until this call. */
 ce_err sync_capture_next(sync_capture *cap, struct json_t **hits, bool *got);
 /* Stop and join the fetching thread (pages not taken are released). */
 void sync_capture_stop(sync_capture *cap);
@@ -49,9 +62,16 @@ void sync_capture_close(sync_capture *cap);
  * Read the index mapping (*props: an owned reference, NULL when it cannot be read) and,
  * when alter_table allows, add a typed column (ALTER TABLE ADD) for each field the table
  * lacks, the source field included; then re-read the table plan until the new columns
- * show. Fails only when the table plan cannot be read again.
+ * show. Fails only when the table plan cannot be read again. A field whose name cannot be
+ * a column (sync_column_name_refusal) or beyond max_new_columns is not added: *refused
+ * (an owned object field -> reason, NULL when none) lists them, and they are taken out
+ * of *props.
  */
-ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, struct json_t **props);
+ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, struct json_t **props,
+                          struct json_t **refused);
+/* NULL when an index field called name may become a Cassandra column: 1 to 128 bytes of
+ * ASCII letters, digits and '_'; else why not (a static text). */
+const char *sync_column_name_refusal(const char *name);
 /* Mark skip[i] for each column whose index field cannot be written into its type (and
  * report it in the pass result, which does not fail the pass). */
 void sync_schema_note_conflicts(sync_pass_ctx *ctx, const struct json_t *props, const sync_docmap *dm,

@@ -16,11 +16,14 @@
 #include "sync/c2e_int.h"
 #include "util/log.h"
 
+#define SYNC_BUDGET_BASE ((size_t)16 << 20) /* memory_limit_mb's part for the process itself */
+
 struct sync_engine {
     const sync_config *cfg;
     cql_session *cql;
     es_client *es;
     sync_deadletter *dl;
+    sync_budget *budget;           /* memory_limit_mb; NULL: none */
     sync_pass_result *results;
     cql_consistency read_cl, write_cl;
     char config_dir[1024];
@@ -162,6 +165,13 @@ ce_err sync_engine_new(const sync_config *cfg, sync_engine **out)
         return CE_ENOMEM;
     *out = e;
     e->cfg = cfg;
+    if (cfg->memory_limit_mb > 0) {
+        size_t limit = (size_t)cfg->memory_limit_mb << 20;
+        if (sync_budget_new(limit, &e->budget) != CE_OK)
+            return CE_ENOMEM;
+        /* the process itself: code, libraries, connection and TLS buffers */
+        sync_budget_reserve(e->budget, SYNC_BUDGET_BASE < limit / 4 ? SYNC_BUDGET_BASE : limit / 4);
+    }
     set_config_dir(e, cfg->config_path);
     e->read_cl = e->write_cl = CQL_CONSISTENCY_LOCAL_QUORUM;
     if (parse_consistency(cfg->cassandra.read_consistency, &e->read_cl) ||
@@ -211,7 +221,7 @@ static ce_err run_sync(sync_engine *e, const sync_pass_opts *o, const sync_def *
         sync_direction only;
     } order[] = {{&sync_dir_to_cassandra, SYNC_DIR_TO_CASSANDRA}, {&sync_dir_to_es, SYNC_DIR_TO_ES}};
     sync_pass_env env = {e->cql, e->es, e->dl, e->cfg, e->read_cl, e->write_cl, state_dir(e),
-                         e->config_dir[0] ? e->config_dir : state_dir(e)};
+                         e->config_dir[0] ? e->config_dir : state_dir(e), e->budget};
     for (size_t k = 0; k < 2; k++) {
         if (k > 0 && o && o->stop && *o->stop)
             return CE_ECANCELED;
@@ -269,6 +279,7 @@ void sync_engine_free(sync_engine *e)
     if (!e)
         return;
     sync_deadletter_close(e->dl);
+    sync_budget_free(e->budget);
     es_client_free(e->es);
     for (size_t i = 0; e->cql && i < cql_session_host_count(e->cql, false); i++) {
         const char *addr;

@@ -109,7 +109,7 @@ ce_err sync_guard_new(cql_session *s, const cql_table_meta *m, const char *versi
         return e;
     if (e) {
         ce_warn("sync=%s dir=to_cassandra msg=\"version guard unavailable: writes rely on timestamps\" "
-                "error=\"%s\"", sync_name, e == CE_ESERVER ? info.message : ce_strerror(e));
+                "error=%s", sync_name, SYNC_LOGQ(e == CE_ESERVER ? info.message : ce_strerror(e)));
         return CE_OK;
     }
     sync_guard *g = calloc(1, sizeof *g);
@@ -392,8 +392,8 @@ static void fail_keys(sync_guard *g, const size_t *idx, size_t n, cql_future *f,
         return;
     }
     if (!refused)
-        ce_warn("sync=%s dir=to_cassandra msg=\"version read failed\" error=\"%s\"", g->sync_name,
-                f ? errmsg_of(f, e) : ce_strerror(e));
+        ce_warn("sync=%s dir=to_cassandra msg=\"version read failed\" error=%s", g->sync_name,
+                SYNC_LOGQ(f ? errmsg_of(f, e) : ce_strerror(e)));
     for (size_t j = 0; j < n; j++) {
         g->k[idx[j]].err = e;
         g->k[idx[j]].refused = refused;
@@ -437,8 +437,8 @@ ce_err sync_guard_get(sync_guard *g, size_t i, bool *found, int64_t *version, bo
         const cql_error_info *info = e ? cql_future_error(f) : NULL;
         *refused = e == CE_ESERVER && info && invalid_code(info->code);
         if (e && !*refused)
-            ce_warn("sync=%s dir=to_cassandra msg=\"version read failed\" error=\"%s\"", g->sync_name,
-                    errmsg_of(f, e));
+            ce_warn("sync=%s dir=to_cassandra msg=\"version read failed\" error=%s", g->sync_name,
+                    SYNC_LOGQ(errmsg_of(f, e)));
         cql_future_free(f);
         g->f[i] = NULL;
         if (!e && r && cql_result_row_count(r) > 0) {

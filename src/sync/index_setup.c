@@ -57,11 +57,11 @@ static ce_err ensure_index(sync_pass_ctx *ctx, const sync_table_plan *tp, bool *
         return CE_OK;
     e = create_index(ctx, tp, created);
     if (e) {
-        ce_error("sync=%s dir=to_es msg=\"index creation failed\" index=%s error=\"%s\"", d->name, d->index,
-                 es_client_errmsg(ctx->es));
+        ce_error("sync=%s dir=to_es msg=\"index creation failed\" index=%s error=%s", d->name,
+                 SYNC_LOGQ(d->index), SYNC_LOGQ(es_client_errmsg(ctx->es)));
         sync_pass_fail(ctx, e, "index creation failed: %s", es_client_errmsg(ctx->es));
     } else if (*created) {
-        ce_info("sync=%s dir=to_es msg=\"index created\" index=%s", d->name, d->index);
+        ce_info("sync=%s dir=to_es msg=\"index created\" index=%s", d->name, SYNC_LOGQ(d->index));
     }
     return e;
 }
@@ -91,8 +91,8 @@ static ce_err marker_set(const sync_pass_ctx *ctx, bool on)
         e = CE_EIO;
     }
     if (e)
-        ce_warn("sync=%s dir=to_es msg=\"bulk-load marker not %s\" path=\"%s\" error=%s", ctx->def->name,
-                on ? "written" : "removed", path.data ? path.data : "", ce_errname(e));
+        ce_warn("sync=%s dir=to_es msg=\"bulk-load marker not %s\" path=%s error=%s", ctx->def->name,
+                on ? "written" : "removed", SYNC_LOGQ(path.data), ce_errname(e));
     ce_buf_free(&path);
     ce_buf_free(&text);
     return e;
@@ -103,12 +103,12 @@ static void begin_bulk_load(sync_pass_ctx *ctx, sync_index_setup *ix)
 {
     const sync_def *d = ctx->def;
     if (marker_set(ctx, true) != CE_OK) {
-        ce_warn("sync=%s dir=to_es msg=\"loading without bulk-load settings\" index=%s", d->name, d->index);
+        ce_warn("sync=%s dir=to_es msg=\"loading without bulk-load settings\" index=%s", d->name, SYNC_LOGQ(d->index));
         return;
     }
     if (es_index_bulk_load_begin(ctx->es, d->index, &ix->saved) != CE_OK) {
-        ce_warn("sync=%s dir=to_es msg=\"could not switch the index to bulk-load settings\" error=\"%s\"",
-                d->name, es_client_errmsg(ctx->es));
+        ce_warn("sync=%s dir=to_es msg=\"could not switch the index to bulk-load settings\" error=%s",
+                d->name, SYNC_LOGQ(es_client_errmsg(ctx->es)));
         ix->saved = NULL;
         (void)marker_set(ctx, false);
     }
@@ -148,10 +148,10 @@ static void reset_index_settings(sync_pass_ctx *ctx)
     e = e ? e : es_client_request(ctx->es, "PUT", path.data, body, sizeof body - 1, &status, NULL);
     if (e || status >= 300)
         ce_warn("sync=%s dir=to_es msg=\"could not reset index settings after an interrupted load\" "
-                "index=%s status=%ld", d->name, d->index, status);
+                "index=%s status=%ld", d->name, SYNC_LOGQ(d->index), status);
     else
         ce_info("sync=%s dir=to_es msg=\"index settings reset after an interrupted initial load\" index=%s",
-                d->name, d->index);
+                d->name, SYNC_LOGQ(d->index));
     ce_buf_free(&path);
 }
 
@@ -160,8 +160,8 @@ void sync_index_restore(sync_pass_ctx *ctx, sync_index_setup *ix)
     const sync_def *d = ctx->def;
     if (ix->saved) {
         if (es_index_restore_settings(ctx->es, d->index, ix->saved) != CE_OK)
-            ce_warn("sync=%s dir=to_es msg=\"could not restore index settings\" index=%s error=\"%s\"", d->name,
-                    d->index, es_client_errmsg(ctx->es));
+            ce_warn("sync=%s dir=to_es msg=\"could not restore index settings\" index=%s error=%s", d->name,
+                    SYNC_LOGQ(d->index), SYNC_LOGQ(es_client_errmsg(ctx->es)));
         else
             (void)marker_set(ctx, false);
         es_index_settings_free(ix->saved);

@@ -88,6 +88,16 @@ sync_phase sync_phase_checkpoint(sync_pass_ctx *ctx, void *state)
     cp->last_conflicts = f.conflicts;
     cp->last_skipped = f.skipped;
     cp->last_rejected = f.rejected;
+    /* The dead letters of the items this checkpoint passes reach the disk first: one
+     * fdatasync per checkpoint, only when lines were written. */
+    if (sync_deadletter_sync(ctx->dl) != CE_OK) {
+        ce_error("sync=%s dir=%s msg=\"dead-letter file not synced; checkpoint kept\"", ctx->def->name,
+                 ctx->dir->name);
+        snprintf(ctx->res->error, sizeof ctx->res->error, "%s: dead-letter file could not be synced",
+                 ctx->dir->name);
+        ctx->rc = CE_EIO;
+        return SYNC_PHASE_DONE;
+    }
     ce_err se = sync_checkpoint_save(ctx->state_dir, ctx->def->name, ctx->dir->name, cp);
     if (se) {
         ce_error("sync=%s dir=%s msg=\"checkpoint not saved\" error=%s", ctx->def->name, ctx->dir->name,
@@ -134,12 +144,12 @@ static void log_summary(const sync_pass_ctx *ctx, double secs)
     ce_err rc = ctx->rc;
     ce_log(rc == CE_OK ? CE_LOG_INFO : rc == CE_ECANCELED ? CE_LOG_WARN : CE_LOG_ERROR,
            "sync=%s dir=%s msg=\"pass %s\" window_start=%s window_end=%s read=%llu %s=%llu "
-           "conflicts=%llu skipped=%llu rejected=%llu failed=%llu seconds=%.3f rate=%.0f%s%s%s",
+           "conflicts=%llu skipped=%llu rejected=%llu failed=%llu seconds=%.3f rate=%.0f%s%s",
            ctx->def->name, ctx->dir->name, rc == CE_OK ? "done" : rc == CE_ECANCELED ? "stopped" : "failed",
            ws, we, (unsigned long long)f.read, f.written_name, (unsigned long long)f.written,
            (unsigned long long)f.conflicts, (unsigned long long)f.skipped, (unsigned long long)f.rejected,
            (unsigned long long)f.failed, secs, secs > 0 ? (double)f.read / secs : 0.0,
-           res->error[0] ? " error=\"" : "", res->error[0] ? res->error : "", res->error[0] ? "\"" : "");
+           res->error[0] ? " error=" : "", res->error[0] ? SYNC_LOGQ(res->error) : "");
 }
 
 /* Checkpoint and window of the pass. CE_OK also when there is no checkpoint yet. */
@@ -184,6 +194,7 @@ ce_err sync_pass_run(const sync_pass_env *env, const sync_def *d, const sync_dir
     ctx->write_cl = env->write_cl;
     ctx->res = res;
     ctx->state_dir = env->state_dir;
+    ctx->budget = env->budget;
     ctx->pass_started_ms = sync_now_ms();
     ce_err rc = start_window(ctx, env);
     if (rc == CE_OK) {

@@ -123,6 +123,10 @@ ce_err sync_pipe_pop(sync_pipe *p, void *item, bool *got)
 void sync_pipe_stop(sync_pipe *p)
 {
     pthread_mutex_lock(&p->mu);
+    /* Items not taken are released now, not at join: what they hold (budget bytes) may
+     * be what the producer waits for before it can see the stop. */
+    for (; p->drop && p->n > 0; p->n--, p->head = (p->head + 1) % p->capacity)
+        p->drop(slot(p, p->head));
     p->stopped = true;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);

@@ -48,7 +48,8 @@ bool sync_pipe_stopped(sync_pipe *p);
  */
 ce_err sync_pipe_pop(sync_pipe *p, void *item, bool *got);
 
-/* Consumer side: ask the producer to quit (its pushes fail from now on). Idempotent. */
+/* Consumer side: ask the producer to quit (its pushes fail from now on); the items not
+ * popped yet are released (drop) at once. Idempotent. */
 void sync_pipe_stop(sync_pipe *p);
 
 /*

@@ -8,6 +8,13 @@
  * other way round). The reader is the only user of the cql session until it is joined.
  * Failed page requests are sent again (reads are idempotent) up to three times, unless
  * the server refused the query itself.
+ *
+ * Memory: each request takes its page's expected bytes from the budget before it is sent
+ * (rows x the average row bytes measured so far) and the page gives them back when the
+ * pass frees it. The page size in rows adapts to the rows' bytes. The reader blocks on the
+ * budget only when it has no request in flight (then what holds the bytes is the pass,
+ * which frees them without the reader); otherwise a page that does not fit waits until an
+ * answer came back.
  */
 #include "sync/c2e_int.h"
 
@@ -18,13 +25,20 @@
 #define SYNC_READ_INFLIGHT 6   /* page requests in flight */
 #define SYNC_READ_QUEUE 3      /* pages read and not yet converted */
 #define SYNC_READ_RETRIES 3
+#define SYNC_PAGE_COST 2       /* budget bytes per byte of a page's body */
 
-/* The reader thread's own bookkeeping: a FIFO of the tasks in flight. */
+/* The reader thread's own bookkeeping: a FIFO of the tasks in flight, the tasks whose next
+ * page waits for room in the budget, and the rows' measured size. */
 typedef struct {
     sync_reader *rd;
     sync_pipe *pipe;
+    sync_budget *budget;
     size_t fifo[SYNC_READ_INFLIGHT];
     size_t head, count, next;
+    size_t waiting[SYNC_READ_INFLIGHT];  /* tasks with a next page not requested yet */
+    size_t wait_head, nwait;
+    uint64_t rows_seen, bytes_seen;
+    size_t row_bytes;          /* bytes per row to plan with; 0: not measured yet */
     ce_err rc;
     bool stopping;
 } read_loop;
@@ -39,7 +53,7 @@ static ce_err task_start(sync_pass_ctx *ctx, const sync_scan *s, sync_scan_task 
     cql_query_opts q;
     cql_query_opts_init(&q);
     q.consistency = ctx->read_cl;
-    q.page_size = ctx->def->page_size;
+    q.page_size = t->rows > 0 ? t->rows : ctx->def->page_size;
     q.has_routing_token = t->routed;
     q.routing_token = t->route_token;
     if (t->has_paging) {
@@ -54,8 +68,12 @@ static ce_err task_start(sync_pass_ctx *ctx, const sync_scan *s, sync_scan_task 
 static void enqueue(read_loop *L, sync_scan_task *t)
 {
     L->rc = task_start(L->rd->ctx, L->rd->scan, t);
-    if (!L->rc)
+    if (!L->rc) {
         L->fifo[(L->head + L->count++) % SYNC_READ_INFLIGHT] = (size_t)(t - L->rd->scan->tasks);
+    } else {
+        sync_budget_release(L->budget, t->held);
+        t->held = 0;
+    }
 }
 
 /* A failed page request: true when it was sent again. */
@@ -66,8 +84,8 @@ static bool retry(read_loop *L, sync_scan_task *t, ce_err e)
     if (L->rc || L->stopping || t->retries >= SYNC_READ_RETRIES || e == CE_ENOMEM || refused)
         return false;
     const char *msg = cql_future_errmsg(t->f);
-    ce_warn("sync=%s dir=to_es msg=\"page read failed; retrying\" error=\"%s\" attempt=%d", L->rd->ctx->def->name,
-            msg ? msg : ce_strerror(e), t->retries + 1);
+    ce_warn("sync=%s dir=to_es msg=\"page read failed; retrying\" error=%s attempt=%d", L->rd->ctx->def->name,
+            SYNC_LOGQ(msg ? msg : ce_strerror(e)), t->retries + 1);
     t->retries++;
     L->rd->ctx->res->c2e_read_retries++;
     cql_future_free(t->f);
@@ -80,20 +98,106 @@ static void fail(read_loop *L, sync_scan_task *t, ce_err e)
 {
     if (!L->rc) {
         const char *msg = cql_future_errmsg(t->f);
-        ce_error("sync=%s dir=to_es msg=\"read failed\" error=\"%s\"", L->rd->ctx->def->name,
-                 msg ? msg : ce_strerror(e));
+        ce_error("sync=%s dir=to_es msg=\"read failed\" error=%s", L->rd->ctx->def->name,
+                 SYNC_LOGQ(msg ? msg : ce_strerror(e)));
         snprintf(L->rd->errmsg, sizeof L->rd->errmsg, "read failed: %s", msg ? msg : ce_strerror(e));
         L->rc = e;
     }
     cql_future_free(t->f);
     t->f = NULL;
+    sync_budget_release(L->budget, t->held);
+    t->held = 0;
 }
 
-/* A page arrived: ask for the task's next page at once, then hand this one over. */
+/* The rows and bytes of the next request: page_size rows without a budget; with one, a
+ * single row until a row was measured (unknown rows come a few at a time, never a page of
+ * page_size of them), then what keeps a page under its part. */
+static void page_plan(const read_loop *L, int32_t *rows, size_t *bytes)
+{
+    int32_t max = L->rd->ctx->def->page_size;
+    *rows = max;
+    *bytes = 0;
+    if (!L->budget)
+        return;
+    if (L->row_bytes == 0) {
+        *rows = 1;
+        return;
+    }
+    size_t part = sync_budget_share(L->budget) / (SYNC_READ_QUEUE + 2);
+    size_t n = part / L->row_bytes;
+    *rows = n < 1 ? 1 : n < (size_t)max ? (int32_t)n : max;
+    *bytes = (size_t)*rows * L->row_bytes;
+}
+
+/* The next task to send: one waiting for its next page first, then a new one. */
+static sync_scan_task *next_task(read_loop *L, bool take)
+{
+    sync_scan *s = L->rd->scan;
+    if (L->nwait > 0) {
+        sync_scan_task *t = &s->tasks[L->waiting[L->wait_head]];
+        if (take) {
+            L->wait_head = (L->wait_head + 1) % SYNC_READ_INFLIGHT;
+            L->nwait--;
+        }
+        return t;
+    }
+    if (L->next >= s->ntasks)
+        return NULL;
+    return take ? &s->tasks[L->next++] : &s->tasks[L->next];
+}
+
+/* Send what may be sent: up to SYNC_READ_INFLIGHT requests, each only when its page fits
+ * in the budget (waiting for room when nothing is in flight; a stop while waiting ends it). */
+static void fill(read_loop *L)
+{
+    while (!L->stopping && !L->rc && L->count < SYNC_READ_INFLIGHT && next_task(L, false)) {
+        int32_t rows;
+        size_t bytes;
+        page_plan(L, &rows, &bytes);
+        if (L->count == 0) {
+            sync_budget_acquire(L->budget, bytes);
+            if (L->budget && sync_pipe_stopped(L->pipe)) {
+                sync_budget_release(L->budget, bytes);
+                L->stopping = true;
+                break;
+            }
+        } else if (!sync_budget_try_acquire(L->budget, bytes)) {
+            break;
+        }
+        sync_scan_task *t = next_task(L, true);
+        t->rows = rows;
+        t->held = bytes;
+        enqueue(L, t);
+    }
+}
+
+/* Count a page's real bytes in place of its estimate and learn the rows' size. A page
+ * costs about twice its body: the decoder assembled it in a buffer grown by doubling, and
+ * its rows become documents in the bulk body while it is held. */
+static size_t measure(read_loop *L, sync_scan_task *t, const cql_result *r)
+{
+    size_t actual = cql_result_size(r) * SYNC_PAGE_COST, nrows = cql_result_row_count(r);
+    if (actual > t->held)
+        sync_budget_force(L->budget, actual - t->held);
+    else
+        sync_budget_release(L->budget, t->held - actual);
+    t->held = 0;
+    if (nrows > 0) {
+        L->rows_seen += nrows;
+        L->bytes_seen += actual;
+        size_t avg = (size_t)(L->bytes_seen / L->rows_seen) + 1, last = actual / nrows + 1;
+        L->row_bytes = last > avg ? last : avg;
+    }
+    return actual;
+}
+
+/* A page arrived: its task waits to be sent again (at once when the budget allows), then
+ * this one is handed over. */
 static void deliver(read_loop *L, sync_scan_task *t, cql_result *r)
 {
     cql_future_free(t->f);
     t->f = NULL;
+    size_t bytes = measure(L, t, r);
     if (!L->stopping && sync_pipe_stopped(L->pipe))
         L->stopping = true;
     bool more = cql_result_has_more_pages(r);
@@ -103,24 +207,24 @@ static void deliver(read_loop *L, sync_scan_task *t, cql_result *r)
         L->rc = ce_buf_append(&t->paging, ps.ptr, ps.len > 0 ? (size_t)ps.len : 0);
         t->has_paging = true;
         if (!L->rc)
-            enqueue(L, t); /* the task stays in flight at the back of the FIFO */
+            L->waiting[(L->wait_head + L->nwait++) % SYNC_READ_INFLIGHT] = (size_t)(t - L->rd->scan->tasks);
     }
+    sync_page page = {t, r, !more, bytes, L->budget};
     if (L->rc || L->stopping) {
-        cql_result_free(r);
+        sync_page_release(&page);
         return;
     }
-    sync_page page = {t, r, !more};
     if (!sync_pipe_push(L->pipe, &page))
         L->stopping = true;
+    fill(L); /* the task's next page, now that this one is counted */
 }
 
 static ce_err read_main(sync_pipe *p, void *ud)
 {
-    read_loop L = {.rd = ud, .pipe = p};
+    read_loop L = {.rd = ud, .pipe = p, .budget = ((sync_reader *)ud)->ctx->budget};
     sync_scan *s = L.rd->scan;
-    while (L.count > 0 || (L.next < s->ntasks && !L.stopping && !L.rc)) {
-        while (!L.stopping && !L.rc && L.count < SYNC_READ_INFLIGHT && L.next < s->ntasks)
-            enqueue(&L, &s->tasks[L.next++]);
+    for (;;) {
+        fill(&L);
         if (L.count == 0)
             break;
         sync_scan_task *t = &s->tasks[L.fifo[L.head]];
@@ -138,9 +242,17 @@ static ce_err read_main(sync_pipe *p, void *ud)
     return L.rc;
 }
 
+void sync_page_release(sync_page *page)
+{
+    cql_result_free(page->result);
+    page->result = NULL;
+    sync_budget_release(page->budget, page->bytes);
+    page->bytes = 0;
+}
+
 static void drop_page(void *item)
 {
-    cql_result_free(((sync_page *)item)->result);
+    sync_page_release(item);
 }
 
 ce_err sync_reader_start(sync_pass_ctx *ctx, sync_scan *s, sync_reader *rd)

@@ -249,11 +249,12 @@ static ce_err prepare_select(sync_pass_ctx *ctx, const sync_table_plan *tp, cons
     if (!e) {
         e = cql_session_prepare(ctx->cql, ce_buf_cstr(&q), &s->select, &info);
         if (e) {
-            ce_error("sync=%s dir=to_es msg=\"prepare failed\" error=\"%s\" cql=\"%s\"", d->name,
-                     e == CE_ESERVER ? info.message : cql_session_errmsg(ctx->cql), ce_buf_cstr(&q));
+            ce_error("sync=%s dir=to_es msg=\"prepare failed\" error=%s cql=%s", d->name,
+                     SYNC_LOGQ(e == CE_ESERVER ? info.message : cql_session_errmsg(ctx->cql)),
+                     SYNC_LOGQ(ce_buf_cstr(&q)));
             sync_pass_fail(ctx, e, "prepare SELECT failed: %s", e == CE_ESERVER ? info.message : ce_strerror(e));
         } else {
-            ce_debug("sync=%s dir=to_es msg=\"select\" cql=\"%s\"", d->name, ce_buf_cstr(&q));
+            ce_debug("sync=%s dir=to_es msg=\"select\" cql=%s", d->name, SYNC_LOGQ(ce_buf_cstr(&q)));
         }
     }
     ce_buf_free(&q);

@@ -4,6 +4,11 @@
  * mapping cannot be written into the existing column's type is reported and skipped.
  * After ALTERs the nodes are given time to agree, and the table is read again until the
  * new columns show, so none is left out of the INSERT.
+ *
+ * Field names come from outside: one becomes a column only when it is 1 to
+ * SYNC_COLUMN_NAME_MAX bytes of ASCII letters, digits and '_', and one pass adds at most
+ * max_new_columns columns. The fields refused are listed for the pass (their documents go
+ * to the dead letters, e2c.c) and left out of the mapping the pass works with.
  */
 #include "sync/e2c_int.h"
 
@@ -13,6 +18,7 @@
 #include "util/log.h"
 
 #define SCHEMA_WAIT_ATTEMPTS 100   /* x 100 ms */
+#define SYNC_COLUMN_NAME_MAX 128   /* bytes of a field name that becomes a column */
 
 static void sleep_ms(long ms)
 {
@@ -114,19 +120,45 @@ static bool add_column(sync_pass_ctx *ctx, const cql_table_meta *m, const char *
     ce_buf_free(&q);
     if (e == CE_OK) {
         ctx->res->e2c_columns_added++;
-        ce_info("sync=%s dir=to_cassandra msg=\"column added\" table=%s.%s column=\"%s\" type=%s es_type=%s",
-                ctx->def->name, m->keyspace, m->table, key, ty, sync_es_prop_type(prop));
+        ce_info("sync=%s dir=to_cassandra msg=\"column added\" table=%s.%s column=%s type=%s es_type=%s",
+                ctx->def->name, SYNC_LOGQ(m->keyspace), SYNC_LOGQ(m->table), SYNC_LOGQ(key), ty,
+                SYNC_LOGQ(sync_es_prop_type(prop)));
         return true;
     }
     if (e == CE_ESERVER && strstr(info.message, "already exist"))
         return true; /* added concurrently */
-    ce_warn("sync=%s dir=to_cassandra msg=\"cannot add column\" column=\"%s\" type=%s error=\"%s\"",
-            ctx->def->name, key, ty, e == CE_ESERVER ? info.message : ce_strerror(e));
+    ce_warn("sync=%s dir=to_cassandra msg=\"cannot add column\" column=%s type=%s error=%s",
+            ctx->def->name, SYNC_LOGQ(key), ty, SYNC_LOGQ(e == CE_ESERVER ? info.message : ce_strerror(e)));
     return false;
 }
 
-/* Add columns for the index fields the table lacks; true when any was added. */
-static bool add_missing_columns(sync_pass_ctx *ctx, const cql_table_meta *m, json_t *props)
+const char *sync_column_name_refusal(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > SYNC_COLUMN_NAME_MAX)
+        return "field name empty or longer than 128 bytes";
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_'))
+            return "field name has characters other than letters, digits and _";
+    }
+    return NULL;
+}
+
+/* A field that will not become a column this pass: listed in *refused with why. */
+static void refuse_field(sync_pass_ctx *ctx, json_t **refused, const char *key, const char *why)
+{
+    if (!*refused)
+        *refused = json_object();
+    if (*refused)
+        json_object_set_new(*refused, key, json_string(why));
+    ce_warn("sync=%s dir=to_cassandra msg=\"field not added as a column; its documents go to the dead "
+            "letters\" field=%s reason=%s", ctx->def->name, SYNC_LOGQ(key), SYNC_LOGQ(why));
+}
+
+/* Add columns for the index fields the table lacks (within the name rules and
+ * max_new_columns; the others into *refused); true when any was added. */
+static bool add_missing_columns(sync_pass_ctx *ctx, const cql_table_meta *m, json_t *props, json_t **refused)
 {
     /* the source column makes echo suppression work: add it like a keyword field */
     json_t *with_source = NULL;
@@ -139,27 +171,46 @@ static bool add_missing_columns(sync_pass_ctx *ctx, const cql_table_meta *m, jso
         }
     }
     bool changed = false;
+    int added = 0;
     const char *key;
     json_t *prop;
     json_object_foreach(props, key, prop) {
-        if (json_is_object(prop) && !cql_table_meta_column(m, key) && ctx->def->alter_table)
-            changed |= add_column(ctx, m, key, prop);
+        if (!json_is_object(prop) || cql_table_meta_column(m, key) || !ctx->def->alter_table)
+            continue;
+        bool own = sf && strcmp(key, sf) == 0; /* the source column is ours, not a field's */
+        const char *why = own ? NULL : sync_column_name_refusal(key);
+        if (!why && !own && added >= ctx->def->max_new_columns)
+            why = "more new fields than max_new_columns in one pass";
+        if (why) {
+            refuse_field(ctx, refused, key, why);
+            continue;
+        }
+        added += !own;
+        changed |= add_column(ctx, m, key, prop);
     }
     json_decref(with_source);
     return changed;
 }
 
-ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, json_t **props)
+ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, json_t **props, json_t **refused)
 {
     void *pv = NULL;
     *props = NULL;
+    *refused = NULL;
     if (es_index_get_properties(ctx->es, ctx->def->index, &pv) != CE_OK) {
-        ce_warn("sync=%s dir=to_cassandra msg=\"cannot read the index mapping\" error=\"%s\"", ctx->def->name,
-                es_client_errmsg(ctx->es));
+        ce_warn("sync=%s dir=to_cassandra msg=\"cannot read the index mapping\" error=%s", ctx->def->name,
+                SYNC_LOGQ(es_client_errmsg(ctx->es)));
         return CE_OK;
     }
     *props = pv;
-    if (!json_is_object(*props) || !add_missing_columns(ctx, tp->meta, *props))
+    if (!json_is_object(*props))
+        return CE_OK;
+    bool changed = add_missing_columns(ctx, tp->meta, *props, refused);
+    const char *key;
+    json_t *why;
+    json_object_foreach(*refused, key, why)
+        json_object_del(*props, key);
+    if (!changed)
         return CE_OK;
     wait_schema_agreement(ctx->cql);
     return reload_plan(ctx, tp, ctx->def->alter_table ? *props : NULL);
@@ -175,8 +226,8 @@ void sync_schema_note_conflicts(sync_pass_ctx *ctx, const json_t *props, const s
         char what[400];
         snprintf(what, sizeof what, "field \"%s\" (%s) does not fit column type", dm->names[i],
                  sync_es_prop_type(prop));
-        ce_warn("sync=%s dir=to_cassandra msg=\"type conflict: field skipped\" field=\"%s\" es_type=%s",
-                ctx->def->name, dm->names[i], sync_es_prop_type(prop));
+        ce_warn("sync=%s dir=to_cassandra msg=\"type conflict: field skipped\" field=%s es_type=%s",
+                ctx->def->name, SYNC_LOGQ(dm->names[i]), SYNC_LOGQ(sync_es_prop_type(prop)));
         sync_result_set_error(ctx->res, "type conflict: %s; field skipped", what);
     }
 }

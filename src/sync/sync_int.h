@@ -6,6 +6,7 @@
  *   pass.c     a pass of one direction: its phases, checkpoint, summary, shared helpers
  *   table.c    the table plan both directions share; sizes; dead letters
  *   pipe.c     the bounded queue and thread of both directions' readers (pipe.h)
+ *   budget.c   the memory budget of what is in flight (budget.h)
  *   c2e.c      the Cassandra -> Elasticsearch phases (c2e_int.h: its other parts)
  *   e2c.c      the Elasticsearch -> Cassandra phases (e2c_int.h: its other parts)
  *   guard.c    E->C version guard: the current versions of the rows a page overwrites
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "conv/conv.h"
+#include "sync/budget.h"
 #include "cql/cql.h"
 #include "es/es.h"
 #include "sync/checkpoint.h"
@@ -27,8 +29,14 @@
 #include "sync/engine.h"
 #include "sync/mapping.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 struct json_t; /* jansson's, for the values that cross these interfaces */
+
+/* A log value from outside (an _id, a server's error text, a field or index name) quoted
+ * and escaped for logfmt (ce_log_quote) in a buffer that lives as long as the statement's
+ * block: use it as the argument of a bare %s (key=%s, no quotes around). */
+#define SYNC_LOGQ(s) ce_log_quote((char[CE_LOG_QUOTE_MAX]){0}, CE_LOG_QUOTE_MAX, (s))
 
 /* ---------------------------------------------------------------- window.c */
 
@@ -185,6 +193,7 @@ typedef struct {
     cql_consistency read_cl, write_cl;
     const char *state_dir;         /* checkpoints and the bulk-load marker live here */
     const char *lastrun_dir;       /* where PyCassElastic's lastruntime.log may be */
+    sync_budget *budget;           /* memory_limit_mb (budget.h); NULL: none */
 } sync_pass_env;
 
 struct sync_pass_ctx {
@@ -202,6 +211,7 @@ struct sync_pass_ctx {
     sync_pass_result *res;
     int64_t pass_started_ms;
     const char *state_dir;
+    sync_budget *budget;           /* what is in flight (pages, bulk bodies); NULL: none */
     ce_err rc;                     /* the outcome so far: the first error wins */
     bool stopped;                  /* stop requested: finish what is in flight */
     bool dl_failed;                /* a dead letter could not be written */

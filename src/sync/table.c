@@ -138,7 +138,7 @@ static const struct {
     {offsetof(sync_def, page_size), 5000},         {offsetof(sync_def, es_page_size), 2000},
     {offsetof(sync_def, bulk_max_docs), 5000},     {offsetof(sync_def, bulk_max_bytes), 5 << 20},
     {offsetof(sync_def, bulk_concurrency), 2},     {offsetof(sync_def, write_concurrency), 256},
-    {offsetof(sync_def, write_batch_rows), 10},
+    {offsetof(sync_def, write_batch_rows), 10},    {offsetof(sync_def, max_new_columns), 20},
 };
 
 void sync_def_sizes(const sync_def *d, sync_def *out)

@@ -62,8 +62,8 @@ void sync_writer_reject(sync_writer *w, const json_t *hit, const char *reason)
 {
     sync_pass_ctx *ctx = w->ctx;
     ctx->res->e2c_rejected++;
-    ce_warn("sync=%s dir=to_cassandra msg=\"document rejected\" id=\"%s\" reason=\"%s\"", ctx->def->name,
-            hit_id(hit), reason);
+    ce_warn("sync=%s dir=to_cassandra msg=\"document rejected\" id=%s reason=%s", ctx->def->name,
+            SYNC_LOGQ(hit_id(hit)), SYNC_LOGQ(reason));
     if (!ctx->dl)
         return;
     const json_t *src = json_object_get(hit, "_source");
@@ -142,8 +142,8 @@ static void account_write(sync_writer *w, const json_t *hit, int64_t ts, ce_err 
     if (!w->write_err)
         w->write_err = e;
     if (res->e2c_failed <= 5)
-        ce_warn("sync=%s dir=to_cassandra msg=\"write failed\" id=\"%s\" error=\"%s\"", w->ctx->def->name,
-                hit_id(hit), msg && *msg ? msg : ce_strerror(e));
+        ce_warn("sync=%s dir=to_cassandra msg=\"write failed\" id=%s error=%s", w->ctx->def->name,
+                SYNC_LOGQ(hit_id(hit)), SYNC_LOGQ(msg && *msg ? msg : ce_strerror(e)));
 }
 
 /* Wait for the oldest write and account for it; a failed batch is written again one
@@ -157,8 +157,8 @@ static void complete_oldest(sync_writer *w)
             account_write(w, p->hit[k], p->ts[k], e, e ? cql_future_error(p->f) : NULL,
                           e ? cql_future_errmsg(p->f) : NULL);
     } else {
-        ce_debug("sync=%s dir=to_cassandra msg=\"batch failed, writing its documents one by one\" error=\"%s\"",
-                 w->ctx->def->name, cql_future_errmsg(p->f));
+        ce_debug("sync=%s dir=to_cassandra msg=\"batch failed, writing its documents one by one\" error=%s",
+                 w->ctx->def->name, SYNC_LOGQ(cql_future_errmsg(p->f)));
         for (size_t k = 0; k < p->n; k++) {
             cql_error_info info;
             memset(&info, 0, sizeof info);
@@ -302,8 +302,8 @@ static ce_err prepare_insert(sync_pass_ctx *ctx, const cql_table_meta *m, cql_pr
     }
     ce_buf_free(&q);
     if (e) {
-        ce_error("sync=%s dir=to_cassandra msg=\"prepare failed\" error=\"%s\"", ctx->def->name,
-                 e == CE_ESERVER ? info.message : cql_session_errmsg(ctx->cql));
+        ce_error("sync=%s dir=to_cassandra msg=\"prepare failed\" error=%s", ctx->def->name,
+                 SYNC_LOGQ(e == CE_ESERVER ? info.message : cql_session_errmsg(ctx->cql)));
         sync_pass_fail(ctx, e, "prepare INSERT failed: %s", e == CE_ESERVER ? info.message : ce_strerror(e));
     }
     return e;

@@ -1,5 +1,6 @@
 /* test_deadletter.c - dead-letter lines are valid JSON with every field, whatever the
- * document (valid JSON, pretty-printed, not JSON, NULL), also from several threads. */
+ * document (valid JSON, pretty-printed, not JSON, NULL), also from several threads; a
+ * torn last line is cut at open; lines are synced on demand (the checkpoint's). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -140,11 +141,102 @@ static void test_threads(void **st)
     assert_int_equal(read_lines(NULL, 0), 2000);
 }
 
+/* Write raw bytes as the whole file. */
+static void put_file(const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A torn last line (crash, full disk) is cut at open; complete lines stay. */
+static void test_torn_line(void **st)
+{
+    (void)st;
+    sync_deadletter *d;
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    assert_int_equal(sync_deadletter_write(d, "o", "to_es", "1", "r", "1", 1), CE_OK);
+    assert_int_equal(sync_deadletter_write(d, "o", "to_es", "2", "r", "2", 1), CE_OK);
+    sync_deadletter_close(d);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    const char *torn = "{\"ts\":\"2026-12-01T00:00:00.000Z\",\"sync\":\"o\",\"dir";
+    fputs(torn, f);
+    fclose(f);
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    assert_int_equal(sync_deadletter_dropped(d), strlen(torn));
+    assert_int_equal(sync_deadletter_write(d, "o", "to_es", "3", "r", "3", 1), CE_OK);
+    sync_deadletter_close(d);
+    json_t *l[4];
+    assert_int_equal(read_lines(l, 4), 3);
+    assert_string_equal(json_string_value(json_object_get(l[2], "id")), "3");
+    for (int i = 0; i < 3; i++)
+        json_decref(l[i]);
+
+    /* a file that is nothing but a torn line becomes empty; a clean file is left alone */
+    put_file("{\"ts\":");
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    assert_int_equal(sync_deadletter_dropped(d), 6);
+    sync_deadletter_close(d);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    put_file("x\n");
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    assert_int_equal(sync_deadletter_dropped(d), 0);
+    sync_deadletter_close(d);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 2);
+}
+
+/* A torn line longer than the repair's read chunk is found across chunks. */
+static void test_torn_long_line(void **st)
+{
+    (void)st;
+    size_t n = 10000;
+    char *big = malloc(n + 8);
+    assert_non_null(big);
+    memcpy(big, "ok\n", 3);
+    memset(big + 3, 'a', n);
+    big[n + 3] = 0;
+    put_file(big);
+    free(big);
+    sync_deadletter *d;
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    assert_int_equal(sync_deadletter_dropped(d), n);
+    sync_deadletter_close(d);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 3);
+}
+
+/* Lines wait for sync_deadletter_sync (the checkpoint's), not one flush each. */
+static void test_sync(void **st)
+{
+    (void)st;
+    sync_deadletter *d;
+    assert_int_equal(sync_deadletter_open(path, &d), CE_OK);
+    assert_false(sync_deadletter_pending(d));
+    assert_int_equal(sync_deadletter_sync(d), CE_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sync_deadletter_write(d, "o", "to_es", "1", "r", "1", 1), CE_OK);
+    assert_true(sync_deadletter_pending(d));
+    assert_int_equal(sync_deadletter_sync(d), CE_OK);
+    assert_false(sync_deadletter_pending(d));
+    assert_int_equal(sync_deadletter_sync(NULL), CE_OK);
+    assert_false(sync_deadletter_pending(NULL));
+    sync_deadletter_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_long_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /* test_sync_pipe.c - the bounded queue both directions' reader threads use: items come
  * out in order, the producer waits at the bound, the producer's end and error reach the
- * consumer after the last item, and a stop ends the producer with the leftovers dropped. */
+ * consumer after the last item, and a stop ends the producer with the leftovers dropped;
+ * a producer waiting on the memory budget for bytes queued items hold is freed by a stop
+ * (the leftovers are dropped at once, giving their bytes back). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "sync/budget.h"
 #include "sync/pipe.h"
 
 typedef struct {
@@ -139,6 +142,52 @@ static void test_stop(void **st)
     assert_int_equal(atomic_load(&dropped), (atomic_load(&pr.pushed) - 1) + atomic_load(&pr.refused));
 }
 
+/* Items holding budget bytes: the producer takes 40 of a 100-byte budget per item before
+ * it pushes, so the third waits on the budget, not on the queue. */
+typedef struct {
+    sync_budget *b;
+    atomic_int pushed;
+} budget_producer;
+
+static sync_budget *drop_budget;
+
+static void drop_bytes(void *it)
+{
+    (void)it;
+    sync_budget_release(drop_budget, 40);
+}
+
+static ce_err produce_bytes(sync_pipe *p, void *ud)
+{
+    budget_producer *pr = ud;
+    for (int i = 0;; i++) {
+        sync_budget_acquire(pr->b, 40);
+        item it = {.seq = i};
+        if (!sync_pipe_push(p, &it))
+            return CE_OK;
+        atomic_fetch_add(&pr->pushed, 1);
+    }
+}
+
+static void test_stop_frees_budget_waiter(void **st)
+{
+    (void)st;
+    budget_producer pr = {0};
+    assert_int_equal(sync_budget_new(100, &pr.b), CE_OK);
+    drop_budget = pr.b;
+    sync_pipe *p = NULL;
+    assert_int_equal(sync_pipe_start(sizeof(item), 8, produce_bytes, &pr, drop_bytes, &p), CE_OK);
+    for (int i = 0; i < 500 && atomic_load(&pr.pushed) < 2; i++)
+        sleep_ms(10);
+    sleep_ms(50);
+    assert_int_equal(atomic_load(&pr.pushed), 2); /* the third waits for bytes */
+    assert_int_equal(sync_budget_used(pr.b), 80);
+    sync_pipe_stop(p); /* drops the two queued items: their bytes come back, the producer goes on */
+    assert_int_equal(sync_pipe_join(p), CE_OK);
+    assert_int_equal(sync_budget_used(pr.b), 0);
+    sync_budget_free(pr.b);
+}
+
 static void test_invalid(void **st)
 {
     (void)st;
@@ -155,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order), cmocka_unit_test(test_bound), cmocka_unit_test(test_close_with_error),
         cmocka_unit_test(test_stop),  cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_stop_frees_budget_waiter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
