@@ -65,6 +65,7 @@ typedef struct {
     bool delete_old_versions;   /* PyCassElastic (id, version) layout cleanup; default true */
     bool create_index;      /* default true */
     bool alter_table;       /* add columns for new ES fields; default true */
+    char *deleted_col;      /* soft-delete mark (docs/deletes.md); NULL = none */
 } sync_def;
 
 typedef struct {

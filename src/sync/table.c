@@ -70,6 +70,7 @@ ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp)
     }
     tp->version_idx = sync_table_column(tp->meta, d->version_col);
     tp->source_idx = sync_table_column(tp->meta, d->source_field);
+    tp->deleted_idx = sync_table_column(tp->meta, d->deleted_col);
     return resolve_ids(ctx, tp);
 }
 
