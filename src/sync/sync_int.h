@@ -174,6 +174,7 @@ typedef sync_phase (*sync_phase_fn)(sync_pass_ctx *ctx, void *state);
 typedef struct {
     uint64_t read, written, conflicts, skipped, rejected, failed;
     const char *written_name;  /* "indexed" / "written" */
+    uint64_t deleted;          /* records deleted for soft-delete marks (deleted_col) */
 } sync_pass_figures;
 
 /* A direction: its name, the size of its pass state and one function a phase. */
