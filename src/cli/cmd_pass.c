@@ -61,17 +61,18 @@ static void print_summary(const sync_pass_report *rep)
                    we[0] ? " .. " : "", we);
         else
             printf("%s: FAILED after %.2f s: %s\n", r->name, r->seconds, r->error[0] ? r->error : "(no detail)");
-        printf("  cassandra -> es: read %llu, indexed %llu, deleted %llu, conflicts %llu, skipped %llu, rejected %llu, "
-               "failed %llu, old versions deleted %llu\n",
+        printf("  cassandra -> es: read %llu, indexed %llu, conflicts %llu, skipped %llu, rejected %llu, "
+               "failed %llu, old versions deleted %llu, soft deletes %llu\n",
                (unsigned long long)r->c2e_read, (unsigned long long)r->c2e_indexed,
-               (unsigned long long)r->c2e_deleted, (unsigned long long)r->c2e_conflicts, (unsigned long long)r->c2e_skipped,
+               (unsigned long long)r->c2e_conflicts, (unsigned long long)r->c2e_skipped,
                (unsigned long long)r->c2e_rejected, (unsigned long long)r->c2e_failed,
-               (unsigned long long)r->c2e_deleted_old);
-        printf("  es -> cassandra: read %llu, written %llu, deleted %llu, skipped %llu, rejected %llu, failed %llu, "
-               "columns added %llu\n",
-               (unsigned long long)r->e2c_read, (unsigned long long)r->e2c_written, (unsigned long long)r->e2c_deleted,
+               (unsigned long long)r->c2e_deleted_old, (unsigned long long)r->c2e_deleted);
+        printf("  es -> cassandra: read %llu, written %llu, skipped %llu, rejected %llu, failed %llu, "
+               "columns added %llu, soft deletes %llu\n",
+               (unsigned long long)r->e2c_read, (unsigned long long)r->e2c_written,
                (unsigned long long)r->e2c_skipped, (unsigned long long)r->e2c_rejected,
-               (unsigned long long)r->e2c_failed, (unsigned long long)r->e2c_columns_added);
+               (unsigned long long)r->e2c_failed, (unsigned long long)r->e2c_columns_added,
+               (unsigned long long)r->e2c_deleted);
     }
     fflush(stdout);
 }

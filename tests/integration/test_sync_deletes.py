@@ -85,7 +85,7 @@ def test_row_marked_in_cassandra_deletes_its_document(cassandra_session, keyspac
     assert hits["4"]["_version"] == base + 4          # the echo left the document alone
     line = pass_line(p.stderr, "to_es")
     assert line["deleted"] == "2" and line["skipped"] == "1", line
-    assert "deleted 2," in p.stdout, p.stdout
+    assert "soft deletes 2\n" in p.stdout, p.stdout
     st = status_counts(ce_bin, cfg, "d")
     assert st["to_es"]["deleted"] == 2 and st["to_es"]["indexed"] == 1, st
     # the marked rows stay in Cassandra: they are what a re-send sends again
