@@ -62,17 +62,17 @@ static void print_summary(const sync_pass_report *rep)
         else
             printf("%s: FAILED after %.2f s: %s\n", r->name, r->seconds, r->error[0] ? r->error : "(no detail)");
         printf("  cassandra -> es: read %llu, indexed %llu, conflicts %llu, skipped %llu, rejected %llu, "
-               "failed %llu, old versions deleted %llu\n",
+               "failed %llu, old versions deleted %llu, soft deletes %llu\n",
                (unsigned long long)r->c2e_read, (unsigned long long)r->c2e_indexed,
                (unsigned long long)r->c2e_conflicts, (unsigned long long)r->c2e_skipped,
                (unsigned long long)r->c2e_rejected, (unsigned long long)r->c2e_failed,
-               (unsigned long long)r->c2e_deleted_old);
+               (unsigned long long)r->c2e_deleted_old, (unsigned long long)r->c2e_deleted);
         printf("  es -> cassandra: read %llu, written %llu, skipped %llu, rejected %llu, failed %llu, "
-               "columns added %llu, without version %llu\n",
+               "columns added %llu, without version %llu, soft deletes %llu\n",
                (unsigned long long)r->e2c_read, (unsigned long long)r->e2c_written,
                (unsigned long long)r->e2c_skipped, (unsigned long long)r->e2c_rejected,
                (unsigned long long)r->e2c_failed, (unsigned long long)r->e2c_columns_added,
-               (unsigned long long)r->e2c_no_version);
+               (unsigned long long)r->e2c_no_version, (unsigned long long)r->e2c_deleted);
     }
     fflush(stdout);
 }
@@ -84,11 +84,13 @@ static void log_results(const sync_pass_report *rep)
         char qn[CE_LOG_QUOTE_MAX], qe[CE_LOG_QUOTE_MAX];
         ce_log_quote(qn, sizeof qn, r->name);
         if (r->ok)
-            ce_info("sync=%s msg=\"pass done\" seconds=%.3f c2e_read=%llu c2e_indexed=%llu c2e_conflicts=%llu "
-                    "c2e_rejected=%llu e2c_read=%llu e2c_written=%llu e2c_rejected=%llu",
+            ce_info("sync=%s msg=\"pass done\" seconds=%.3f c2e_read=%llu c2e_indexed=%llu c2e_deleted=%llu "
+                    "c2e_conflicts=%llu c2e_rejected=%llu e2c_read=%llu e2c_written=%llu e2c_deleted=%llu "
+                    "e2c_rejected=%llu",
                     qn, r->seconds, (unsigned long long)r->c2e_read, (unsigned long long)r->c2e_indexed,
-                    (unsigned long long)r->c2e_conflicts, (unsigned long long)r->c2e_rejected,
-                    (unsigned long long)r->e2c_read, (unsigned long long)r->e2c_written,
+                    (unsigned long long)r->c2e_deleted, (unsigned long long)r->c2e_conflicts,
+                    (unsigned long long)r->c2e_rejected, (unsigned long long)r->e2c_read,
+                    (unsigned long long)r->e2c_written, (unsigned long long)r->e2c_deleted,
                     (unsigned long long)r->e2c_rejected);
         else
             ce_error("sync=%s msg=\"pass failed\" seconds=%.3f error=%s", qn, r->seconds,
@@ -232,11 +234,11 @@ static void record_direction(cli_pass_runner *d, const sync_pass_result *r, bool
     metrics_pass_counts c;
     if (to_es)
         c = (metrics_pass_counts){.read = r->c2e_read, .written = r->c2e_indexed, .conflicts = r->c2e_conflicts,
-                                  .dead_letters = r->c2e_rejected, .deletes = r->c2e_deleted_old, .retries = retries,
+                                  .dead_letters = r->c2e_rejected, .deletes = r->c2e_deleted + r->c2e_deleted_old, .retries = retries,
                                   .nretries = sizeof retries / sizeof retries[0], .error = r->error};
     else
         c = (metrics_pass_counts){.read = r->e2c_read, .written = r->e2c_written, .dead_letters = r->e2c_rejected,
-                                  .error = r->error};
+                                  .deletes = r->e2c_deleted, .error = r->error};
     bool ok = to_es ? r->c2e_ok : r->e2c_ok;
     metrics_record_pass(d->metrics, r->name, to_es ? METRICS_TO_ES : METRICS_TO_CASSANDRA, &c,
                         to_es ? r->c2e_seconds : r->e2c_seconds, ok, r->window_end_ms, now);

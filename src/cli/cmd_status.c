@@ -97,6 +97,10 @@ static void print_text(const sync_config *cfg, bool running, long pid, json_t *s
             printf("  last result: %s%s%s\n", json_is_true(json_object_get(ss, "ok")) ? "ok" : "failed", e ? ": " : "",
                    e ? e : "");
         }
+        if (ss && s->deleted_col) /* soft deletes: the last pass's counts (status.json) */
+            printf("  soft deletes (%s), last pass: to_es %lld, to_cassandra %lld\n", s->deleted_col,
+                   (long long)json_integer_value(json_object_get(json_object_get(ss, "to_es"), "deleted")),
+                   (long long)json_integer_value(json_object_get(json_object_get(ss, "to_cassandra"), "deleted")));
     }
 }
 

@@ -270,6 +270,29 @@ static void check_sync_name(cfg_loader *L, size_t i, const sync_def *s)
         }
 }
 
+/* deleted_col: a column of its own, not one of the columns the sync already gives a job
+ * (whether the table has it is checked when a pass reads the table). */
+static void check_deleted_col(cfg_loader *L, size_t i, const sync_def *s)
+{
+    const char *dc = s->deleted_col;
+    if (!dc)
+        return;
+    char p[96];
+    snprintf(p, sizeof p, "syncs[%zu].deleted_col", i);
+    if (!dc[0]) {
+        cfg_err(L, p, "must name a column");
+        return;
+    }
+    const char *clash = s->version_col && strcmp(dc, s->version_col) == 0       ? "version_col"
+                        : s->source_field && strcmp(dc, s->source_field) == 0 ? "source_field"
+                                                                                : NULL;
+    for (size_t k = 0; !clash && k < s->nid_cols; k++)
+        if (strcmp(dc, s->id_cols[k]) == 0)
+            clash = "id_col";
+    if (clash)
+        cfg_err(L, p, "\"%s\" is already the %s", dc, clash);
+}
+
 static void check_sync(cfg_loader *L, size_t i, sync_def *s)
 {
     char p[96];
@@ -300,6 +323,7 @@ static void check_sync(cfg_loader *L, size_t i, sync_def *s)
         snprintf(p, sizeof p, "syncs[%zu].elasticsearch.source_id", i);
         cfg_err(L, p, "must differ from cassandra.source_id (\"%s\")", s->es_source_id);
     }
+    check_deleted_col(L, i, s);
     if (s->overlap_ms < s->safety_lag_ms) {
         snprintf(p, sizeof p, "syncs[%zu].overlap_ms", i);
         cfg_warn(L, p, "smaller than safety_lag_ms: late writes may be missed");

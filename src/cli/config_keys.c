@@ -228,6 +228,13 @@ static const cli_config_key keys[] = {
              "field names that cannot be columns (longer than 128 bytes, or other characters than "
              "letters, digits and _), are not added: the documents carrying them go to the dead "
              "letters with the reason; the others sync."},
+    {.path = "syncs[].deleted_col", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(deleted_col),
+     .def_doc = "none: deletes do not travel",
+     .help = "Column/field marking a record deleted (soft delete): boolean true or any other value "
+             "(a deletion timestamp); null, absent, empty, false and \"false\" are live. A row so marked "
+             "deletes its document (external version = its version; the row stays); a document so "
+             "marked deletes its row (USING TIMESTAMP of its version; the document stays). For "
+             "Cassandra -> Elasticsearch it must be a column of the table. See docs/deletes.md."},
     {.path = "syncs[].cassandra", .type = CFG_T_OBJECT, .flags = CFG_F_REQUIRED | CFG_F_IN_SYNC, NOFIELD,
      .help = "The Cassandra side of the sync."},
     {.path = "syncs[].cassandra.table", .type = CFG_T_STRING, .flags = CFG_F_REQUIRED | CFG_F_IN_SYNC, S(table),

@@ -356,7 +356,7 @@ static const counter_family counters[] = {
      offsetof(series, conflicts)},
     {"casselastic_dead_letters_total", "Records sent to the dead-letter file (not convertible or refused).",
      offsetof(series, dead_letters)},
-    {"casselastic_deletes_total", "Deletes applied on the target side (old versions removed).",
+    {"casselastic_deletes_total", "Deletes applied: soft deletes (deleted_col) on the target side; to_es also old versions removed.",
      offsetof(series, deletes)},
     {"casselastic_pass_failures_total", "Passes that failed.", offsetof(series, failures)},
 };

@@ -57,19 +57,21 @@ static void put_pass_counts(ce_buf *b, const sync_pass_result *r)
     ce_buf_printf(b,
                   ",\"ok\":%s,\"seconds\":%.3f,\"window_start_ms\":%lld,\"window_end_ms\":%lld"
                   ",\"to_es\":{\"read\":%llu,\"indexed\":%llu,\"conflicts\":%llu,\"skipped\":%llu"
-                  ",\"rejected\":%llu,\"failed\":%llu,\"deleted_old\":%llu"
+                  ",\"rejected\":%llu,\"failed\":%llu,\"deleted_old\":%llu,\"deleted\":%llu"
                   ",\"retries\":{\"es_bulk\":%llu,\"cassandra_read\":%llu}}"
                   ",\"to_cassandra\":{\"read\":%llu,\"written\":%llu,\"skipped\":%llu,\"rejected\":%llu"
-                  ",\"failed\":%llu,\"columns_added\":%llu,\"no_version\":%llu},\"error\":",
+                  ",\"failed\":%llu,\"columns_added\":%llu,\"no_version\":%llu,\"deleted\":%llu},\"error\":",
                   r->ok ? "true" : "false", r->seconds, (long long)r->window_start_ms, (long long)r->window_end_ms,
                   (unsigned long long)r->c2e_read, (unsigned long long)r->c2e_indexed,
                   (unsigned long long)r->c2e_conflicts, (unsigned long long)r->c2e_skipped,
                   (unsigned long long)r->c2e_rejected, (unsigned long long)r->c2e_failed,
-                  (unsigned long long)r->c2e_deleted_old, (unsigned long long)r->c2e_bulk_retries,
+                  (unsigned long long)r->c2e_deleted_old, (unsigned long long)r->c2e_deleted,
+                  (unsigned long long)r->c2e_bulk_retries,
                   (unsigned long long)r->c2e_read_retries, (unsigned long long)r->e2c_read,
                   (unsigned long long)r->e2c_written, (unsigned long long)r->e2c_skipped,
                   (unsigned long long)r->e2c_rejected, (unsigned long long)r->e2c_failed,
-                  (unsigned long long)r->e2c_columns_added, (unsigned long long)r->e2c_no_version);
+                  (unsigned long long)r->e2c_columns_added, (unsigned long long)r->e2c_no_version,
+                  (unsigned long long)r->e2c_deleted);
     if (r->error[0])
         jsonw_cstr(b, r->error);
     else

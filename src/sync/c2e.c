@@ -5,20 +5,26 @@
  *           tasks (readplan.c), the index (index_setup.c), the bulk, the reader thread
  * read      the next page from the reader thread (reader.c)
  * convert   each row straight into the bulk buffer (es_bulk_index_begin -> sync_row_doc ->
- *           es_bulk_commit, which sends full bodies) with external version = its version
+ *           es_bulk_commit, which sends full bodies) with external version = its version;
+ *           a row marked by deleted_col becomes a delete action with that version instead
+ *           (docs/deletes.md)
  * write     the page handed back; progress; a stop asked for ends the reading
  * finish    every bulk request in flight waited for, settings restored, final refresh,
  *           the (id, version) cleanup (cleanup.c)
  * checkpoint  shared (pass.c)
  *
  * Outcomes: 409 = Elasticsearch holds the same or a newer version (fine); 400 -> dead
- * letter; FAILED -> the pass fails and the checkpoint stays.
+ * letter; FAILED -> the pass fails and the checkpoint stays. A delete's 404 (already gone)
+ * counts as deleted.
  */
 #include "sync/c2e_int.h"
 
 #include <string.h>
 #include "util/clock.h"
 #include "util/log.h"
+
+/* A bulk item's tag is its version; deletes also carry this bit (versions are >= 0). */
+#define C2E_TAG_DELETE (UINT64_C(1) << 63)
 
 typedef struct {
     sync_table_plan tp;
@@ -55,11 +61,12 @@ static void on_item(const es_bulk_item_result *r, void *ud)
 {
     c2e *c = ud;
     sync_pass_result *res = c->ctx->res;
+    bool del = (r->tag & C2E_TAG_DELETE) != 0;
     switch (r->status) {
-    case ES_ITEM_OK: res->c2e_indexed++; break;
+    case ES_ITEM_OK: ++*(del ? &res->c2e_deleted : &res->c2e_indexed); break;
     case ES_ITEM_CONFLICT:
         res->c2e_conflicts++;
-        if (c->cleanup.on && r->current_version > (int64_t)r->tag && r->id)
+        if (!del && c->cleanup.on && r->current_version > (int64_t)r->tag && r->id)
             sync_cleanup_note(&c->cleanup, r->id, strlen(r->id), (int64_t)r->tag);
         break;
     case ES_ITEM_REJECTED: on_rejected(c, r); break;
@@ -121,6 +128,18 @@ static ce_err start_bulk(sync_pass_ctx *ctx, c2e *c)
     return e;
 }
 
+/* Soft deletes read the mark from a column: a deleted_col the table lacks is a
+ * configuration error here (E->C reads it from the documents and needs no column). */
+static ce_err check_deleted_col(sync_pass_ctx *ctx, const sync_table_plan *tp)
+{
+    if (!ctx->def->deleted_col || tp->deleted_idx >= 0)
+        return CE_OK;
+    char what[200];
+    snprintf(what, sizeof what, "deleted_col \"%.150s\" is not a column of the table", ctx->def->deleted_col);
+    sync_pass_fail(ctx, CE_ECONFIG, "%s", what);
+    return CE_ECONFIG;
+}
+
 static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
 {
     c2e *c = state;
@@ -128,6 +147,7 @@ static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
     c->ctx = ctx;
     c->type = d->type && *d->type ? d->type : (es_client_caps(ctx->es)->has_types ? "_doc" : NULL);
     ce_err e = sync_table_plan_load(ctx, &c->tp);
+    e = e ? e : check_deleted_col(ctx, &c->tp);
     e = e ? e : sync_rows_plan(d, &c->tp, &c->rows);
     e = e ? e : sync_scan_plan(ctx, &c->tp, c->rows.select.data, &c->scan);
     if (!e)
@@ -162,6 +182,17 @@ static sync_phase c2e_read(sync_pass_ctx *ctx, void *state)
     return SYNC_PHASE_FINISH;
 }
 
+/* A row marked deleted: a delete action with its version (an older one than Elasticsearch
+ * holds is a 409, as for an index action). */
+static ce_err send_delete(sync_pass_ctx *ctx, c2e *c, int64_t version)
+{
+    ce_err e = es_bulk_delete(c->bulk, ctx->def->index, c->type, c->id.data, c->id.len, ES_VERSION_EXTERNAL,
+                              version, (uint64_t)version | C2E_TAG_DELETE);
+    if (e)
+        sync_pass_fail(ctx, e, "bulk request failed: %s", es_bulk_errmsg(c->bulk));
+    return e;
+}
+
 /* One row: its version, the window's row filter, the echo rule, its _id, its document. */
 static ce_err convert_row(sync_pass_ctx *ctx, c2e *c, sync_scan_task *t, const cql_value *cells, bool filter)
 {
@@ -192,6 +223,8 @@ static ce_err convert_row(sync_pass_ctx *ctx, c2e *c, sync_scan_task *t, const c
     }
     if (c->cleanup.on)
         sync_cleanup_track(&c->cleanup, t, &c->id, version);
+    if (sync_rowmap_is_deleted(&c->rows.rm, cells))
+        return send_delete(ctx, c, version);
     ce_buf *doc = es_bulk_index_begin(c->bulk, ctx->def->index, c->type, c->id.data, c->id.len,
                                       ES_VERSION_EXTERNAL, version);
     if (!doc)
@@ -238,7 +271,7 @@ static sync_phase c2e_write(sync_pass_ctx *ctx, void *state)
     if (ctx->rc || sync_stop_requested(ctx))
         sync_reader_stop(&c->reader); /* pages already read are still taken (and released) */
     const sync_pass_result *res = ctx->res;
-    sync_progress(ctx, res->c2e_read, res->c2e_indexed + res->c2e_conflicts,
+    sync_progress(ctx, res->c2e_read, res->c2e_indexed + res->c2e_deleted + res->c2e_conflicts,
                   c->scan.ntasks ? (double)c->tasks_done / (double)c->scan.ntasks : -1.0, false);
     return SYNC_PHASE_READ;
 }
@@ -268,12 +301,12 @@ static sync_phase c2e_finish(sync_pass_ctx *ctx, void *state)
         finish_bulk(ctx, c);
     sync_pass_settle(ctx, ctx->res->c2e_failed > 0, "some documents were not acknowledged by Elasticsearch");
     sync_index_restore(ctx, &c->ix);
-    if (c->bulk && ctx->res->c2e_indexed > 0)
+    if (c->bulk && ctx->res->c2e_indexed + ctx->res->c2e_deleted > 0)
         (void)es_index_refresh(ctx->es, ctx->def->index);
     if (!ctx->rc)
         sync_cleanup_run(ctx, &c->tp, &c->cleanup);
     const sync_pass_result *res = ctx->res;
-    sync_progress(ctx, res->c2e_read, res->c2e_indexed + res->c2e_conflicts, 1.0, true);
+    sync_progress(ctx, res->c2e_read, res->c2e_indexed + res->c2e_deleted + res->c2e_conflicts, 1.0, true);
     return SYNC_PHASE_CHECKPOINT;
 }
 
@@ -296,7 +329,7 @@ static void c2e_release(sync_pass_ctx *ctx, void *state)
 static void c2e_figures(const sync_pass_result *r, sync_pass_figures *f)
 {
     *f = (sync_pass_figures){r->c2e_read,    r->c2e_indexed,  r->c2e_conflicts, r->c2e_skipped,
-                             r->c2e_rejected, r->c2e_failed, "indexed"};
+                             r->c2e_rejected, r->c2e_failed, "indexed",   r->c2e_deleted};
 }
 
 const sync_direction_ops sync_dir_to_es = {

@@ -67,6 +67,7 @@ typedef struct {
     bool create_index;      /* default true */
     bool alter_table;       /* add columns for new ES fields; default true */
     int max_new_columns;    /* columns one E->C pass may add, default 20 */
+    char *deleted_col;      /* soft-delete mark (docs/deletes.md); NULL = none */
 } sync_def;
 
 typedef struct {

@@ -210,6 +210,35 @@ bool sync_row_is_echo(const sync_rowmap *m, const cql_value *cells)
     return true;
 }
 
+/* The text "false" (a boolean field's text form) marks nothing, on either side. */
+static bool is_false_text(const void *p, size_t n) { return n == 5 && memcmp(p, "false", 5) == 0; }
+
+bool sync_row_is_deleted(const cql_type *t, const cql_value *cell)
+{
+    if (!t || !cell || cell->len <= 0)
+        return false; /* null, unset or empty */
+    if (t->kind == CQL_T_BOOLEAN)
+        return cell->ptr[0] != 0;
+    if (kind_is_text(t->kind))
+        return !is_false_text(cell->ptr, (size_t)cell->len);
+    return true;
+}
+
+bool sync_rowmap_is_deleted(const sync_rowmap *m, const cql_value *cells)
+{
+    return m->deleted_idx >= 0 && sync_row_is_deleted(m->types[m->deleted_idx], &cells[m->deleted_idx]);
+}
+
+bool sync_doc_is_deleted(const json_t *src, const char *field)
+{
+    const json_t *v = field ? json_object_get(src, field) : NULL;
+    if (!v || json_is_null(v) || json_is_false(v))
+        return false;
+    if (json_is_string(v))
+        return json_string_length(v) > 0 && !is_false_text(json_string_value(v), json_string_length(v));
+    return true;
+}
+
 ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc)
 {
     ce_err e = ce_buf_append_byte(doc, '{');

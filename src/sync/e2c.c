@@ -11,7 +11,9 @@
  *           version not newer than the row's is skipped (no write: nothing to do, and no
  *           echo), a newer one is written with max(version x unit, WRITETIME + 1), so
  *           versions decide, not clocks; queued with its replica's group; the page's
- *           writes all go out before the next page is read
+ *           writes all go out before the next page is read; a document marked by
+ *           deleted_col deletes its row instead, USING TIMESTAMP the same ts, under the
+ *           same verdict (docs/deletes.md)
  * finish    every write in flight waited for, the outcome judged
  * checkpoint  shared (pass.c)
  *
@@ -161,7 +163,6 @@ static bool guard_allows(e2c *c, size_t i, int64_t version, int64_t *ts, ce_err 
     return true;
 }
 
-/* One document: values, the guard's verdict, queued with its group. */
 /* Whether the hit carries a field that was not added as a column (the reason in err). */
 static bool has_refused_field(e2c *c, const json_t *hit)
 {
@@ -178,6 +179,8 @@ static bool has_refused_field(e2c *c, const json_t *hit)
     return false;
 }
 
+/* One document: values, the guard's verdict, queued with its group (a marked one: its
+ * row's DELETE). */
 static ce_err write_hit(sync_pass_ctx *ctx, e2c *c, size_t i, json_t *hit)
 {
     sync_writer *w = &c->w;
@@ -215,6 +218,8 @@ static ce_err write_hit(sync_pass_ctx *ctx, e2c *c, size_t i, json_t *hit)
             w->write_err = read_err;
         return CE_OK;
     }
+    if (sync_doc_is_deleted(json_object_get(hit, "_source"), ctx->def->deleted_col))
+        return sync_writer_delete(w, hit, c->vals, ts);
     uint8_t ts_bytes[8];
     if (ts != ts0)
         sync_writer_bind_ts(&c->vals[w->ncols], ts_bytes, ts);
@@ -240,7 +245,7 @@ static sync_phase e2c_write(sync_pass_ctx *ctx, void *state)
     if (e)
         sync_pass_fail(ctx, e, NULL, NULL);
     const sync_pass_result *res = ctx->res;
-    sync_progress(ctx, res->e2c_read, res->e2c_written,
+    sync_progress(ctx, res->e2c_read, res->e2c_written + res->e2c_deleted,
                   c->cap.total > 0 ? (double)res->e2c_read / (double)c->cap.total : -1.0, false);
     return e || sync_stop_requested(ctx) ? SYNC_PHASE_FINISH : SYNC_PHASE_READ;
 }
@@ -257,7 +262,7 @@ static sync_phase e2c_finish(sync_pass_ctx *ctx, void *state)
     sync_writer_drain(&c->w);
     sync_capture_close(&c->cap);
     const sync_pass_result *res = ctx->res;
-    sync_progress(ctx, res->e2c_read, res->e2c_written, 1.0, true);
+    sync_progress(ctx, res->e2c_read, res->e2c_written + res->e2c_deleted, 1.0, true);
     sync_pass_settle(ctx, c->w.write_err != CE_OK, "some writes to Cassandra failed");
     return SYNC_PHASE_CHECKPOINT;
 }
@@ -279,8 +284,8 @@ static void e2c_release(sync_pass_ctx *ctx, void *state)
 
 static void e2c_figures(const sync_pass_result *r, sync_pass_figures *f)
 {
-    *f = (sync_pass_figures){r->e2c_read, r->e2c_written, 0, r->e2c_skipped, r->e2c_rejected, r->e2c_failed,
-                             "written"};
+    *f = (sync_pass_figures){r->e2c_read,     r->e2c_written, 0, r->e2c_skipped, r->e2c_rejected, r->e2c_failed,
+                             "written",       r->e2c_deleted};
 }
 
 const sync_direction_ops sync_dir_to_cassandra = {

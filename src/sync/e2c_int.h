@@ -89,6 +89,8 @@ typedef struct {
     sync_pass_ctx *ctx;
     const cql_table_meta *meta;
     cql_prepared *ins;         /* INSERT INTO t (every column) VALUES (...) USING TIMESTAMP ? */
+    cql_prepared *del;         /* DELETE FROM t USING TIMESTAMP ? WHERE keys; NULL: no deleted_col */
+    size_t nkeys;              /* primary key columns (the DELETE's WHERE) */
     size_t ncols;
     const char **names;
     const cql_type **types;    /* copies of the INSERT's parameter types */
@@ -109,6 +111,9 @@ ce_err sync_writer_open(sync_pass_ctx *ctx, const sync_table_plan *tp, sync_writ
 /* Queue one document's write (vals: ncols + 1 values, the timestamp last) with the group of
  * its replica; full groups go out. The hit is referenced until the write completes. */
 ce_err sync_writer_queue(sync_writer *w, struct json_t *hit, const cql_value *vals, int64_t ts);
+/* Queue the DELETE of one marked document's row (vals: as for sync_writer_queue, the key
+ * columns first) at timestamp ts, on its own. CE_EINVAL when deleted_col is not set. */
+ce_err sync_writer_delete(sync_writer *w, struct json_t *hit, const cql_value *vals, int64_t ts);
 /* Let completions flow without blocking (a syscall: call now and then). */
 void sync_writer_poll(sync_writer *w);
 /* Send every group waiting. */

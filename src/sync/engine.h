@@ -56,6 +56,9 @@ typedef struct {
     /* Cassandra -> ES retries by cause: documents sent again in a bulk request (429/5xx
      * items, or a whole request after a 5xx or an unusable answer); Cassandra pages read again */
     uint64_t c2e_bulk_retries, c2e_read_retries;
+    /* soft deletes (deleted_col, docs/deletes.md): documents deleted for marked rows (a 404,
+     * already gone, included); rows deleted for marked documents */
+    uint64_t c2e_deleted, e2c_deleted;
 } sync_pass_result;
 
 typedef struct {

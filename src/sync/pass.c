@@ -144,10 +144,10 @@ static void log_summary(const sync_pass_ctx *ctx, double secs)
     ce_err rc = ctx->rc;
     ce_log(rc == CE_OK ? CE_LOG_INFO : rc == CE_ECANCELED ? CE_LOG_WARN : CE_LOG_ERROR,
            "sync=%s dir=%s msg=\"pass %s\" window_start=%s window_end=%s read=%llu %s=%llu "
-           "conflicts=%llu skipped=%llu rejected=%llu failed=%llu seconds=%.3f rate=%.0f%s%s",
+           "deleted=%llu conflicts=%llu skipped=%llu rejected=%llu failed=%llu seconds=%.3f rate=%.0f%s%s",
            ctx->def->name, ctx->dir->name, rc == CE_OK ? "done" : rc == CE_ECANCELED ? "stopped" : "failed",
            ws, we, (unsigned long long)f.read, f.written_name, (unsigned long long)f.written,
-           (unsigned long long)f.conflicts, (unsigned long long)f.skipped, (unsigned long long)f.rejected,
+           (unsigned long long)f.deleted, (unsigned long long)f.conflicts, (unsigned long long)f.skipped, (unsigned long long)f.rejected,
            (unsigned long long)f.failed, secs, secs > 0 ? (double)f.read / secs : 0.0,
            res->error[0] ? " error=" : "", res->error[0] ? SYNC_LOGQ(res->error) : "");
 }

@@ -107,6 +107,7 @@ ce_err sync_rows_plan(const sync_def *d, const sync_table_plan *tp, sync_rows *r
     rm->ncols = m->ncolumns;
     rm->version_idx = tp->version_idx;
     rm->source_idx = tp->source_idx;
+    rm->deleted_idx = tp->deleted_idx;
     rm->wt_source_idx = rm->wt_version_idx = rm->wt_any_idx = -1;
     rm->source_field = d->source_field;
     rm->cassandra_source_id = d->cassandra_source_id;

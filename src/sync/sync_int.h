@@ -97,6 +97,7 @@ typedef struct {
     int id_idx[SYNC_MAX_KEY_PARTS];
     int version_idx;                   /* -1: table has no such column */
     int source_idx;                    /* -1: table has no source column */
+    int deleted_idx;                   /* -1: no deleted_col (soft deletes off) */
     int wt_source_idx, wt_version_idx, wt_any_idx;  /* WRITETIME columns or -1 */
     const char *source_field;
     const char *cassandra_source_id, *es_source_id;
@@ -114,6 +115,18 @@ ce_err sync_row_version(const sync_rowmap *m, const cql_value *cells, int64_t *v
  * source == es_source_id and (when both WRITETIMEs are known) WRITETIME(source) >=
  * WRITETIME(version). */
 bool sync_row_is_echo(const sync_rowmap *m, const cql_value *cells);
+/*
+ * Soft deletes (docs/deletes.md): whether a record is marked deleted. The same rule on both
+ * sides: live when the mark is null / absent / unset, empty, boolean false or the text
+ * "false"; deleted when it is anything else (boolean true, a deletion timestamp, ...).
+ *   sync_row_is_deleted     one Cassandra cell of type t (NULL cell or type: live)
+ *   sync_rowmap_is_deleted  the row's deleted_idx cell (false when deleted_idx < 0)
+ *   sync_doc_is_deleted     field of a document's _source object (NULL field: live)
+ * Pure; verify (issue 13) counts records so marked as absent with the same functions.
+ */
+bool sync_row_is_deleted(const cql_type *t, const cql_value *cell);
+bool sync_rowmap_is_deleted(const sync_rowmap *m, const cql_value *cells);
+bool sync_doc_is_deleted(const struct json_t *src, const char *field);
 /* The JSON object of a row (every column, nulls as null, source stamped with
  * cassandra_source_id when null/absent), appended to doc. */
 ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc);
@@ -169,6 +182,7 @@ typedef sync_phase (*sync_phase_fn)(sync_pass_ctx *ctx, void *state);
 typedef struct {
     uint64_t read, written, conflicts, skipped, rejected, failed;
     const char *written_name;  /* "indexed" / "written" */
+    uint64_t deleted;          /* records deleted for soft-delete marks (deleted_col) */
 } sync_pass_figures;
 
 /* A direction: its name, the size of its pass state and one function a phase. */
@@ -261,6 +275,7 @@ typedef struct {
     int id_idx[SYNC_MAX_KEY_PARTS];    /* their columns: d->id_cols, else the primary key */
     int version_idx, source_idx;       /* -1: no such column */
     bool version_index;                /* C->E: an SAI index serves the version column */
+    int deleted_idx;                   /* deleted_col's column; -1: none or not in the table */
 } sync_table_plan;
 
 /* Read the table's metadata and resolve the columns. Fails the pass with the reason

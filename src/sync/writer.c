@@ -12,6 +12,11 @@
  * again one document at a time so each gets its own verdict: refused as invalid -> dead
  * letter; a node that has not seen a just-added column yet -> written again for a few
  * seconds; anything else fails the pass (the checkpoint stays).
+ *
+ * A document marked deleted (deleted_col, docs/deletes.md) becomes one prepared
+ *   DELETE FROM ks.t USING TIMESTAMP ? WHERE k1=? AND ...
+ * with the same timestamp an INSERT of it would have (older writes stay shadowed). Deletes
+ * are rare: each goes out on its own, in the same ring, with the same verdicts.
  */
 #include "sync/e2c_int.h"
 
@@ -28,6 +33,7 @@
 struct sync_pending_write {
     cql_future *f;
     size_t n;
+    bool del;                      /* one DELETE (n == 1) */
     json_t *hit[SYNC_WRITE_BATCH_MAX];
     int64_t ts[SYNC_WRITE_BATCH_MAX]; /* each one's USING TIMESTAMP (the guard may raise it) */
 };
@@ -122,14 +128,14 @@ static bool retry_after_schema_lag(sync_writer *w, const json_t *hit, int64_t ts
 static bool is_invalid_request(int32_t code) { return code == 0x2000 || code == 0x2200 || code == 0x2300; }
 
 /* Account for the outcome of one document's write. */
-static void account_write(sync_writer *w, const json_t *hit, int64_t ts, ce_err e, const cql_error_info *info,
-                          const char *msg)
+static void account_write(sync_writer *w, const json_t *hit, int64_t ts, bool del, ce_err e,
+                          const cql_error_info *info, const char *msg)
 {
     sync_pass_result *res = w->ctx->res;
-    if (undefined_column(e, info) && retry_after_schema_lag(w, hit, ts))
+    if (!del && undefined_column(e, info) && retry_after_schema_lag(w, hit, ts))
         e = CE_OK;
     if (e == CE_OK) {
-        res->e2c_written++;
+        ++*(del ? &res->e2c_deleted : &res->e2c_written);
         return;
     }
     if (e == CE_ESERVER && info && is_invalid_request(info->code) && !undefined_column(e, info)) {
@@ -154,7 +160,7 @@ static void complete_oldest(sync_writer *w)
     ce_err e = cql_future_wait(p->f, NULL);
     if (p->n == 1 || e == CE_OK) {
         for (size_t k = 0; k < p->n; k++)
-            account_write(w, p->hit[k], p->ts[k], e, e ? cql_future_error(p->f) : NULL,
+            account_write(w, p->hit[k], p->ts[k], p->del, e, e ? cql_future_error(p->f) : NULL,
                           e ? cql_future_errmsg(p->f) : NULL);
     } else {
         ce_debug("sync=%s dir=to_cassandra msg=\"batch failed, writing its documents one by one\" error=%s",
@@ -163,7 +169,7 @@ static void complete_oldest(sync_writer *w)
             cql_error_info info;
             memset(&info, 0, sizeof info);
             ce_err ek = write_one_now(w, p->hit[k], p->ts[k], &info);
-            account_write(w, p->hit[k], p->ts[k], ek, &info, ek == CE_ESERVER ? info.message : NULL);
+            account_write(w, p->hit[k], p->ts[k], false, ek, &info, ek == CE_ESERVER ? info.message : NULL);
         }
     }
     cql_future_free(p->f);
@@ -171,6 +177,7 @@ static void complete_oldest(sync_writer *w)
         json_decref(p->hit[k]);
     p->f = NULL;
     p->n = 0;
+    p->del = false;
     w->head = (w->head + 1) % w->window;
     w->count--;
 }
@@ -259,6 +266,58 @@ ce_err sync_writer_queue(sync_writer *w, json_t *hit, const cql_value *vals, int
     g->ts[g->n] = ts;
     g->n++;
     return g->n >= w->batch_rows || g->bytes.len >= WRITE_BATCH_BYTES ? send_group(w, g) : CE_OK;
+}
+
+ce_err sync_writer_delete(sync_writer *w, json_t *hit, const cql_value *vals, int64_t ts)
+{
+    if (!w->del)
+        return CE_EINVAL;
+    cql_value dv[SYNC_MAX_KEY_PARTS + 1];
+    uint8_t tsb[8];
+    sync_writer_bind_ts(&dv[0], tsb, ts);
+    for (size_t k = 0; k < w->nkeys; k++)
+        dv[1 + k] = vals[k]; /* the key columns come first in the table and the INSERT */
+    while (w->count >= w->window)
+        complete_oldest(w);
+    cql_query_opts qo;
+    cql_query_opts_init(&qo);
+    qo.consistency = w->ctx->write_cl;
+    cql_future *f = cql_session_execute_async(w->ctx->cql, w->del, dv, w->nkeys + 1, &qo);
+    if (!f)
+        return CE_ENOMEM;
+    sync_pending_write *p = &w->ring[(w->head + w->count) % w->window];
+    *p = (sync_pending_write){.f = f, .n = 1, .del = true};
+    p->hit[0] = json_incref(hit);
+    p->ts[0] = ts;
+    w->count++;
+    return CE_OK;
+}
+
+/* "DELETE FROM t USING TIMESTAMP ? WHERE k1=? AND ..." (every primary key column). */
+static ce_err prepare_delete(sync_pass_ctx *ctx, const cql_table_meta *m, sync_writer *w)
+{
+    w->nkeys = m->npartition_keys + m->nclustering;
+    if (w->nkeys == 0 || w->nkeys > SYNC_MAX_KEY_PARTS) {
+        sync_pass_fail(ctx, CE_EUNSUPPORTED, "%s", "deleted_col: tables with more than 16 key columns are not supported");
+        return CE_EUNSUPPORTED;
+    }
+    ce_buf q = CE_BUF_INIT;
+    ce_err e = ce_buf_append_str(&q, "DELETE FROM ");
+    e = e ? e : cql_quote_table(&q, m->keyspace, m->table);
+    e = e ? e : ce_buf_append_str(&q, " USING TIMESTAMP ? WHERE ");
+    for (size_t k = 0; k < w->nkeys && !e; k++) {
+        e = k ? ce_buf_append_str(&q, " AND ") : CE_OK;
+        e = e ? e : cql_quote_ident(&q, m->columns[k].name);
+        e = e ? e : ce_buf_append_str(&q, "=?");
+    }
+    e = e ? e : (ce_buf_cstr(&q) ? CE_OK : CE_ENOMEM);
+    cql_error_info info;
+    memset(&info, 0, sizeof info);
+    e = e ? e : cql_session_prepare(ctx->cql, ce_buf_cstr(&q), &w->del, &info);
+    ce_buf_free(&q);
+    if (e)
+        sync_pass_fail(ctx, e, "prepare DELETE failed: %s", e == CE_ESERVER ? info.message : ce_strerror(e));
+    return e;
 }
 
 /* "INSERT INTO t (every column) VALUES (?, ...) USING TIMESTAMP ?" */
@@ -375,6 +434,8 @@ ce_err sync_writer_open(sync_pass_ctx *ctx, const sync_table_plan *tp, sync_writ
     ce_err e = prepare_insert(ctx, tp->meta, &w->ins);
     e = e ? e : map_columns(ctx, tp, w);
     e = e ? e : make_ring(ctx, w);
+    if (!e && ctx->def->deleted_col)
+        e = prepare_delete(ctx, tp->meta, w);
     if (e)
         sync_pass_fail(ctx, e, NULL, NULL);
     return e;

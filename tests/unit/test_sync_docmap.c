@@ -137,6 +137,7 @@ static void row_setup(row_fixture *f, const char *source, int64_t wt_src, int64_
     m->id_idx[0] = 0;
     m->version_idx = 1;
     m->source_idx = 3;
+    m->deleted_idx = -1;
     m->wt_source_idx = 4;
     m->wt_version_idx = 5;
     m->wt_any_idx = -1;

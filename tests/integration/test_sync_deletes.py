@@ -1,0 +1,179 @@
+"""Soft deletes (deleted_col, docs/deletes.md) end to end against the real servers, checked with
+the official drivers: a row marked in Cassandra deletes its document (OpenSearch and
+Elasticsearch), a document marked in Elasticsearch deletes its row, each within one pass; an
+older re-send (`once --since` an earlier time, an old version of a document indexed again) does
+not bring a deleted record back, also once `index.gc_deletes` has passed; the counts show in the
+pass line and in `status --json`.
+"""
+import datetime
+import json
+import re
+import time
+
+from test_sync_engine import now_ms, run_ce, search, sync_def, write_config  # noqa: F401 (fixture)
+
+
+def iso(ms):
+    t = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def since(ms):
+    """--since's form: ISO 8601 to the second, UTC."""
+    return datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_table(session, ks):
+    session.execute("CREATE TABLE %s.items (id int PRIMARY KEY, version bigint, text varchar, source varchar, "
+                    "deleted boolean, deleted_at timestamp)" % ks, timeout=60)
+
+
+def put_row(session, ks, rid, version, text, source="cassandra", deleted=None, deleted_at=None):
+    """A row as an application writes it: USING TIMESTAMP = version in microseconds."""
+    session.execute("INSERT INTO %s.items (id, version, text, source, deleted, deleted_at) VALUES (%%s, %%s, %%s, "
+                    "%%s, %%s, %%s) USING TIMESTAMP %d" % (ks, version * 1000),
+                    (rid, version, text, source, deleted, deleted_at))
+
+
+def row_ids(session, ks):
+    return {r.id for r in session.execute("SELECT id FROM %s.items" % ks, timeout=60)}
+
+
+def status_counts(ce_bin, cfg, sync):
+    p = run_ce(ce_bin, cfg, cmd="status", extra=("--json",))
+    st = json.loads(p.stdout)
+    return {s["name"]: s for s in st["last_pass"]["syncs"]}[sync]
+
+
+def pass_line(stderr, direction):
+    m = [x for x in stderr.splitlines() if "dir=%s" % direction in x and 'msg="pass done"' in x]
+    assert m, stderr[-3000:]
+    return {k: v for k, v in re.findall(r"(\w+)=([^\s\"]+)", m[-1])}
+
+
+def set_gc_deletes(search, index, value):
+    body = {"index": {"gc_deletes": value}}
+    if search.kind == "opensearch":
+        search.c.indices.put_settings(index=index, body=body)
+    else:
+        search.c.indices.put_settings(index=index, settings=body)
+
+
+def test_row_marked_in_cassandra_deletes_its_document(cassandra_session, keyspace, search, ce_bin, tmp_path,
+                                                      testbed_env, unique_name):
+    make_table(cassandra_session, keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    base = now_ms() - 120000
+    for i in range(1, 8):
+        put_row(cassandra_session, keyspace, i, base + i, "t%d" % i)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("d", keyspace, "items", index, filter_date=True, direction="to_es",
+                                 deleted_col="deleted")])
+    run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
+    assert set(search.hits(index)) == {str(i) for i in range(1, 8)}
+
+    v = now_ms() - 3000  # inside the next window (safety lag 2 s)
+    put_row(cassandra_session, keyspace, 1, v + 1, "t1", deleted=True)
+    put_row(cassandra_session, keyspace, 2, v + 2, "t2", deleted=True)
+    put_row(cassandra_session, keyspace, 3, v + 3, "t3 live", deleted=False)   # false: live
+    put_row(cassandra_session, keyspace, 4, v + 4, "t4", source="elasticsearch", deleted=True)  # an echo
+    p = run_ce(ce_bin, cfg)
+    hits = search.hits(index)
+    assert set(hits) == {"3", "4", "5", "6", "7"}
+    assert hits["3"]["_source"]["text"] == "t3 live" and hits["3"]["_version"] == v + 3
+    assert hits["4"]["_version"] == base + 4          # the echo left the document alone
+    line = pass_line(p.stderr, "to_es")
+    assert line["deleted"] == "2" and line["skipped"] == "1", line
+    assert "soft deletes 2\n" in p.stdout, p.stdout
+    st = status_counts(ce_bin, cfg, "d")
+    assert st["to_es"]["deleted"] == 2 and st["to_es"]["indexed"] == 1, st
+    # the marked rows stay in Cassandra: they are what a re-send sends again
+    assert row_ids(cassandra_session, keyspace) == set(range(1, 8))
+
+    # an older re-send: the same window again; the deletes go out again (409: ES holds them)
+    p = run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
+    assert set(search.hits(index)) == {"3", "4", "5", "6", "7"}
+    line = pass_line(p.stderr, "to_es")
+    assert line["deleted"] == "0" and int(line["conflicts"]) >= 2, line
+
+    # once Elasticsearch forgot the delete (index.gc_deletes), a re-send still deletes: 404
+    set_gc_deletes(search, index, "1s")
+    time.sleep(2)
+    search.refresh(index)
+    p = run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
+    assert set(search.hits(index)) == {"3", "4", "5", "6", "7"}
+    assert pass_line(p.stderr, "to_es")["deleted"] == "2"    # 404s: already gone counts as done
+    assert status_counts(ce_bin, cfg, "d")["to_es"]["deleted"] == 2
+
+
+def test_document_marked_in_elasticsearch_deletes_its_row(cassandra_session, keyspace, search, ce_bin, tmp_path,
+                                                          testbed_env, unique_name):
+    make_table(cassandra_session, keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    search.create(index, mappings={"properties": {
+        "id": {"type": "integer"}, "version": {"type": "long"}, "text": {"type": "keyword"},
+        "source": {"type": "keyword"}, "deleted": {"type": "boolean"}, "deleted_at": {"type": "date"}}})
+    base = now_ms() - 120000
+    old = {i: {"id": i, "version": base + i, "text": "e%d" % i, "source": "elasticsearch"} for i in range(1, 8)}
+    search.bulk_index(index, old)
+    search.refresh(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("d", keyspace, "items", index, filter_date=True, direction="to_cassandra",
+                                 deleted_col="deleted_at")])
+    run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
+    assert row_ids(cassandra_session, keyspace) == set(range(1, 8))
+
+    v = now_ms() - 3000
+    mark = iso(v)
+    search.bulk_index(index, {
+        1: {"id": 1, "version": v + 1, "text": "e1", "source": "elasticsearch", "deleted_at": mark},
+        2: {"id": 2, "version": v + 2, "text": "e2", "source": "elasticsearch", "deleted_at": mark},
+        3: {"id": 3, "version": v + 3, "text": "e3 live", "source": "elasticsearch", "deleted_at": None},
+        4: {"id": 4, "version": v + 4, "text": "e4", "source": "cassandra", "deleted_at": mark},  # an echo
+    })
+    search.refresh(index)
+    p = run_ce(ce_bin, cfg)
+    assert row_ids(cassandra_session, keyspace) == {3, 4, 5, 6, 7}
+    r3 = cassandra_session.execute("SELECT text, version FROM %s.items WHERE id = 3" % keyspace).one()
+    assert (r3.text, r3.version) == ("e3 live", v + 3)
+    line = pass_line(p.stderr, "to_cassandra")
+    assert line["deleted"] == "2", line
+    st = status_counts(ce_bin, cfg, "d")
+    assert st["to_cassandra"]["deleted"] == 2 and st["to_cassandra"]["written"] == 1, st
+    # the marked documents stay in Elasticsearch: what a re-send sends again is the delete
+    assert {"1", "2"} <= set(search.hits(index))
+
+    # an older re-send 1: the same window again (gc_deletes long gone): the DELETEs again
+    set_gc_deletes(search, index, "1s")
+    time.sleep(2)
+    p = run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
+    assert row_ids(cassandra_session, keyspace) == {3, 4, 5, 6, 7}
+    assert pass_line(p.stderr, "to_cassandra")["deleted"] == "2"
+    # an older re-send 2: an application indexes the old content of 1 again (its old version,
+    # no mark): the row's tombstone (USING TIMESTAMP of the newer version) shadows that write
+    search.index(index, 1, old[1], refresh=True)
+    run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
+    assert row_ids(cassandra_session, keyspace) == {3, 4, 5, 6, 7}
+
+
+def test_deleted_col_check(ce_bin, tmp_path, testbed_env, keyspace):
+    """`check` refuses a deleted_col that is already the version, source or id column."""
+    for col in ("version", "source", "id"):
+        cfg = write_config(tmp_path, testbed_env, "http://127.0.0.1:9200",
+                           [sync_def("d", keyspace, "items", "ix", deleted_col=col)])
+        p = run_ce(ce_bin, cfg, cmd="check", expect=2)
+        assert "syncs[0].deleted_col" in p.stderr + p.stdout, p.stderr
+
+
+def test_missing_deleted_column_fails_the_c2e_pass(cassandra_session, keyspace, search, ce_bin, tmp_path,
+                                                   testbed_env, unique_name):
+    make_table(cassandra_session, keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("d", keyspace, "items", index, direction="to_es", deleted_col="gone")])
+    p = run_ce(ce_bin, cfg, expect=1)
+    assert 'deleted_col \\"gone\\" is not a column' in p.stderr or 'deleted_col "gone" is not a column' in \
+        p.stdout + p.stderr, p.stdout + p.stderr[-3000:]
