@@ -119,8 +119,11 @@ static ce_err read_main(sync_pipe *p, void *ud)
     read_loop L = {.rd = ud, .pipe = p};
     sync_scan *s = L.rd->scan;
     while (L.count > 0 || (L.next < s->ntasks && !L.stopping && !L.rc)) {
-        while (!L.stopping && !L.rc && L.count < SYNC_READ_INFLIGHT && L.next < s->ntasks)
-            enqueue(&L, &s->tasks[L.next++]);
+        while (!L.stopping && !L.rc && L.count < SYNC_READ_INFLIGHT && L.next < s->ntasks) {
+            sync_scan_task *t = &s->tasks[L.next++];
+            if (!t->skip) /* acknowledged by the pass this one resumes */
+                enqueue(&L, t);
+        }
         if (L.count == 0)
             break;
         sync_scan_task *t = &s->tasks[L.fifo[L.head]];
