@@ -10,7 +10,11 @@
  *           (docs/deletes.md)
  * write     the page handed back; progress; a stop asked for ends the reading
  * finish    every bulk request in flight waited for, settings restored, final refresh,
- *           the (id, version) cleanup (cleanup.c)
+ *           the (id, version) cleanup (cleanup.c), the load progress kept or dropped
+ *
+ * full_scan and all loads are resumable (scanack.c): the ranges whose every row got its
+ * final bulk outcome are saved in the checkpoint as the pass runs, and a pass after a
+ * kill reads only the others.
  * checkpoint  shared (pass.c)
  *
  * Outcomes: 409 = Elasticsearch holds the same or a newer version (fine); 400 -> dead
@@ -35,6 +39,7 @@ typedef struct {
     size_t tasks_done;
     sync_index_setup ix;
     sync_cleanup cleanup;
+    sync_scan_ack ack;           /* ranges acknowledged (resumable plans) */
     es_bulk *bulk;
     sync_pass_ctx *ctx;          /* for the bulk's item callback */
     const char *type;            /* mapping type for servers that have them */
@@ -62,14 +67,18 @@ static void on_item(const es_bulk_item_result *r, void *ud)
     c2e *c = ud;
     sync_pass_result *res = c->ctx->res;
     bool del = (r->tag & C2E_TAG_DELETE) != 0;
+    if (r->status == ES_ITEM_REJECTED)
+        on_rejected(c, r); /* first: a dead letter that cannot be written is no outcome */
+    bool final = r->status != ES_ITEM_FAILED && !c->ctx->dl_failed;
+    int64_t version = sync_scan_ack_outcome(&c->ack, r->tag & ~C2E_TAG_DELETE, final);
     switch (r->status) {
     case ES_ITEM_OK: ++*(del ? &res->c2e_deleted : &res->c2e_indexed); break;
     case ES_ITEM_CONFLICT:
         res->c2e_conflicts++;
-        if (!del && c->cleanup.on && r->current_version > (int64_t)r->tag && r->id)
-            sync_cleanup_note(&c->cleanup, r->id, strlen(r->id), (int64_t)r->tag);
+        if (!del && c->cleanup.on && r->current_version > version && r->id)
+            sync_cleanup_note(&c->cleanup, r->id, strlen(r->id), version);
         break;
-    case ES_ITEM_REJECTED: on_rejected(c, r); break;
+    case ES_ITEM_REJECTED: break;
     case ES_ITEM_FAILED:
     default:
         res->c2e_failed++;
@@ -150,10 +159,12 @@ static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
     e = e ? e : check_deleted_col(ctx, &c->tp);
     e = e ? e : sync_rows_plan(d, &c->tp, &c->rows);
     e = e ? e : sync_scan_plan(ctx, &c->tp, c->rows.select.data, &c->scan);
+    e = e ? e : sync_scan_ack_plan(ctx, &c->scan, &c->ack);
     if (!e)
         sync_cleanup_init(&c->cleanup, d, &c->tp);
     e = e ? e : sync_index_prepare(ctx, &c->tp, &c->ix);
-    if (!e && sync_index_starts_empty(ctx, &c->ix)) {
+    if (!e && (c->ack.prog.send_echoes || sync_index_starts_empty(ctx, &c->ix))) {
+        c->ack.prog.send_echoes = true; /* a resumed load keeps the rule it started with */
         /* Nothing in the index can echo: rows that came from Elasticsearch once (the index
          * was deleted and is being rebuilt, say) belong in it like every other row. */
         c->rows.rm.es_source_id = NULL;
@@ -164,6 +175,7 @@ static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
     if (!e)
         ce_info("sync=%s dir=to_es msg=\"reading\" mode=%s tasks=%zu version_gte=%lld version_lt=%lld", d->name,
                 c->scan.plan->name, c->scan.ntasks, (long long)c->scan.lo_v, (long long)c->scan.hi_v);
+    c->tasks_done = c->ack.skipped;
     e = e ? e : sync_reader_start(ctx, &c->scan, &c->reader);
     if (e)
         sync_pass_fail(ctx, e, NULL, NULL);
@@ -184,10 +196,14 @@ static sync_phase c2e_read(sync_pass_ctx *ctx, void *state)
 
 /* A row marked deleted: a delete action with its version (an older one than Elasticsearch
  * holds is a 409, as for an index action). */
-static ce_err send_delete(sync_pass_ctx *ctx, c2e *c, int64_t version)
+static ce_err send_delete(sync_pass_ctx *ctx, c2e *c, size_t task, int64_t version)
 {
-    ce_err e = es_bulk_delete(c->bulk, ctx->def->index, c->type, c->id.data, c->id.len, ES_VERSION_EXTERNAL,
-                              version, (uint64_t)version | C2E_TAG_DELETE);
+    uint64_t tag = 0;
+    ce_err e = sync_scan_ack_commit(&c->ack, task, version, &tag);
+    if (e)
+        return e;
+    e = es_bulk_delete(c->bulk, ctx->def->index, c->type, c->id.data, c->id.len, ES_VERSION_EXTERNAL, version,
+                       tag | C2E_TAG_DELETE);
     if (e)
         sync_pass_fail(ctx, e, "bulk request failed: %s", es_bulk_errmsg(c->bulk));
     return e;
@@ -224,7 +240,7 @@ static ce_err convert_row(sync_pass_ctx *ctx, c2e *c, sync_scan_task *t, const c
     if (c->cleanup.on)
         sync_cleanup_track(&c->cleanup, t, &c->id, version);
     if (sync_rowmap_is_deleted(&c->rows.rm, cells))
-        return send_delete(ctx, c, version);
+        return send_delete(ctx, c, (size_t)(t - c->scan.tasks), version);
     ce_buf *doc = es_bulk_index_begin(c->bulk, ctx->def->index, c->type, c->id.data, c->id.len,
                                       ES_VERSION_EXTERNAL, version);
     if (!doc)
@@ -236,7 +252,13 @@ static ce_err convert_row(sync_pass_ctx *ctx, c2e *c, sync_scan_task *t, const c
             dead_letter_row(ctx, c, cells, ce_buf_cstr(&c->id), "row cannot be converted to JSON");
         return e == CE_ENOMEM ? e : CE_OK;
     }
-    e = es_bulk_commit(c->bulk, (uint64_t)version);
+    uint64_t tag = 0;
+    e = sync_scan_ack_commit(&c->ack, (size_t)(t - c->scan.tasks), version, &tag);
+    if (e) {
+        es_bulk_abort(c->bulk);
+        return e;
+    }
+    e = es_bulk_commit(c->bulk, tag);
     if (e)
         sync_pass_fail(ctx, e, "bulk request failed: %s", es_bulk_errmsg(c->bulk));
     return e;
@@ -268,6 +290,9 @@ static sync_phase c2e_write(sync_pass_ctx *ctx, void *state)
     c2e *c = state;
     sync_page_release(&c->page);
     c->tasks_done += c->page.task_done;
+    if (c->page.task_done && !ctx->rc) /* a failed pass skips rows: its ranges are not done */
+        sync_scan_ack_read_done(&c->ack, (size_t)(c->page.task - c->scan.tasks));
+    sync_scan_ack_save(ctx, &c->ack, false);
     if (ctx->rc || sync_stop_requested(ctx))
         sync_reader_stop(&c->reader); /* pages already read are still taken (and released) */
     const sync_pass_result *res = ctx->res;
@@ -305,6 +330,7 @@ static sync_phase c2e_finish(sync_pass_ctx *ctx, void *state)
         (void)es_index_refresh(ctx->es, ctx->def->index);
     if (!ctx->rc)
         sync_cleanup_run(ctx, &c->tp, &c->cleanup);
+    sync_scan_ack_end(ctx, &c->ack);
     const sync_pass_result *res = ctx->res;
     sync_progress(ctx, res->c2e_read, res->c2e_indexed + res->c2e_deleted + res->c2e_conflicts, 1.0, true);
     return SYNC_PHASE_CHECKPOINT;
@@ -319,6 +345,7 @@ static void c2e_release(sync_pass_ctx *ctx, void *state)
     sync_budget_unreserve(ctx->budget, c->bulk_reserved);
     sync_scan_free(&c->scan);
     sync_cleanup_free(&c->cleanup);
+    sync_scan_ack_free(&c->ack);
     sync_rows_free(&c->rows);
     sync_table_plan_free(&c->tp);
     ce_buf_free(&c->id);

@@ -5,6 +5,7 @@
  *   reader.c       the page reader thread (a sync_pipe producer)
  *   index_setup.c  index creation, mapping, bulk-load settings and their marker file
  *   cleanup.c      PyCassElastic's (id, version) layout: deleting the old versions
+ *   scanack.c      which ranges are acknowledged; their progress saved while a load runs
  */
 #ifndef CE_SYNC_C2E_INT_H
 #define CE_SYNC_C2E_INT_H
@@ -49,6 +50,7 @@ typedef struct {
     int64_t route_token;
     ce_buf last_id;            /* (id, version) layout: the partition being read ... */
     int64_t last_max;          /* ... and its highest version so far */
+    bool skip;                 /* done by the interrupted pass this one resumes: not read */
 } sync_scan_task;
 
 typedef struct sync_scan sync_scan;
@@ -65,6 +67,8 @@ typedef struct sync_scan sync_scan;
  *   allow_filtering  the window's WHERE ends with ALLOW FILTERING (Cassandra reads every
  *                row of the unit unless an index serves the column); false for index,
  *                whose statement then fails rather than scan when the index is gone
+ *   resumable    the units' progress is saved while the pass runs (scanack.c), so a
+ *                killed pass resumes at the units not yet acknowledged
  */
 typedef struct {
     sync_read_mode mode;
@@ -76,6 +80,7 @@ typedef struct {
     bool window;
     bool filter_rows;
     bool allow_filtering;
+    bool resumable;
 } sync_read_plan;
 
 struct sync_scan {
@@ -178,5 +183,47 @@ void sync_cleanup_track(sync_cleanup *c, sync_scan_task *t, const ce_buf *id, in
 /* DELETE the versions noted (best effort: failures are logged; the next pass retries). */
 void sync_cleanup_run(sync_pass_ctx *ctx, const sync_table_plan *tp, sync_cleanup *c);
 void sync_cleanup_free(sync_cleanup *c);
+
+/* ---------------------------------------------------------------- scanack.c */
+
+typedef struct {
+    uint32_t task;             /* UINT32_MAX: outcome received */
+    int64_t version;
+} sync_ack_slot;
+
+typedef struct {
+    bool on;                   /* the read plan is resumable */
+    bool resumed;              /* this pass resumes an interrupted one */
+    bool save_failed;
+    sync_resume prog;          /* this pass's identity and its acknowledged ranges */
+    size_t skipped;            /* ranges acknowledged before this pass */
+    uint32_t *pending;         /* per range: documents sent without a final outcome */
+    uint8_t *flags;            /* per range: read to its end, a document failed */
+    sync_ack_slot *ring;       /* documents in flight, oldest first */
+    size_t cap, head, count;
+    uint64_t base;             /* tag of the oldest */
+    size_t unsaved;            /* ranges acknowledged since the last save */
+    double last_save_s;
+} sync_scan_ack;
+
+/* After sync_scan_plan: for a resumable plan, the pass's identity, and the checkpoint's
+ * saved progress when it fits (its ranges marked skip, the window end taken from it, a
+ * log line with the ranges left), else a log line saying why the load starts over. Fails
+ * the pass only when out of memory. *a freed by sync_scan_ack_free. */
+ce_err sync_scan_ack_plan(sync_pass_ctx *ctx, sync_scan *s, sync_scan_ack *a);
+/* A document of range `task` about to be committed: *tag is its bulk tag. CE_ENOMEM. */
+ce_err sync_scan_ack_commit(sync_scan_ack *a, size_t task, int64_t version, uint64_t *tag);
+/* A document's final outcome (final = indexed, conflict or dead-lettered; false = FAILED).
+ * Returns the version it was sent with. */
+int64_t sync_scan_ack_outcome(sync_scan_ack *a, uint64_t tag, bool final);
+/* The last page of range `task` was converted (every row committed or judged). */
+void sync_scan_ack_read_done(sync_scan_ack *a, size_t task);
+/* Save the progress into the checkpoint when ranges were acknowledged since the last save
+ * and SYNC_RESUME_SAVE_S passed (force: at once). A failed save is logged, never fatal. */
+void sync_scan_ack_save(sync_pass_ctx *ctx, sync_scan_ack *a, bool force);
+/* End of the pass, after every bulk outcome: a complete pass drops the progress from the
+ * checkpoint (the CHECKPOINT phase saves it), a failed or stopped one saves it. */
+void sync_scan_ack_end(sync_pass_ctx *ctx, sync_scan_ack *a);
+void sync_scan_ack_free(sync_scan_ack *a);
 
 #endif

@@ -157,7 +157,8 @@ static ce_err start_window(sync_pass_ctx *ctx, const sync_pass_env *env)
 {
     const sync_def *d = ctx->def;
     ce_err rc = sync_checkpoint_load(ctx->state_dir, d->name, ctx->dir->name, &ctx->cp);
-    ctx->has_checkpoint = rc == CE_OK;
+    /* progress saved during a first load is no position: the window starts as before it */
+    ctx->has_checkpoint = rc == CE_OK && sync_resume_has_position(ctx->cp.extra);
     if (rc && rc != CE_ENOTFOUND) {
         ce_error("sync=%s dir=%s msg=\"checkpoint unreadable; not running this direction\" error=%s",
                  d->name, ctx->dir->name, ce_errname(rc));

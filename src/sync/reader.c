@@ -141,6 +141,8 @@ static sync_scan_task *next_task(read_loop *L, bool take)
         }
         return t;
     }
+    while (L->next < s->ntasks && s->tasks[L->next].skip)
+        L->next++; /* acknowledged by the pass this one resumes */
     if (L->next >= s->ntasks)
         return NULL;
     return take ? &s->tasks[L->next++] : &s->tasks[L->next];

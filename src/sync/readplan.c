@@ -207,12 +207,12 @@ static ce_err tasks_buckets(sync_pass_ctx *ctx, sync_scan *s)
 }
 
 static const sync_read_plan read_plans[] = {
-    {SYNC_READ_AUTO, "auto", resolve_auto, NULL, NULL, NULL, false, false, false},
-    {SYNC_READ_FILTER, "filter", NULL, NULL, where_token_range, tasks_token_ranges, true, false, true},
-    {SYNC_READ_ALL, "all", NULL, NULL, where_token_range, tasks_token_ranges, false, false, false},
-    {SYNC_READ_BUCKETS, "buckets", resolve_buckets, check_buckets, where_bucket, tasks_buckets, true, false, true},
-    {SYNC_READ_FULL_SCAN, "full_scan", NULL, NULL, where_token_range, tasks_token_ranges, false, true, false},
-    {SYNC_READ_INDEX, "index", NULL, check_index, where_token_range, tasks_ring_ranges, true, false, false},
+    {SYNC_READ_AUTO, "auto", resolve_auto, NULL, NULL, NULL, false, false, false, false},
+    {SYNC_READ_FILTER, "filter", NULL, NULL, where_token_range, tasks_token_ranges, true, false, true, false},
+    {SYNC_READ_ALL, "all", NULL, NULL, where_token_range, tasks_token_ranges, false, false, false, true},
+    {SYNC_READ_BUCKETS, "buckets", resolve_buckets, check_buckets, where_bucket, tasks_buckets, true, false, true, false},
+    {SYNC_READ_FULL_SCAN, "full_scan", NULL, NULL, where_token_range, tasks_token_ranges, false, true, false, true},
+    {SYNC_READ_INDEX, "index", NULL, check_index, where_token_range, tasks_ring_ranges, true, false, false, false},
 };
 
 static const sync_read_plan *plan_of(sync_read_mode mode)

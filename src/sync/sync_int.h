@@ -4,6 +4,7 @@
  *   docmap.c   _id encoding, Cassandra row -> JSON document, document -> bound values (pure)
  *   mapping.c  Elasticsearch mapping from a CQL schema, CQL type from an ES mapping (pure)
  *   pass.c     a pass of one direction: its phases, checkpoint, summary, shared helpers
+ *   resume.c   the saved progress of a token-range scan in the checkpoint (codec, validity)
  *   table.c    the table plan both directions share; sizes; dead letters
  *   pipe.c     the bounded queue and thread of both directions' readers (pipe.h)
  *   budget.c   the memory budget of what is in flight (budget.h)
@@ -262,6 +263,45 @@ void sync_progress(sync_pass_ctx *ctx, uint64_t read, uint64_t done, double frac
 bool sync_stop_requested(sync_pass_ctx *ctx);
 /* Keyspace of a sync (sync, else global). */
 const char *sync_keyspace(const sync_pass_ctx *ctx);
+
+/* ---------------------------------------------------------------- resume.c */
+
+#define SYNC_RESUME_KEY "scan_resume"      /* its key in the checkpoint's extra object */
+#define SYNC_RESUME_HASH_INIT 0xcbf29ce484222325ULL
+
+/* The saved progress of a resumable scan and the identity of its pass. */
+typedef struct {
+    int64_t window_start_ms, window_end_ms;
+    size_t nranges;
+    uint64_t ring;             /* hash of the range split (the ranges' end tokens, in order) */
+    uint64_t target;           /* hash of the read mode, keyspace, table and index */
+    bool has_position;         /* false: no checkpoint before the load (position_ms is 0) */
+    bool send_echoes;          /* the index started empty: rows from Elasticsearch are sent */
+    uint8_t *done;             /* bitmap: range k is bit k % 8 of byte k / 8; owned */
+    size_t ndone;
+} sync_resume;
+
+/* FNV-1a of n bytes, continuing from h (start with SYNC_RESUME_HASH_INIT). */
+uint64_t sync_resume_hash(uint64_t h, const void *p, size_t n);
+/* Zeroed progress of nranges ranges, none done. CE_ENOMEM. Free with sync_resume_free. */
+ce_err sync_resume_init(sync_resume *r, size_t nranges);
+void sync_resume_free(sync_resume *r); /* NULL: no-op */
+bool sync_resume_is_done(const sync_resume *r, size_t k);
+void sync_resume_mark(sync_resume *r, size_t k); /* out of range: ignored */
+/* extra (NULL or the checkpoint's JSON text) with r under SYNC_RESUME_KEY, or without the
+ * key when r is NULL; other keys kept (an extra that is not an object is replaced). *out
+ * is malloc'd (free()), NULL when nothing is left. CE_ENOMEM. */
+ce_err sync_resume_encode(const sync_resume *r, const char *extra, char **out);
+/* The progress saved in extra. CE_ENOTFOUND when there is none; CE_EJSON when it is
+ * malformed (bad bitmap, missing field, unknown format). *r freed by sync_resume_free. */
+ce_err sync_resume_decode(const char *extra, sync_resume *r);
+/* false only when extra holds progress saved before any checkpoint existed: its
+ * position_ms is no window position. */
+bool sync_resume_has_position(const char *extra);
+/* The validity rule: saved progress fits the pass `now` when the window start, the
+ * target and the ring split are the same and the saved end is within [start, now's end].
+ * Otherwise false with the reason in why. */
+bool sync_resume_matches(const sync_resume *saved, const sync_resume *now, char *why, size_t n);
 
 /* ---------------------------------------------------------------- table.c */
 
