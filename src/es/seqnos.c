@@ -85,7 +85,7 @@ static ce_err parse_state(json_t *root, es_index_seqnos *out, char *why, size_t 
         char k[24];
         snprintf(k, sizeof k, "%zu", i);
         out->shards[i].global_checkpoint = -2; /* not seen yet */
-        if (!int_of(json_object_get(terms, k), &out->shards[i].primary_term))
+        if (!int_of(json_object_get(terms, k), &out->shards[i].primary_term) || out->shards[i].primary_term < 0)
             return fail(why, n, CE_EPROTO, "cluster state: no primary term for shard ", k);
     }
     return CE_OK;
@@ -100,7 +100,7 @@ static bool primary_checkpoint(json_t *copies, int64_t *gcp)
     {
         if (!json_is_true(json_object_get(json_object_get(c, "routing"), "primary")))
             continue;
-        return int_of(json_object_get(json_object_get(c, "seq_no"), "global_checkpoint"), gcp);
+        return int_of(json_object_get(json_object_get(c, "seq_no"), "global_checkpoint"), gcp) && *gcp >= -1;
     }
     return false;
 }

@@ -157,6 +157,12 @@ static void test_shard_answers_refused(void **st)
          "\"1\":[{\"routing\":{\"primary\":false},\"seq_no\":{\"global_checkpoint\":1}}],"
          "\"2\":[{\"routing\":{\"primary\":true},\"seq_no\":{\"global_checkpoint\":1}}]}}}}",
          CE_EPROTO, "for shard 1"},
+        {STATE_OK,
+         "{\"indices\":{\"ix\":{\"uuid\":\"U1\",\"shards\":{"
+         "\"0\":[{\"routing\":{\"primary\":true},\"seq_no\":{\"global_checkpoint\":1}}],"
+         "\"1\":[{\"routing\":{\"primary\":true},\"seq_no\":{\"global_checkpoint\":-2}}],"
+         "\"2\":[{\"routing\":{\"primary\":true},\"seq_no\":{\"global_checkpoint\":1}}]}}}}",
+         CE_EPROTO, "for shard 1"},
         {STATE_OK, "{\"indices\":{}}", CE_EPROTO, "not exactly one index"},
         {STATE_OK, "[", CE_EJSON, "malformed"},
     };
