@@ -178,6 +178,11 @@ ce_err sync_seqno_plan(sync_pass_ctx *ctx, sync_capture *cap)
         sync_pass_fail(ctx, CE_ENOMEM, "%s", "out of memory");
         return CE_ENOMEM;
     }
+    if (!es_client_caps(ctx->es)->seq_no) {
+        sync_pass_fail(ctx, CE_ECONFIG, "%s",
+                       "es_read_mode seq_no needs sequence numbers (Elasticsearch 6.7 or later, OpenSearch)");
+        return CE_ECONFIG;
+    }
     ce_err e = es_index_seqnos_get(ctx->es, d->index, &sp->now);
     if (!e)
         e = es_index_refresh(ctx->es, d->index); /* after the bounds: all up to them is visible */
