@@ -93,7 +93,7 @@ def test_seqno_every_write_once_without_overlap(cassandra_session, keyspace, sea
             read, _, log = one_pass(ce_bin, cfg)
             assert "reading by sequence number" in log and "full read" not in log, log[-3000:]
             total_read += read
-    assert len(w.ids) > 100, len(w.ids)
+    assert len(w.ids) > 50, len(w.ids)  # writes went on during the passes
     for _ in range(2):  # the writes after the last pass's bounds
         read, _, _ = one_pass(ce_bin, cfg)
         total_read += read
