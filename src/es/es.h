@@ -12,6 +12,7 @@
  *   search    structured queries, PIT + search_after (scroll fallback), slices: requests
  *   search_parse  one search / scroll / PIT page answer (codec)
  *   indices   exists/create/mapping/refresh/temporary settings
+ *   seqnos    per-shard global checkpoints and primary terms of an index (and their codec)
  *   redact    credentials out of URLs for logs and error texts
  *
  * Conventions: opaque handles; ce_err returns; detail text via es_client_errmsg;

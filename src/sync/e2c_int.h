@@ -1,6 +1,7 @@
 /*
  * e2c_int.h - the parts of the Elasticsearch -> Cassandra pass (e2c.c runs its phases):
  *   capture.c   the capture modes (one table entry each) and the page prefetch thread
+ *   seqno.c     the seq_no capture mode: per-shard positions, fallbacks to a full read
  *   schema.c    schema evolution: columns for new index fields, type conflicts
  *   writer.c    the Cassandra writer: the INSERT, the write ring, replica groups
  * (the version guard is guard.c, declared in sync_int.h)
