@@ -26,6 +26,7 @@ static_assert(offsetof(sync_es_conf, nurls) == offsetof(sync_es_conf, urls) + si
               "urls/nurls adjacent");
 static_assert(sizeof(sync_direction) == sizeof(int) && sizeof(sync_read_mode) == sizeof(int),
               "enums stored as int");
+static_assert(sizeof(sync_es_read_mode) == sizeof(int), "enums stored as int");
 
 static const cfg_enum_value consistency_values[] = {
     {"any", 0},          {"one", 1},         {"two", 2},         {"three", 3},       {"quorum", 4},
@@ -39,6 +40,8 @@ static const cfg_enum_value read_mode_values[] = {
     {"auto", SYNC_READ_AUTO},           {"filter", SYNC_READ_FILTER}, {"buckets", SYNC_READ_BUCKETS},
     {"full_scan", SYNC_READ_FULL_SCAN}, {"all", SYNC_READ_ALL},       {"index", SYNC_READ_INDEX},
     {NULL, 0}};
+static const cfg_enum_value es_read_mode_values[] = {
+    {"version", SYNC_ES_READ_VERSION}, {"seq_no", SYNC_ES_READ_SEQ_NO}, {NULL, 0}};
 static const cfg_enum_value version_unit_values[] = {{"ms", 1000}, {"us", 1}, {"s", 1000000}, {NULL, 0}};
 
 #define TIMEOUT_MIN 100
@@ -178,6 +181,11 @@ static const cli_config_key keys[] = {
              "(range on version_col, ALLOW FILTERING: a scan of the table without an index), buckets "
              "(time-bucket partition key, see bucket), full_scan (parallel token-range scan, filtered in "
              "casselastic), all (every row)."},
+    {.path = "syncs[].es_read_mode", .type = CFG_T_ENUM, .flags = CFG_F_IN_SYNC, S(es_read_mode), .def = "version",
+     .enum_values = es_read_mode_values,
+     .help = "How Elasticsearch is read (to Cassandra): version (a window on version_col, with overlap "
+             "and safety lag) or seq_no (per shard, every write since the last pass by its sequence "
+             "number, whatever its version says; see docs/sync.md)."},
     {.path = "syncs[].bucket", .type = CFG_T_OBJECT, .flags = CFG_F_IN_SYNC, NOFIELD,
      .help = "Time-bucket partition key for read_mode buckets."},
     {.path = "syncs[].bucket.column", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(bucket_col),

@@ -12,6 +12,7 @@
  *   search    structured queries, PIT + search_after (scroll fallback), slices: requests
  *   search_parse  one search / scroll / PIT page answer (codec)
  *   indices   exists/create/mapping/refresh/temporary settings
+ *   seqnos    per-shard global checkpoints and primary terms of an index (and their codec)
  *   redact    credentials out of URLs for logs and error texts
  *
  * Conventions: opaque handles; ce_err returns; detail text via es_client_errmsg;
@@ -229,6 +230,14 @@ typedef struct {
     bool lean;                     /* hits without _version (no version lookups); no
                                       filter_path either: it would re-render _source and
                                       round long decimals (docs/json.md) */
+    const char *preference;        /* NULL, or sent as ?preference= (e.g. "_shards:2"); not
+                                      with a point in time: such a read is a scroll or a
+                                      sort_unique read */
+    bool sort_unique;              /* sort_field is unique among the hits (as _seq_no within
+                                      one shard): pages continue by search_after on it alone,
+                                      without a point in time or scroll; each page sees the
+                                      index as it is then, which the caller's query must
+                                      make harmless */
 } es_search_opts;
 
 typedef struct es_search es_search;
@@ -253,6 +262,32 @@ void es_search_close(es_search *s);
 int64_t es_search_total(const es_search *s);
 
 /* ---------------------------------------------------------------- indices */
+
+/* Where each shard of an index stands in its sequence numbers (es_index_seqnos_get). */
+typedef struct {
+    int64_t global_checkpoint;     /* the primary's: every in-sync copy processed every
+                                      operation up to it (-1: none yet) */
+    int64_t primary_term;          /* from the cluster state; a new one = a new primary */
+} es_shard_seqno;
+
+typedef struct {
+    char uuid[64];                 /* the index's UUID: a re-created index has a new one */
+    size_t nshards;
+    es_shard_seqno *shards;        /* nshards, owned; free with es_index_seqnos_free */
+} es_index_seqnos;
+
+/* The UUID, shard count, and per shard global checkpoint and primary term of one concrete
+ * index (or an alias of exactly one): GET /_cluster/state/metadata/<index>, then
+ * GET /<index>/_stats?level=shards. CE_ENOTFOUND when the index does not exist; CE_EPROTO
+ * (text in es_client_errmsg) when the answers do not tell every shard (a primary not
+ * started) or name several indices. *out is zeroed first; free it in every case. */
+ce_err es_index_seqnos_get(es_client *c, const char *index, es_index_seqnos *out);
+/* The codec of es_index_seqnos_get: the cluster state answer and the shard stats answer
+ * (filtered or not) -> *out. CE_EJSON / CE_EPROTO with the reason in why (n bytes). */
+ce_err es_index_seqnos_parse(const char *state, size_t state_len, const char *stats, size_t stats_len,
+                             es_index_seqnos *out, char *why, size_t n);
+/* Release out->shards and zero *out. NULL is a no-op. */
+void es_index_seqnos_free(es_index_seqnos *s);
 
 /* CE_OK and *exists. */
 ce_err es_index_exists(es_client *c, const char *index, bool *exists);

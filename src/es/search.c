@@ -12,8 +12,10 @@
  * caps.shard_doc_sort, else "_id"; where _id fielddata is disabled
  * (indices.id_field_data.enabled: false) the first page is refused and the read
  * falls back to scroll), and track_total_hits. Scroll sorts on the field (or
- * "_doc"). Hits carry _version ("version": true) unless lean. The PIT or scroll is
- * always closed by es_search_close, also after errors.
+ * "_doc"). A sort_unique read (a field unique among the hits, as _seq_no within one
+ * shard) needs neither: it pages by search_after on that field alone, on the index path
+ * (with the caller's preference, as a scroll). Hits carry _version ("version": true)
+ * unless lean. The PIT or scroll is always closed by es_search_close, also after errors.
  */
 #include "es/es_int.h"
 
@@ -47,6 +49,7 @@ struct es_search {
     es_search_opts o;
     char *index;
     char *sort_field;
+    char *preference;
     es_query q;            /* strings owned by the copies below */
     char *q_range_field, *q_not_field, *q_not_value;
     bool pit;
@@ -154,6 +157,12 @@ static void close_pit_or_scroll(es_search *s)
 }
 
 /* Copy the options the read keeps; defaults for what the caller left at 0. */
+/* A read paged by search_after on its sort values (a PIT read or a sort_unique one). */
+static bool paged_by_sort(const es_search *s)
+{
+    return s->pit || (s->o.sort_unique && s->sort_field);
+}
+
 static ce_err search_copy_opts(es_search *s, const es_search_opts *o)
 {
     s->o = *o;
@@ -166,6 +175,7 @@ static ce_err search_copy_opts(es_search *s, const es_search_opts *o)
     bool fail = false;
     s->index = sdup(o->index, &fail);
     s->sort_field = sdup(o->sort_field, &fail);
+    s->preference = sdup(o->preference, &fail);
     s->q = o->query;
     s->q.range_field = s->q_range_field = sdup(o->query.range_field, &fail);
     s->q.must_not_field = s->q_not_field = sdup(o->query.must_not_field, &fail);
@@ -194,7 +204,7 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out)
         e = es_index_refresh(c, s->index);
     /* Without a "_shard_doc" tiebreaker a PIT page sorts on _id, visiting every match
      * per page: an unordered read without a sort field is cheaper as a scroll. */
-    s->pit = s->caps->pit && !o->force_scroll &&
+    s->pit = s->caps->pit && !o->force_scroll && !o->preference && !(o->sort_unique && o->sort_field) &&
              !(o->unordered && !o->sort_field && !s->caps->shard_doc_sort);
     if (!e && s->pit)
         e = open_pit(s);
@@ -203,7 +213,7 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out)
         return e;
     }
     ce_debug("msg=\"es search opened\" index=\"%s\" mode=%s slice=%d/%d", s->index,
-             s->pit ? "pit" : "scroll", o->slice_id, o->slice_max);
+             s->pit ? "pit" : paged_by_sort(s) ? "search_after" : "scroll", o->slice_id, o->slice_max);
     *out = s;
     return CE_OK;
 }
@@ -248,6 +258,17 @@ static ce_err write_common(es_search *s, ce_buf *b)
     return e;
 }
 
+/* ,"search_after":[...] after the first page. */
+static ce_err write_search_after(const es_search *s, ce_buf *body)
+{
+    if (!s->search_after)
+        return CE_OK;
+    char *sa = json_dumps(s->search_after, JSON_COMPACT | JSON_ENCODE_ANY);
+    ce_err e = sa ? ce_buf_printf(body, ",\"search_after\":%s", sa) : CE_ENOMEM;
+    free(sa);
+    return e;
+}
+
 static ce_err pit_page_request(es_search *s, ce_buf *path, ce_buf *body)
 {
     ce_err e = ce_buf_append_str(path, "/_search");
@@ -259,11 +280,21 @@ static ce_err pit_page_request(es_search *s, ce_buf *path, ce_buf *body)
         e = jsonw_cstr(body, s->pit_id);
     if (!e)
         e = ce_buf_printf(body, ",\"keep_alive\":\"%ds\"}", s->o.keep_alive_s);
-    if (!e && s->search_after) {
-        char *sa = json_dumps(s->search_after, JSON_COMPACT | JSON_ENCODE_ANY);
-        e = sa ? ce_buf_printf(body, ",\"search_after\":%s", sa) : CE_ENOMEM;
-        free(sa);
-    }
+    if (!e)
+        e = write_search_after(s, body);
+    if (!e)
+        e = ce_buf_append_byte(body, '}');
+    return e;
+}
+
+/* A page of a sort_unique read: the index path, search_after on the sort field. */
+static ce_err unique_page_request(es_search *s, ce_buf *path, ce_buf *body)
+{
+    ce_err e = index_path(path, s->index, "/_search");
+    if (!e)
+        e = write_common(s, body);
+    if (!e)
+        e = write_search_after(s, body);
     if (!e)
         e = ce_buf_append_byte(body, '}');
     return e;
@@ -296,11 +327,18 @@ static ce_err scroll_page_request(es_search *s, ce_buf *path, ce_buf *body)
 static ce_err page_fetch(es_search *s, long *st, ce_buf *resp)
 {
     ce_buf path = CE_BUF_INIT, body = CE_BUF_INIT;
-    ce_err e = s->pit ? pit_page_request(s, &path, &body) : scroll_page_request(s, &path, &body);
+    ce_err e = s->pit ? pit_page_request(s, &path, &body)
+               : paged_by_sort(s) ? unique_page_request(s, &path, &body)
+                                  : scroll_page_request(s, &path, &body);
     /* No filter_path, not even for a lean read: with one, OpenSearch 2.19 and
      * Elasticsearch 8.17 re-render _source and round a 38-digit decimal to a double;
      * without it the hits carry the text indexed, and the page comes faster (measured in
      * docs/json.md) for some 16% more bytes. */
+    /* the preference goes with the requests that name the index */
+    if (!e && s->preference && !s->pit && (s->first || paged_by_sort(s))) {
+        e = ce_buf_printf(&path, "%cpreference=", memchr(path.data, '?', path.len) ? '&' : '?');
+        e = e ? e : es_path_escape(&path, s->preference, strlen(s->preference));
+    }
     if (!e && (!ce_buf_cstr(&path) || !ce_buf_cstr(&body)))
         e = CE_ENOMEM;
     if (!e)
@@ -336,11 +374,11 @@ static ce_err page_take(es_search *s, es_search_page *pg, void **hits)
         s->total = pg->total;
     s->first = false;
     size_t n = json_array_size(pg->hits);
-    if (n > 0 && s->pit) {
+    if (n > 0 && paged_by_sort(s)) {
         json_decref(s->search_after);
         s->search_after = json_incref(pg->last_sort);
     }
-    if (n == 0 || (s->pit && n < s->o.page_size))
+    if (n == 0 || (paged_by_sort(s) && n < s->o.page_size))
         s->done = true; /* with search_after a short page is the last one */
     es_search_page_free(&s->page);
     s->page = *pg;
@@ -384,9 +422,9 @@ ce_err es_search_next(es_search *s, void **hits)
         return es_search_next(s, hits);
     }
     if (!e && st != 200)
-        e = answer_error(s, "search", st, &resp, s->first && !s->pit);
+        e = answer_error(s, "search", st, &resp, !s->pit && (s->first || paged_by_sort(s)));
     if (!e) {
-        unsigned flags = (s->o.lean ? ES_PAGE_LEAN : 0) | (s->pit ? ES_PAGE_NEED_SORT : 0);
+        unsigned flags = (s->o.lean ? ES_PAGE_LEAN : 0) | (paged_by_sort(s) ? ES_PAGE_NEED_SORT : 0);
         es_search_page pg;
         e = es_search_page_parse(resp.data, resp.len, flags, &pg);
         if (e)
@@ -410,6 +448,7 @@ void es_search_close(es_search *s)
     free(s->scroll_id);
     free(s->index);
     free(s->sort_field);
+    free(s->preference);
     free(s->q_range_field);
     free(s->q_not_field);
     free(s->q_not_value);

@@ -2,15 +2,17 @@
  * capture.c - E->C: how the documents of a pass are found (the capture modes), and the
  * thread that fetches their pages.
  *
- * A capture mode is one table entry filling the search of the pass. Today there is one:
- * the version window (documents whose version field is in [start, end), excluding those
- * whose source is Cassandra when ignore_same_source). Sequence numbers come next as one
- * more entry.
+ * A capture mode is one table entry filling the searches of the pass (sync_def.es_read_mode
+ * indexes the table): the version window (documents whose version field is in [start,
+ * end)), or sequence numbers (seqno.c: per shard, documents by _seq_no since the saved
+ * position). Both skip the documents whose source is Cassandra when ignore_same_source.
  *
  * Search pages are fetched by a helper thread (a sync_pipe producer) while the pass
- * writes to Cassandra, so Elasticsearch and Cassandra work at the same time. The thread
- * is the only user of the es_search (and so of the es client) until it is joined; pages
- * are handed over as references (jansson reference counts are atomic).
+ * writes to Cassandra, so Elasticsearch and Cassandra work at the same time. The first
+ * search is opened before the thread starts (its failure fails the pass at once); the
+ * thread opens the ones after it. The thread is the only user of the es_search (and so
+ * of the es client) until it is joined; pages are handed over as references (jansson
+ * reference counts are atomic).
  *
  * Memory (with a budget): a probe of a few documents measures the bytes of a hit; the page
  * size, the Cassandra writes in flight (they keep their hits) and the rows of a batch are
@@ -29,17 +31,24 @@
 #define SYNC_PROBE_HITS 2  /* few: the probe itself is outside the budget */
 #define SYNC_HIT_PARSE_FACTOR 2  /* a parsed hit and its response text live together */
 
-static void query_version_window(const sync_pass_ctx *ctx, es_search_opts *so)
+void sync_capture_skip_echoes(const sync_def *d, es_search_opts *so)
 {
+    if (d->ignore_same_source && d->source_field && d->cassandra_source_id) {
+        so->query.must_not_field = d->source_field;
+        so->query.must_not_value = d->cassandra_source_id;
+    }
+}
+
+static void query_version_window(const sync_pass_ctx *ctx, sync_capture *cap, size_t i, es_search_opts *so)
+{
+    (void)cap, (void)i;
     const sync_def *d = ctx->def;
     so->query.range_field = d->version_col;
     so->query.has_gte = so->query.has_lt = true;
     so->query.gte = sync_version_floor(ctx->win.start_ms, d->version_unit_us);
     so->query.lt = sync_version_ceil(ctx->win.end_ms, d->version_unit_us);
-    if (d->ignore_same_source && d->source_field && d->cassandra_source_id) {
-        so->query.must_not_field = d->source_field;
-        so->query.must_not_value = d->cassandra_source_id;
-    }
+    so->unordered = true; /* pages are written in any order; versions decide */
+    sync_capture_skip_echoes(d, so);
 }
 
 /* Documents without the version field are outside every version window: count them
@@ -60,11 +69,13 @@ static void count_without_version(sync_pass_ctx *ctx)
                 d->name, d->version_col, (long long)n);
 }
 
+/* Indexed by sync_es_read_mode. */
 static const sync_capture_mode capture_modes[] = {
-    {"version", query_version_window, count_without_version},
+    [SYNC_ES_READ_VERSION] = {"version", NULL, query_version_window, NULL, NULL, count_without_version},
+    [SYNC_ES_READ_SEQ_NO] = {"seq_no", sync_seqno_plan, sync_seqno_query, sync_seqno_settle, sync_seqno_done, NULL},
 };
 
-/* One page handed over: the hits, the search's total at that time, its budget bytes. */
+/* One page handed over: the hits, the searches' total at that time, its budget bytes. */
 typedef struct {
     json_t *hits;
     int64_t total;
@@ -72,33 +83,80 @@ typedef struct {
     sync_budget *budget;
 } fetched_page;
 
+/* Open search i of the pass (the options every mode shares, then the mode's). */
+static ce_err open_read(sync_capture *cap, size_t i)
+{
+    const sync_pass_ctx *ctx = cap->ctx;
+    es_search_opts so;
+    es_search_opts_init(&so);
+    so.index = ctx->def->index;
+    so.page_size = (size_t)ctx->def->es_page_size;
+    so.lean = true; /* _id, _source and sort are all we read of a hit */
+    cap->mode->query(ctx, cap, i, &so);
+    cap->page_size = so.page_size;
+    cap->read = i;
+    ce_err e = es_search_open(ctx->es, &so, &cap->search);
+    if (!e && es_search_total(cap->search) > 0)
+        cap->opened_total += es_search_total(cap->search);
+    if (!e)
+        ce_debug("sync=%s dir=to_cassandra msg=\"search opened\" mode=%s read=%zu/%zu range_field=%s gte=%lld "
+                 "lt=%lld preference=%s total=%lld",
+                 ctx->def->name, cap->mode->name, i + 1, cap->nreads,
+                 so.query.range_field ? so.query.range_field : "-", (long long)so.query.gte, (long long)so.query.lt,
+                 so.preference ? so.preference : "-", (long long)es_search_total(cap->search));
+    return e;
+}
+
+/* One page of the current search, its bytes taken from the budget first. */
+static ce_err fetch_page(sync_pipe *p, sync_capture *cap, fetched_page *page, bool *stopped)
+{
+    size_t est = cap->page_size * cap->hit_bytes;
+    *page = (fetched_page){NULL, 0, 0, cap->budget};
+    sync_budget_acquire(cap->budget, est);
+    if (cap->budget && sync_pipe_stopped(p)) {
+        sync_budget_release(cap->budget, est);
+        *stopped = true;
+        return CE_OK;
+    }
+    void *hv = NULL;
+    ce_err e = es_search_next(cap->search, &hv);
+    page->hits = json_incref((json_t *)hv);
+    page->total = cap->opened_total;
+    size_t n = page->hits ? json_array_size(page->hits) : 0;
+    page->bytes = n * cap->hit_bytes;
+    if (page->bytes < est)
+        sync_budget_release(cap->budget, est - page->bytes);
+    else
+        sync_budget_force(cap->budget, page->bytes - est);
+    if (e || n == 0) {
+        json_decref(page->hits);
+        sync_budget_release(cap->budget, page->bytes);
+        page->hits = NULL;
+        page->bytes = 0;
+    }
+    return e;
+}
+
 static ce_err fetch_main(sync_pipe *p, void *ud)
 {
     sync_capture *cap = ud;
-    for (;;) {
-        size_t est = cap->page_size * cap->hit_bytes;
-        sync_budget_acquire(cap->budget, est);
-        if (cap->budget && sync_pipe_stopped(p)) {
-            sync_budget_release(cap->budget, est);
-            return CE_OK;
-        }
-        void *hv = NULL;
-        ce_err e = es_search_next(cap->search, &hv);
-        fetched_page page = {json_incref((json_t *)hv), es_search_total(cap->search), est, cap->budget};
-        size_t n = page.hits ? json_array_size(page.hits) : 0;
-        page.bytes = n * cap->hit_bytes;
-        if (page.bytes < est)
-            sync_budget_release(cap->budget, est - page.bytes);
-        else
-            sync_budget_force(cap->budget, page.bytes - est);
-        if (e || n == 0) {
-            json_decref(page.hits);
-            sync_budget_release(cap->budget, page.bytes);
+    while (cap->search) {
+        fetched_page page;
+        bool stopped = false;
+        ce_err e = fetch_page(p, cap, &page, &stopped);
+        if (e || stopped)
             return e;
+        if (page.hits) {
+            if (!sync_pipe_push(p, &page))
+                return CE_OK;
+            continue;
         }
-        if (!sync_pipe_push(p, &page))
-            return CE_OK;
+        es_search_close(cap->search); /* this search is done: on to the next */
+        cap->search = NULL;
+        if (cap->read + 1 < cap->nreads && !sync_pipe_stopped(p) && (e = open_read(cap, cap->read + 1)) != CE_OK)
+            return e;
     }
+    return CE_OK;
 }
 
 static void drop_page(void *item)
@@ -163,24 +221,24 @@ void sync_capture_size(sync_pass_ctx *ctx, sync_capture *cap)
 ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap)
 {
     const sync_def *d = ctx->def;
-    cap->mode = &capture_modes[0];
-    es_search_opts so;
-    es_search_opts_init(&so);
-    so.index = d->index;
-    cap->mode->query(ctx, &so);
-    so.page_size = (size_t)d->es_page_size;
-    cap->page_size = so.page_size;
-    so.unordered = true; /* pages are written in any order; versions decide */
-    so.lean = true;      /* _id, _source and sort are all we read of a hit */
-    ce_err rc = es_search_open(ctx->es, &so, &cap->search);
+    cap->mode = &capture_modes[d->es_read_mode == SYNC_ES_READ_SEQ_NO ? SYNC_ES_READ_SEQ_NO : SYNC_ES_READ_VERSION];
+    cap->ctx = ctx;
+    cap->nreads = 1;
+    ce_err rc = cap->mode->plan ? cap->mode->plan(ctx, cap) : CE_OK;
+    if (rc)
+        return rc;
+    rc = cap->nreads > 0 ? open_read(cap, 0) : CE_OK;
     if (rc) {
         sync_pass_fail(ctx, rc, "search failed: %s", es_client_errmsg(ctx->es));
         return rc;
     }
     if (cap->mode->count_unseen)
         cap->mode->count_unseen(ctx);
-    ce_info("sync=%s dir=to_cassandra msg=\"reading\" version_gte=%lld version_lt=%lld total=%lld", d->name,
-            (long long)so.query.gte, (long long)so.query.lt, (long long)es_search_total(cap->search));
+    cap->total = cap->opened_total;
+    if (cap->mode == &capture_modes[SYNC_ES_READ_VERSION])
+        ce_info("sync=%s dir=to_cassandra msg=\"reading\" version_gte=%lld version_lt=%lld total=%lld", d->name,
+                (long long)sync_version_floor(ctx->win.start_ms, d->version_unit_us),
+                (long long)sync_version_ceil(ctx->win.end_ms, d->version_unit_us), (long long)cap->total);
     rc = sync_pipe_start(sizeof(fetched_page), SYNC_PREFETCH_PAGES, fetch_main, cap, drop_page, &cap->pipe);
     if (rc)
         sync_pass_fail(ctx, rc, "%s", "cannot start the page fetching thread");
@@ -209,6 +267,15 @@ void sync_capture_stop(sync_capture *cap)
     cap->pipe = NULL;
 }
 
+void sync_capture_settle(sync_pass_ctx *ctx, sync_capture *cap)
+{
+    if (ctx->rc || !cap->mode || !cap->mode->settle)
+        return;
+    ce_err e = cap->mode->settle(ctx, cap);
+    if (e)
+        sync_pass_fail(ctx, e, "checkpoint positions: %s", ce_errname(e));
+}
+
 void sync_capture_close(sync_capture *cap)
 {
     sync_capture_stop(cap);
@@ -216,4 +283,6 @@ void sync_capture_close(sync_capture *cap)
     cap->reserved = 0;
     es_search_close(cap->search);
     cap->search = NULL;
+    if (cap->mode && cap->mode->done)
+        cap->mode->done(cap);
 }

@@ -25,6 +25,12 @@ typedef enum {
     SYNC_READ_INDEX         /* range on the window column served by its SAI index, or refuse */
 } sync_read_mode;
 
+/* How E->C finds the documents of a pass (the capture modes, src/sync/capture.c). */
+typedef enum {
+    SYNC_ES_READ_VERSION = 0, /* a window on the version field (default) */
+    SYNC_ES_READ_SEQ_NO       /* per shard, by _seq_no above the saved checkpoint */
+} sync_es_read_mode;
+
 typedef struct {
     char *name;
     char *comments;
@@ -37,6 +43,7 @@ typedef struct {
     bool ignore_same_source;
     sync_direction direction;
     sync_read_mode read_mode;
+    sync_es_read_mode es_read_mode;
     char *source_field;     /* default "source" */
     int64_t version_unit_us;/* microseconds per version unit: 1000 for ms (default) */
     /* Cassandra side */

@@ -260,10 +260,11 @@ static sync_phase e2c_finish(sync_pass_ctx *ctx, void *state)
     if (sync_writer_flush(&c->w) != CE_OK)
         sync_pass_fail(ctx, CE_ENOMEM, NULL, NULL);
     sync_writer_drain(&c->w);
-    sync_capture_close(&c->cap);
     const sync_pass_result *res = ctx->res;
     sync_progress(ctx, res->e2c_read, res->e2c_written + res->e2c_deleted, 1.0, true);
     sync_pass_settle(ctx, c->w.write_err != CE_OK, "some writes to Cassandra failed");
+    sync_capture_settle(ctx, &c->cap); /* every document acknowledged: the mode's positions */
+    sync_capture_close(&c->cap);
     return SYNC_PHASE_CHECKPOINT;
 }
 
