@@ -285,6 +285,16 @@ static json_t *part_json(const cql_type *t, const char *part)
     return json_string(part);
 }
 
+ce_err sync_id_part_value(const cql_type *t, const char *part, ce_buf *out, bool *is_null)
+{
+    json_t *j = part_json(t, part);
+    if (!j)
+        return CE_ENOMEM;
+    ce_err e = conv_value_from_json(t, j, out, is_null, NULL);
+    json_decref(j);
+    return e;
+}
+
 /* The document's version, checked against the range a USING TIMESTAMP can hold. */
 static ce_err doc_version(const sync_docmap *m, const json_t *src, int64_t unit, int64_t *version, ce_buf *err)
 {

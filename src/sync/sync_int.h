@@ -74,6 +74,10 @@ ce_err sync_value_text(const cql_type *t, const uint8_t *p, int32_t len, ce_buf 
  * count differs. */
 ce_err sync_id_split(const char *id, size_t n, size_t nparts, ce_buf *storage, size_t *offs);
 
+/* One _id part (as split by sync_id_split) serialized as type t, appended to out, as E->C
+ * decodes key columns missing from _source. CE_ECONVERT when it does not fit the type. */
+ce_err sync_id_part_value(const cql_type *t, const char *part, ce_buf *out, bool *is_null);
+
 /* Signed integer value of a serialized bigint/int/smallint/tinyint/counter/timestamp/
  * varint (<= 8 bytes). CE_ECONVERT otherwise or for null. */
 ce_err sync_value_int64(const cql_type *t, const uint8_t *p, int32_t len, int64_t *out);
@@ -238,6 +242,9 @@ void sync_progress(sync_pass_ctx *ctx, uint64_t read, uint64_t done, double frac
 bool sync_stop_requested(sync_pass_ctx *ctx);
 /* Keyspace of a sync (sync, else global). */
 const char *sync_keyspace(const sync_pass_ctx *ctx);
+
+/* The engine's connections and folders as a pass sees them (engine.c; verify.c uses it). */
+void sync_engine_env(sync_engine *e, sync_pass_env *env);
 
 /* ---------------------------------------------------------------- table.c */
 
