@@ -175,7 +175,7 @@ def test_killed_verify_resumes(cassandra_session, keyspace, os_search, ce_bin, t
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = len(json.loads(progress.read_text())["c"])
-    assert 0 < done < 3000 or done <= 3000
+    assert 0 < done < 3000
     res, p = verify(ce_bin, cfg, 0)
     assert res["ranges_resumed"] == done and res["ranges_resumed"] > 0
     assert res["equal"] and res["cassandra_rows"] < n      # the resumed ranges were not read again
