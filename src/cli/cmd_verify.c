@@ -85,11 +85,12 @@ static ce_err json_result(ce_buf *b, const sync_verify_result *r, bool repair)
                               !r->rc && !remaining(r, repair) ? "true" : "false");
     e = e ? e : jsonw_cstr(b, r->error);
     e = e ? e : ce_buf_printf(b, ",\"ranges\":%zu,\"ranges_differing\":%zu,\"ranges_resumed\":%zu,"
-                              "\"cassandra_rows\":%llu,\"es_docs\":%llu,\"cassandra_rows_descended\":%llu,"
+                              "\"cassandra_rows\":%llu,\"es_docs\":%llu,\"es_docs_aggregated\":%llu,\"cassandra_rows_descended\":%llu,"
                               "\"es_docs_descended\":%llu,\"es_requests\":%llu,\"es_source_requests\":%llu,"
                               "\"in_flight\":%zu,\"fixed\":%zu,\"fix_failed\":%zu,\"seconds\":%.3f,\"counts\":{",
                               r->ranges, r->ranges_differing, r->ranges_resumed, (unsigned long long)r->c_rows,
-                              (unsigned long long)r->e_docs, (unsigned long long)r->c_rows_descended,
+                              (unsigned long long)r->e_docs, (unsigned long long)r->e_docs_aggregated,
+                              (unsigned long long)r->c_rows_descended,
                               (unsigned long long)r->e_docs_descended, (unsigned long long)r->es_requests,
                               (unsigned long long)r->es_source_requests, r->in_flight, r->fixed, r->fix_failed,
                               r->seconds);

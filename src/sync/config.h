@@ -37,6 +37,8 @@ typedef struct {
     sync_direction direction;
     sync_read_mode read_mode;
     char *source_field;     /* default "source" */
+    char *token_field;      /* C->E documents carry the partition key's Murmur3 token under
+                               this name (a long; `verify` aggregates over it); NULL/"" = off */
     int64_t version_unit_us;/* microseconds per version unit: 1000 for ms (default) */
     /* Cassandra side */
     char *keyspace;         /* from sync, else from "table" = ks.table, else global */

@@ -97,6 +97,8 @@ typedef struct {
     const char *source_field;
     const char *cassandra_source_id, *es_source_id;
     int64_t version_unit_us;
+    const char *token_field;           /* NULL: no token field; else the partition key's */
+    size_t npk;                        /* token (cells 0..npk) goes into it */
 } sync_rowmap;
 
 /* _id of a row. CE_EINVAL (reason in err) when a key part is null. */
@@ -111,7 +113,7 @@ ce_err sync_row_version(const sync_rowmap *m, const cql_value *cells, int64_t *v
  * WRITETIME(version). */
 bool sync_row_is_echo(const sync_rowmap *m, const cql_value *cells);
 /* The JSON object of a row (every column, nulls as null, source stamped with
- * cassandra_source_id when null/absent), appended to doc. */
+ * cassandra_source_id when null/absent, the token field when set), appended to doc. */
 ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc);
 
 /* How an E->C document maps to the INSERT's parameters. */

@@ -74,6 +74,7 @@ typedef struct {
     char error[256];
     size_t ranges, ranges_differing, ranges_resumed;
     uint64_t c_rows, e_docs;      /* records read while summarizing */
+    uint64_t e_docs_aggregated;   /* documents counted by aggregations (token field), not read */
     uint64_t c_rows_descended, e_docs_descended;
     uint64_t es_requests, es_source_requests; /* search requests; those that asked for _source */
     size_t counts[SYNC_DIFF_KINDS];  /* differences (in-flight ones not counted) */

@@ -59,6 +59,8 @@ ce_err verify_es_plan(verify_job *j)
     }
     j->es_version_field = docvalue_name(props, d->version_col);
     j->es_source_field = d->source_field ? docvalue_name(props, d->source_field) : NULL;
+    if (d->token_field && *d->token_field && json_object_get(props, d->token_field))
+        j->es_token_field = strdup(d->token_field);
     json_decref(props);
     if (!j->es_version_field)
         j->es_version_field = strdup(d->version_col); /* not mapped yet: no document has it */
@@ -157,7 +159,38 @@ static ce_err verify_es_page(const char *body, size_t len, json_t **root, const 
     return !*hits || json_is_array(*hits) ? CE_OK : CE_EJSON;
 }
 
-static ce_err first_request(verify_job *j, ce_buf *path, ce_buf *body)
+/* {"range":{TF:{"gt":start,"lte":end}}} */
+static ce_err range_query(const verify_job *j, const verify_range *r, ce_buf *b)
+{
+    ce_err e = ce_buf_append_str(b, "{\"range\":{");
+    e = e ? e : jsonw_cstr(b, j->es_token_field);
+    return e ? e : ce_buf_printf(b, ":{\"gt\":%lld,\"lte\":%lld}}}", (long long)r->start, (long long)r->end);
+}
+
+#define VERIFY_MAX_CLAUSES 1000 /* below the servers' default max_clause_count (1024) */
+
+/* With a token field: the documents without it (summaries), or those and the ones of the
+ * differing ranges (descent; every document when too many ranges differ). */
+static ce_err stream_query(const verify_job *j, bool collect, ce_buf *b)
+{
+    size_t ndiff = 0;
+    for (size_t k = 0; collect && k < j->nranges; k++)
+        ndiff += j->ranges[k].differs;
+    if (!j->es_token_field || ndiff > VERIFY_MAX_CLAUSES)
+        return CE_OK;
+    ce_err e = ce_buf_append_str(b, ",\"query\":{\"bool\":{\"should\":[{\"bool\":{\"must_not\":{\"exists\":{\"field\":");
+    e = e ? e : jsonw_cstr(b, j->es_token_field);
+    e = e ? e : ce_buf_append_str(b, "}}}}");
+    for (size_t k = 0; collect && k < j->nranges && !e; k++) {
+        if (!j->ranges[k].differs)
+            continue;
+        e = ce_buf_append_byte(b, ',');
+        e = e ? e : range_query(j, &j->ranges[k], b);
+    }
+    return e ? e : ce_buf_append_str(b, "],\"minimum_should_match\":1}}");
+}
+
+static ce_err first_request(verify_job *j, bool collect, ce_buf *path, ce_buf *body)
 {
     ce_err e = ce_buf_printf(path, "/%s/_search?scroll=%s&filter_path=_scroll_id,hits.hits._id,hits.hits.fields",
                              j->ctx.def->index, VERIFY_ES_KEEP_ALIVE);
@@ -167,7 +200,9 @@ static ce_err first_request(verify_job *j, ce_buf *path, ce_buf *body)
         e = ce_buf_append_byte(body, ',');
         e = e ? e : jsonw_cstr(body, j->es_source_field);
     }
-    return e ? e : ce_buf_append_str(body, "],\"sort\":[\"_doc\"]}");
+    e = e ? e : ce_buf_append_str(body, "],\"sort\":[\"_doc\"]");
+    e = e ? e : stream_query(j, collect, body);
+    return e ? e : ce_buf_append_byte(body, '}');
 }
 
 static ce_err next_request(const char *sid, ce_buf *path, ce_buf *body)
@@ -188,11 +223,12 @@ static void close_scroll(verify_job *j, const char *sid)
 }
 
 /* One request of the scroll; *root owns the page. */
-static ce_err fetch(verify_job *j, const char *sid, json_t **root, const json_t **hits, const char **next_sid)
+static ce_err fetch(verify_job *j, bool collect, const char *sid, json_t **root, const json_t **hits,
+                    const char **next_sid)
 {
     ce_buf path = CE_BUF_INIT, body = CE_BUF_INIT, resp = CE_BUF_INIT;
     long st = 0;
-    ce_err e = sid ? next_request(sid, &path, &body) : first_request(j, &path, &body);
+    ce_err e = sid ? next_request(sid, &path, &body) : first_request(j, collect, &path, &body);
     e = e ? e : (ce_buf_cstr(&path) ? CE_OK : CE_ENOMEM);
     if (!e && !sid)
         ce_debug("sync=%s msg=\"verify search\" path=\"%s\" body=%.*s", j->ctx.def->name, path.data,
@@ -224,7 +260,7 @@ ce_err verify_es_read(verify_job *j, bool collect)
         json_t *root = NULL;
         const json_t *hits = NULL;
         const char *next = NULL;
-        e = fetch(j, sid, &root, &hits, &next);
+        e = fetch(j, collect, sid, &root, &hits, &next);
         size_t nh = e ? 0 : json_array_size(hits);
         for (size_t i = 0; i < nh && !e; i++)
             e = take_hit(j, json_array_get(hits, i), collect, &scratch);
@@ -242,5 +278,71 @@ ce_err verify_es_read(verify_job *j, bool collect)
         close_scroll(j, sid);
     free(sid);
     ce_buf_free(&scratch);
+    return e;
+}
+
+/* ---------------------------------------------------------------- aggregations */
+
+#define VERIFY_AGG_BATCH 256 /* ranges per request (filters of one filters aggregation) */
+
+/* {"size":0,"aggs":{"r":{"filters":{"filters":[<range>...]},"aggs":{"v":{"sum":{"field":V}}}}}} */
+static ce_err agg_body(const verify_job *j, size_t from, size_t n, ce_buf *b)
+{
+    ce_err e = ce_buf_append_str(b, "{\"size\":0,\"aggs\":{\"r\":{\"filters\":{\"filters\":[");
+    for (size_t k = from; k < from + n && !e; k++) {
+        e = k > from ? ce_buf_append_byte(b, ',') : CE_OK;
+        e = e ? e : range_query(j, &j->ranges[k], b);
+    }
+    e = e ? e : ce_buf_append_str(b, "]},\"aggs\":{\"v\":{\"sum\":{\"field\":");
+    e = e ? e : jsonw_cstr(b, j->es_version_field);
+    return e ? e : ce_buf_append_str(b, "}}}}}}");
+}
+
+/* Codec: the buckets of one answer into ranges [from, from + n). */
+static ce_err agg_parse(verify_job *j, const char *body, size_t len, size_t from, size_t n)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    const json_t *buckets = json_object_get(json_object_get(json_object_get(root, "aggregations"), "r"), "buckets");
+    ce_err e = json_is_array(buckets) && json_array_size(buckets) == n ? CE_OK : CE_EJSON;
+    for (size_t k = 0; k < n && !e; k++) {
+        const json_t *bk = json_array_get(buckets, k);
+        verify_range *r = &j->ranges[from + k];
+        r->e_agg_count = (uint64_t)json_integer_value(json_object_get(bk, "doc_count"));
+        r->e_agg_sum = json_number_value(json_object_get(json_object_get(bk, "v"), "value"));
+        j->out->e_docs_aggregated += r->e_agg_count;
+    }
+    json_decref(root);
+    return e;
+}
+
+ce_err verify_es_aggregate(verify_job *j)
+{
+    if (!j->es_token_field)
+        return CE_OK;
+    ce_buf path = CE_BUF_INIT, body = CE_BUF_INIT, resp = CE_BUF_INIT;
+    ce_err e = ce_buf_printf(&path, "/%s/_search?filter_path=aggregations", j->ctx.def->index);
+    e = e ? e : (ce_buf_cstr(&path) ? CE_OK : CE_ENOMEM);
+    for (size_t from = 0; from < j->nranges && !e; from += VERIFY_AGG_BATCH) {
+        size_t n = j->nranges - from < VERIFY_AGG_BATCH ? j->nranges - from : VERIFY_AGG_BATCH;
+        long st = 0;
+        ce_buf_reset(&body);
+        ce_buf_reset(&resp);
+        e = agg_body(j, from, n, &body);
+        e = e ? e : es_client_request(j->ctx.es, "POST", path.data, body.data, body.len, &st, &resp);
+        j->out->es_requests++;
+        if (!e && st != 200) {
+            ce_error("sync=%s msg=\"verify aggregation failed\" status=%ld answer=%.300s", j->ctx.def->name, st,
+                     resp.data ? resp.data : "");
+            e = CE_EHTTP;
+        }
+        e = e ? e : agg_parse(j, resp.data, resp.len, from, n);
+        verify_report_progress(j, false);
+    }
+    if (e)
+        sync_pass_fail(&j->ctx, e, "elasticsearch aggregation: %s", ce_strerror(e));
+    ce_buf_free(&path);
+    ce_buf_free(&body);
+    ce_buf_free(&resp);
     return e;
 }

@@ -21,6 +21,8 @@ typedef struct {
 typedef struct {
     int64_t start, end;
     verify_sum c, e;
+    uint64_t e_agg_count;        /* documents with the token field: counted by an aggregation ... */
+    double e_agg_sum;            /* ... with the sum of their versions (a double: exact below 2^53) */
     bool c_done;                 /* Cassandra's summary is complete (maybe from the progress file) */
     bool differs;                /* summaries differ: descend */
 } verify_range;
@@ -53,6 +55,7 @@ typedef struct {
     size_t npk;
     /* Elasticsearch: doc-value names of the version and source fields */
     char *es_version_field, *es_source_field;
+    char *es_token_field;        /* token_field when the index maps it: aggregations per range */
     verify_range *ranges;
     size_t nranges, want;
     int64_t started_ms, start_v; /* the verify's start (in version units: start_v) */
@@ -96,7 +99,11 @@ ce_err verify_cql_read(verify_job *j, bool collect);
 
 /* Doc-value names of the version and source fields (from the index mapping). */
 ce_err verify_es_plan(verify_job *j);
-/* Stream every document's _id and version: collect false -> summaries (j->ranges[].e);
+/* Documents with the token field: count and version sum per range by aggregations
+ * (j->ranges[].e_agg_*). No-op without a token field. */
+ce_err verify_es_aggregate(verify_job *j);
+/* Stream every document's _id and version (only those without the token field when
+ * there is one; for the descent also those in differing ranges): collect false -> summaries (j->ranges[].e);
  * collect true -> records of differing ranges into j->map. */
 ce_err verify_es_read(verify_job *j, bool collect);
 /* Token of an _id's partition key (its parts decoded as Cassandra types). false when the

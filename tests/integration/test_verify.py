@@ -47,15 +47,23 @@ def verify(ce_bin, cfg, expect, *extra, timeout=300):
     return json.loads(out.read_text())["syncs"][0], p
 
 
+@pytest.mark.parametrize("token_field", [None, "_ce_token"])
 def test_equal_sides_exit_0_without_bodies(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
-                                           testbed_env, unique_name):
+                                           testbed_env, unique_name, token_field):
     n = 20000
+    kw = {"token_field": token_field} if token_field else {}
     cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n,
-                        direction="to_es")
+                        direction="to_es", **kw)
     assert os_search.count(index) == n
     res, p = verify(ce_bin, cfg, 0, "--log-level", "debug")
     assert res["equal"] and res["ranges_differing"] == 0 and res["differences"] == []
-    assert res["cassandra_rows"] == n and res["es_docs"] == n
+    assert res["cassandra_rows"] == n
+    if token_field:
+        # counted by aggregations over the token field: no document streamed
+        assert res["es_docs_aggregated"] == n and res["es_docs"] == 0
+        assert os_search.mapping(index)[token_field]["type"] == "long"
+    else:
+        assert res["es_docs"] == n and res["es_docs_aggregated"] == 0
     assert res["es_source_requests"] == 0
     # every search asked for doc values only (the body of the one first request is logged)
     searches = [l for l in p.stderr.splitlines() if "verify search" in l and "body=" in l]
@@ -121,11 +129,13 @@ def side_versions(session, ks, search, index):
     return c, e
 
 
+@pytest.mark.parametrize("token_field", [None, "_ce_token"])
 def test_planted_differences_listed_and_repaired(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
-                                                 testbed_env, unique_name):
+                                                 testbed_env, unique_name, token_field):
     n = 5000
+    kw = {"token_field": token_field} if token_field else {}
     cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n,
-                        direction="to_es")
+                        direction="to_es", **kw)
     t = now_ms() - 600000
     want = plant(cassandra_session, keyspace, os_search, index, n, 10, t)
     res, p = verify(ce_bin, cfg, 1)
