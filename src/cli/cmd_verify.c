@@ -38,21 +38,13 @@ static void draw_progress(const sync_verify_progress *p, void *ud)
     pl->drawn = !p->final;
 }
 
-static size_t remaining(const sync_verify_result *r, bool repair)
-{
-    size_t n = 0;
-    for (int k = 0; k < SYNC_DIFF_KINDS; k++)
-        n += r->counts[k];
-    return repair ? (n > r->fixed ? n - r->fixed : 0) : n;
-}
-
 static void print_table(const sync_verify_report *rep, bool repair)
 {
     printf("%-24s %8s %9s %14s %8s %15s %9s %9s %7s %9s\n", "sync", "ranges", "differing", "only_cassandra",
            "only_es", "older_cassandra", "older_es", "in_flight", "fixed", "result");
     for (size_t i = 0; i < rep->nsyncs; i++) {
         const sync_verify_result *r = &rep->syncs[i];
-        const char *res = r->rc ? "FAILED" : remaining(r, repair) ? "DIFFERENT" : "equal";
+        const char *res = sync_verify_outcome(r, repair);
         printf("%-24s %8zu %9zu %14zu %8zu %15zu %9zu %9zu %7zu %9s\n", r->name, r->ranges, r->ranges_differing,
                r->counts[0], r->counts[1], r->counts[2], r->counts[3], r->in_flight, r->fixed, res);
         if (r->rc)
@@ -82,7 +74,7 @@ static ce_err json_result(ce_buf *b, const sync_verify_result *r, bool repair)
     ce_err e = ce_buf_append_str(b, "{\"sync\":");
     e = e ? e : jsonw_cstr(b, r->name);
     e = e ? e : ce_buf_printf(b, ",\"ok\":%s,\"equal\":%s,\"error\":", r->rc ? "false" : "true",
-                              !r->rc && !remaining(r, repair) ? "true" : "false");
+                              !r->rc && !sync_verify_remaining(r, repair) ? "true" : "false");
     e = e ? e : jsonw_cstr(b, r->error);
     e = e ? e : ce_buf_printf(b, ",\"ranges\":%zu,\"ranges_differing\":%zu,\"ranges_resumed\":%zu,"
                               "\"cassandra_rows\":%llu,\"es_docs\":%llu,\"es_docs_aggregated\":%llu,\"cassandra_rows_descended\":%llu,"
@@ -132,7 +124,7 @@ static int exit_code(ce_err err, const sync_verify_report *rep, bool repair)
         int x = r->rc == CE_ECONFIG ? CLI_EXIT_CONFIG
               : r->rc == CE_ECANCELED ? CLI_EXIT_FAILED
               : r->rc ? cli_exit_code_for(r->rc)
-              : remaining(r, repair) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+              : sync_verify_remaining(r, repair) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
         if (x == CLI_EXIT_OK)
             continue;
         rc = rc == CLI_EXIT_OK || x == CLI_EXIT_CONFIG || x == CLI_EXIT_UNAVAILABLE ? x : rc;

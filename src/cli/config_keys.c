@@ -49,6 +49,11 @@ static const cli_config_key keys[] = {
      .help = "Seconds between the starts of two passes in `run` (the daemon sleeps period minus the "
              "pass time, never less than 0). PyCassElastic's code multiplied it by 60; casselastic "
              "uses seconds, as PyCassElastic's README said."},
+    {.path = "verify_every", .type = CFG_T_SECONDS, R(verify_every_s), .def = "0", .def_doc = "0 (off)", .min = 0,
+     .max = 31622400,
+     .help = "`run` runs `verify` (without repair) of every sync this often, between passes: seconds or a "
+             "duration such as \"24h\", \"30m\", \"7d\"; 0 = never. The result shows in `status` "
+             "(docs/verify.md)."},
     {.path = "state_dir", .type = CFG_T_PATH, R(state_dir), .def_doc = "the config file's folder",
      .help = "Folder for checkpoints, the pidfile, the status file and the dead-letter file "
              "(created when missing). `--state-dir` overrides it."},

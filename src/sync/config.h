@@ -97,6 +97,7 @@ typedef struct {
 
 typedef struct {
     double period_s;           /* seconds between passes, default 60 */
+    double verify_every_s;     /* `run` verifies every sync this often; 0 (default) = never */
     sync_cassandra_conf cassandra;
     sync_es_conf es;
     sync_def *syncs;

@@ -53,6 +53,7 @@ ce_err sync_state_path(ce_buf *out, const char *state_dir, sync_state_file kind,
     case SYNC_STATE_DEADLETTER: err = ce_buf_append_str(out, "casselastic.deadletter.jsonl"); break;
     case SYNC_STATE_LASTRUNTIME: err = ce_buf_append_str(out, "lastruntime.log"); break;
     case SYNC_STATE_VERIFY: err = ce_buf_append_str(out, ".verify.json"); break;
+    case SYNC_STATE_VERIFY_LAST: err = ce_buf_append_str(out, "casselastic.verify.json"); break;
     default: return CE_EINVAL;
     }
     if (err)

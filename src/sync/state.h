@@ -15,6 +15,7 @@
  *   <state_dir>/casselastic.deadletter.jsonl   SYNC_STATE_DEADLETTER (default dead_letter_path)
  *   <state_dir>/lastruntime.log                SYNC_STATE_LASTRUNTIME (PyCassElastic's start point)
  *   <state_dir>/<sync>.verify.json             SYNC_STATE_VERIFY (progress of `verify`, resumable)
+ *   <state_dir>/casselastic.verify.json        SYNC_STATE_VERIFY_LAST (each sync's last verify: `status`)
  * Files are created 0600 and folders 0700: checkpoints and status name hosts and indexes.
  */
 #ifndef CE_SYNC_STATE_H
@@ -32,6 +33,7 @@ typedef enum {
     SYNC_STATE_DEADLETTER,
     SYNC_STATE_LASTRUNTIME,
     SYNC_STATE_VERIFY,         /* needs sync */
+    SYNC_STATE_VERIFY_LAST,
 } sync_state_file;
 
 /* Mode of every file in the state folder, and of the folders created for it. */

@@ -408,6 +408,50 @@ static ce_err verify_one(const sync_pass_env *env, const sync_def *d, const sync
     return e;
 }
 
+size_t sync_verify_remaining(const sync_verify_result *r, bool repair)
+{
+    size_t n = 0;
+    for (int k = 0; k < SYNC_DIFF_KINDS; k++)
+        n += r->counts[k];
+    return repair ? (n > r->fixed ? n - r->fixed : 0) : n;
+}
+
+const char *sync_verify_outcome(const sync_verify_result *r, bool repair)
+{
+    if (r->rc)
+        return r->rc == CE_ECANCELED ? "stopped" : "failed";
+    return sync_verify_remaining(r, repair) ? "different" : "equal";
+}
+
+/* Each finished sync's outcome into casselastic.verify.json (the other syncs' kept). */
+static void record_outcomes(const char *state_dir, const sync_verify_report *rep, bool repair)
+{
+    char path[1024];
+    if (sync_state_path_fixed(path, sizeof path, state_dir, SYNC_STATE_VERIFY_LAST, NULL, NULL))
+        return;
+    json_error_t je;
+    json_t *all = json_load_file(path, 0, &je);
+    if (!json_is_object(all)) {
+        json_decref(all);
+        all = json_object();
+    }
+    for (size_t i = 0; all && i < rep->nsyncs; i++) {
+        const sync_verify_result *r = &rep->syncs[i];
+        if (r->rc == CE_ECANCELED)
+            continue;
+        json_object_set_new(all, r->name,
+                            json_pack("{s:I,s:s,s:I,s:I,s:I,s:s}", "finished_ms", (json_int_t)sync_now_ms(), "result",
+                                      sync_verify_outcome(r, repair), "differences",
+                                      (json_int_t)sync_verify_remaining(r, repair), "in_flight",
+                                      (json_int_t)r->in_flight, "fixed", (json_int_t)r->fixed, "error", r->error));
+    }
+    char *text = all ? json_dumps(all, JSON_COMPACT) : NULL;
+    if (!text || sync_state_write_atomic(path, text, strlen(text), 0))
+        ce_warn("msg=\"verify outcome not recorded\" path=\"%s\"", path);
+    free(text);
+    json_decref(all);
+}
+
 ce_err sync_engine_verify(sync_engine *eng, const sync_verify_opts *o, sync_verify_report *report)
 {
     sync_pass_env env;
@@ -426,6 +470,7 @@ ce_err sync_engine_verify(sync_engine *eng, const sync_verify_opts *o, sync_veri
         if (e == CE_ECANCELED)
             break;
     }
+    record_outcomes(env.state_dir, report, o->repair);
     return first;
 }
 

@@ -94,9 +94,15 @@ typedef struct {
  * sync was compared to its end (look at the results for differences); CE_ECONFIG when a
  * sync cannot be verified (no version column, partition key not in the _id: its result
  * says why); CE_ECANCELED when stopped (the progress files let the next run resume); the
- * first server error otherwise. *report is filled in every case.
+ * first server error otherwise. *report is filled in every case. Each sync's outcome (not a
+ * stopped one's) is recorded in <state_dir>/casselastic.verify.json for `status`.
  */
 ce_err sync_engine_verify(sync_engine *e, const sync_verify_opts *o, sync_verify_report *report);
+/* Differences that remain: those counted (in-flight ones are not), less the ones fixed
+ * when repair is true. */
+size_t sync_verify_remaining(const sync_verify_result *r, bool repair);
+/* "equal", "different", "failed" or "stopped": the one-word outcome of a sync's verify. */
+const char *sync_verify_outcome(const sync_verify_result *r, bool repair);
 /* Free what a report holds and zero it. NULL is a no-op. */
 void sync_verify_report_free(sync_verify_report *r);
 /* Names for texts and JSON: "only_cassandra", ...; "copy_to_es", ... Static. */
