@@ -222,3 +222,42 @@ def test_writes_during_verify_are_in_flight(cassandra_session, keyspace, os_sear
     assert written
     assert all(d["in_flight"] for d in res["differences"])
     assert sum(res["counts"].values()) == 0
+
+
+def test_run_verifies_on_schedule_and_status_reports_it(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                                         testbed_env, unique_name):
+    cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, 2000,
+                        direction="to_es")
+    c = json.loads(Path(cfg).read_text())
+    c["verify_every"] = "3s"
+    Path(cfg).write_text(json.dumps(c))
+    outcome = Path(cfg).parent / "casselastic.verify.json"
+    proc = subprocess.Popen([str(Path(ce_bin) / "casselastic"), "run", "-c", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not outcome.exists() and proc.poll() is None:
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert outcome.exists(), err[-3000:]
+    assert "scheduled verify" in err and "result=equal" in err
+    st = json.loads(run_ce(ce_bin, cfg, cmd="status", extra=("--json",)).stdout)
+    assert st["syncs"][0]["verify"]["result"] == "equal"
+    assert "last verify:" in run_ce(ce_bin, cfg, cmd="status").stdout
+
+
+def test_exit_codes_bad_config_and_unreachable(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                               testbed_env, unique_name):
+    cassandra_session.execute("CREATE TABLE %s.kv (a int, b int, version bigint, PRIMARY KEY ((a, b)))" % keyspace)
+    index = unique_name("ix")
+    os_search.track(index)
+    # the _id (id_col a) does not hold the whole partition key: cannot be placed on the ring
+    cfg = write_config(tmp_path, testbed_env, os_search.url, [sync_def("s", keyspace, "kv", index, id_col="a")])
+    p = run_ce(ce_bin, cfg, cmd="verify", expect=2)
+    assert "partition key" in p.stdout + p.stderr
+    cfg = write_config(tmp_path, testbed_env, "http://127.0.0.1:1", [sync_def("s", keyspace, "kv", index)])
+    run_ce(ce_bin, cfg, cmd="verify", expect=3)
+    help_text = run_ce(ce_bin, cfg, cmd="verify", extra=("--help",)).stdout
+    assert "Exit 0 when the sides are equal" in help_text and "3 when a server" in help_text
