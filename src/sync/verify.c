@@ -16,6 +16,7 @@
 #include "sync/verify_int.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,13 +98,12 @@ void verify_report_progress(verify_job *j, bool final)
     size_t done = 0;
     for (size_t k = 0; k < j->nranges; k++)
         done += j->ranges[k].c_done;
-    double f = j->nranges ? 0.5 * (double)done / (double)j->nranges : 0;
-    uint64_t seen = j->out->e_docs + j->out->e_docs_aggregated;
-    if (j->es_count > 0)
-        f += 0.5 * (double)(seen < (uint64_t)j->es_count ? seen : (uint64_t)j->es_count) / (double)j->es_count;
-    else if (j->out->e_docs > 0 || strcmp(j->phase, "cassandra") != 0)
-        f += 0.5;
-    sync_verify_progress p = {j->ctx.def->name, j->phase, done, j->nranges, j->rows, final ? 1.0 : f,
+    /* while the Elasticsearch thread runs its counters are its own: Cassandra's figures only */
+    double f = j->nranges ? (double)done / (double)j->nranges : 0;
+    uint64_t rows = j->es_threaded ? j->out->c_rows : j->rows;
+    if (strcmp(j->phase, "cassandra") != 0)
+        f = 1.0;
+    sync_verify_progress p = {j->ctx.def->name, j->phase, done, j->nranges, rows, final ? 1.0 : f,
                               now - j->t0, final};
     j->opts->progress(&p, j->opts->progress_ud);
 }
@@ -364,16 +364,50 @@ static void job_free(verify_job *j)
     free(j->es_token_field);
 }
 
+/* The Elasticsearch summaries (aggregations, then the doc-value stream), on their own
+ * thread while the main one reads Cassandra: the two sides are read at the same time. */
+static void *es_summaries(void *arg)
+{
+    verify_job *j = arg;
+    double t = ce_mono_s();
+    ce_err e = verify_es_aggregate(j);
+    e = e ? e : verify_es_read(j, false);
+    if (e && !j->es_rc)
+        verify_es_fail(j, e, "elasticsearch: %s", ce_strerror(e));
+    ce_debug("sync=%s msg=\"verify: elasticsearch summaries\" seconds=%.3f streamed=%llu aggregated=%llu",
+             j->ctx.def->name, ce_mono_s() - t, (unsigned long long)j->out->e_docs,
+             (unsigned long long)j->out->e_docs_aggregated);
+    return NULL;
+}
+
+static ce_err summaries(verify_job *j)
+{
+    pthread_t th;
+    j->es_threaded = pthread_create(&th, NULL, es_summaries, j) == 0;
+    if (!j->es_threaded)
+        es_summaries(j); /* no thread: one after the other */
+    j->phase = "cassandra";
+    double t = ce_mono_s();
+    ce_err e = verify_cql_read(j, false);
+    if (!e)
+        verify_progress_save(j, true);
+    ce_debug("sync=%s msg=\"verify: cassandra summaries\" seconds=%.3f rows=%llu", j->ctx.def->name, ce_mono_s() - t,
+             (unsigned long long)j->out->c_rows);
+    if (e == CE_ECANCELED || e)
+        ce_debug("sync=%s msg=\"verify: waiting for the elasticsearch reader\"", j->ctx.def->name);
+    if (j->es_threaded)
+        pthread_join(th, NULL);
+    j->es_threaded = false;
+    j->rows = j->out->c_rows + j->out->e_docs;
+    if (!e && j->es_rc)
+        sync_pass_fail(&j->ctx, j->es_rc, "%s", j->es_error);
+    return e ? e : j->es_rc;
+}
+
 static ce_err run_phases(verify_job *j)
 {
     ce_err e = plan(j);
-    j->phase = "cassandra";
-    e = e ? e : verify_cql_read(j, false);
-    if (!e)
-        verify_progress_save(j, true);
-    j->phase = "elasticsearch";
-    e = e ? e : verify_es_aggregate(j);
-    e = e ? e : verify_es_read(j, false);
+    e = e ? e : summaries(j);
     e = e ? e : descend(j);
     j->phase = "repair";
     e = e || !j->opts->repair ? e : verify_repair_run(j);

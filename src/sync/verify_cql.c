@@ -156,12 +156,12 @@ static ce_err take_row(verify_job *j, const cql_value *cells, size_t range, bool
         return CE_OK;
     if (sync_row_id(&j->rm, cells, id, scratch, NULL))
         return CE_OK;
-    j->rows++;
     if (!collect) {
         verify_sum_add(&j->ranges[range].c, id->data, id->len, version);
         j->out->c_rows++;
         return CE_OK;
     }
+    j->rows++;
     j->out->c_rows_descended++;
     verify_rec *r = verify_map_get(j->map, id->data, id->len);
     if (!r)

@@ -108,6 +108,18 @@ static bool field_int(const json_t *fields, const char *name, int64_t *out)
     return true;
 }
 
+void verify_es_fail(verify_job *j, ce_err e, const char *fmt, const char *detail)
+{
+    if (!j->es_threaded) {
+        sync_pass_fail(&j->ctx, e, fmt, detail);
+        return;
+    }
+    if (!j->es_rc) { /* the main thread reports it after the join */
+        j->es_rc = e;
+        snprintf(j->es_error, sizeof j->es_error, fmt, detail ? detail : "");
+    }
+}
+
 /* One hit: its range's summary, or (a differing range) the descent's table. */
 static ce_err take_hit(verify_job *j, const json_t *hit, bool collect, ce_buf *scratch)
 {
@@ -125,7 +137,6 @@ static ce_err take_hit(verify_job *j, const json_t *hit, bool collect, ce_buf *s
         return CE_OK;
     }
     verify_range *r = &j->ranges[verify_range_of(j, token)];
-    j->rows++;
     if (!collect) {
         verify_sum_add(&r->e, id, n, version);
         j->out->e_docs++;
@@ -133,6 +144,7 @@ static ce_err take_hit(verify_job *j, const json_t *hit, bool collect, ce_buf *s
     }
     if (!r->differs)
         return CE_OK;
+    j->rows++;
     j->out->e_docs_descended++;
     verify_rec *rec = verify_map_get(j->map, id, n);
     if (!rec)
@@ -242,7 +254,7 @@ static ce_err fetch(verify_job *j, bool collect, const char *sid, json_t **root,
     }
     e = e ? e : verify_es_page(resp.data, resp.len, root, hits, next_sid);
     if (e)
-        sync_pass_fail(&j->ctx, e, "elasticsearch search: %s", st && st != 200 ? "HTTP error" : es_client_errmsg(j->ctx.es));
+        verify_es_fail(j, e, "elasticsearch search: %s", st && st != 200 ? "HTTP error" : es_client_errmsg(j->ctx.es));
     ce_buf_free(&path);
     ce_buf_free(&body);
     ce_buf_free(&resp);
@@ -270,7 +282,8 @@ ce_err verify_es_read(verify_job *j, bool collect)
             sid = strdup(next);
         }
         json_decref(root);
-        verify_report_progress(j, false);
+        if (!j->es_threaded)
+            verify_report_progress(j, false);
         if (!e && verify_stop_requested(j))
             e = CE_ECANCELED;
     }
@@ -337,10 +350,11 @@ ce_err verify_es_aggregate(verify_job *j)
             e = CE_EHTTP;
         }
         e = e ? e : agg_parse(j, resp.data, resp.len, from, n);
-        verify_report_progress(j, false);
+        if (!j->es_threaded)
+            verify_report_progress(j, false);
     }
     if (e)
-        sync_pass_fail(&j->ctx, e, "elasticsearch aggregation: %s", ce_strerror(e));
+        verify_es_fail(j, e, "elasticsearch aggregation: %s", ce_strerror(e));
     ce_buf_free(&path);
     ce_buf_free(&body);
     ce_buf_free(&resp);

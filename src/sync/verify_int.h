@@ -65,6 +65,11 @@ typedef struct {
     double t0, last_save, last_progress;
     const char *phase;
     char progress_path[1024];
+    /* the Elasticsearch summaries run on a thread of their own beside the Cassandra read:
+     * it alone uses ctx.es and the e-side fields until joined; errors wait in es_rc */
+    bool es_threaded;
+    ce_err es_rc;
+    char es_error[256];
 } verify_job;
 
 /* ---------------------------------------------------------------- verify.c */
@@ -99,6 +104,8 @@ ce_err verify_cql_read(verify_job *j, bool collect);
 
 /* Doc-value names of the version and source fields (from the index mapping). */
 ce_err verify_es_plan(verify_job *j);
+/* Fail the verify (on the Elasticsearch thread: keep the error for the join). */
+void verify_es_fail(verify_job *j, ce_err e, const char *fmt, const char *detail);
 /* Documents with the token field: count and version sum per range by aggregations
  * (j->ranges[].e_agg_*). No-op without a token field. */
 ce_err verify_es_aggregate(verify_job *j);
