@@ -70,6 +70,28 @@ static ce_err key_values(const verify_job *j, const char *id, cql_value *vals, c
     return e;
 }
 
+/* Execute a key read or a delete, once more after a failure (a busy or restarting node):
+ * the repair of one record fails alone, logged, without stopping the others. */
+static ce_err execute_key(verify_job *j, cql_prepared *p, const cql_value *vals, size_t n, cql_consistency cl,
+                          cql_result **out, const char *id)
+{
+    cql_query_opts q;
+    cql_query_opts_init(&q);
+    q.consistency = cl;
+    cql_error_info info;
+    ce_err e = CE_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        memset(&info, 0, sizeof info);
+        e = cql_session_execute(j->ctx.cql, p, vals, n, &q, out, &info);
+        if (e != CE_ESERVER && e != CE_ETIMEOUT && e != CE_ECLOSED && e != CE_ENOHOST)
+            break;
+    }
+    if (e)
+        ce_warn("sync=%s msg=\"verify repair: cassandra request failed\" id=\"%s\" error=\"%s\"", j->ctx.def->name,
+                id, e == CE_ESERVER ? info.message : ce_strerror(e));
+    return e;
+}
+
 static ce_err prepare(verify_job *j, ce_buf *q, cql_prepared **out)
 {
     cql_error_info info;
@@ -109,14 +131,11 @@ static ce_err copy_row(es_fixer *f, size_t i, ce_buf *storage)
     sync_diff *df = &j->out->diffs[i];
     cql_value keys[SYNC_MAX_KEY_PARTS];
     cql_result *res = NULL;
-    cql_query_opts q;
-    cql_query_opts_init(&q);
-    q.consistency = j->ctx.read_cl;
     ce_err e = key_values(j, df->id, keys, storage);
-    e = e ? e : cql_session_execute(j->ctx.cql, f->sel, keys, j->tp.nid, &q, &res, NULL);
+    e = e ? e : execute_key(j, f->sel, keys, j->tp.nid, j->ctx.read_cl, &res, df->id);
     if (e || cql_result_row_count(res) == 0) {
         cql_result_free(res);
-        return e; /* gone meanwhile: nothing to copy */
+        return e == CE_ENOMEM ? e : CE_OK; /* failed (logged, not fixed) or gone meanwhile */
     }
     size_t nc = f->rows.ncells;
     cql_value cells[nc ? nc : 1];
@@ -192,13 +211,10 @@ static ce_err delete_row(verify_job *j, cql_prepared *del, sync_diff *df, ce_buf
     int64_t now_us = sync_now_ms() * 1000;
     int64_t ts = df->c_writetime != INT64_MIN && df->c_writetime >= now_us ? df->c_writetime + 1 : now_us;
     sync_writer_bind_ts(&vals[0], tsb, ts);
-    cql_query_opts q;
-    cql_query_opts_init(&q);
-    q.consistency = j->ctx.write_cl;
     ce_err e = key_values(j, df->id, vals + 1, storage);
-    e = e ? e : cql_session_execute(j->ctx.cql, del, vals, j->tp.nid + 1, &q, NULL, NULL);
+    e = e ? e : execute_key(j, del, vals, j->tp.nid + 1, j->ctx.write_cl, NULL, df->id);
     df->fixed = e == CE_OK;
-    return e;
+    return e == CE_ENOMEM ? e : CE_OK; /* a failure is logged and counted (fix_failed) */
 }
 
 static ce_err delete_rows(verify_job *j)
@@ -339,5 +355,8 @@ ce_err verify_repair_run(verify_job *j)
     }
     if (e)
         sync_pass_fail(&j->ctx, e, "repair: %s", ce_strerror(e));
+    else if (j->out->fix_failed)
+        ce_warn("sync=%s msg=\"verify repair: some records not fixed (see above); run verify again\" "
+                "not_fixed=%zu", j->ctx.def->name, j->out->fix_failed);
     return e;
 }
