@@ -323,7 +323,7 @@ static ce_err copy_docs(verify_job *j)
     if (open) {
         ce_err fe = sync_writer_flush(&w);
         sync_writer_drain(&w);
-        e = e ? e : fe ? fe : w.write_err;
+        e = e ? e : fe; /* failed writes: counted by the writer, those records left unfixed */
         if (j->res.e2c_failed || j->res.e2c_rejected)
             for (size_t i = 0; i < j->out->ndiffs; i++)
                 if (j->out->diffs[i].fix == SYNC_FIX_COPY_TO_CASSANDRA)
