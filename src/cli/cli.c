@@ -27,7 +27,9 @@ enum {
     OPT_TIMEOUT = 1 << 8,
     OPT_POSITIONAL_CONFIG = 1 << 9,
     OPT_ALLOW_CORE_DUMPS = 1 << 10,
-    OPT_METRICS_LISTEN = 1 << 11
+    OPT_METRICS_LISTEN = 1 << 11,
+    OPT_REPAIR = 1 << 12,
+    OPT_JSON_FILE = 1 << 13     /* --json takes a FILE (verify) */
 };
 
 typedef struct {
@@ -136,6 +138,29 @@ static const command commands[] = {
      "  -c, --config CONFIG   the JSON config file (or give it as the argument)\n"
      "      --state-dir DIR   as run would use it\n"
      "      --effective       print every key with its effective value (defaults included)\n", false},
+    {"verify", OPT_CONFIG | OPT_STATE_DIR | OPT_LOG_LEVEL | OPT_SYNC | OPT_JSON | OPT_JSON_FILE | OPT_REPAIR,
+     cli_cmd_verify, "compare both sides by token range; --repair fixes what differs",
+     "usage: casselastic verify -c CONFIG [--sync NAME] [--repair] [--json FILE]\n"
+     "\n"
+     "Compares each sync's Cassandra table and Elasticsearch index by keys and versions,\n"
+     "never bodies: Cassandra by token range, Elasticsearch by a doc-values stream hashed\n"
+     "into the same ranges; ranges whose summaries differ are compared id by id. Prints a\n"
+     "summary table; differences are records only in Cassandra, only in Elasticsearch, or\n"
+     "older on one side. Records whose newer version is newer than the start of the verify\n"
+     "are \"in flight\" (written meanwhile): listed, not counted. A killed verify resumes\n"
+     "from <state_dir>/<sync>.verify.json. See docs/verify.md.\n"
+     "\n"
+     "--repair: the newest version wins; a record only on one side whose source says it came\n"
+     "from the other side was deleted there and is deleted here, any other is copied across.\n"
+     "\n"
+     "Exit 0 when the sides are equal (after the repair with --repair), 1 when differences\n"
+     "remain, 2 for a bad config (or a sync that cannot be verified), 3 when a server\n"
+     "cannot be reached.\n"
+     "\n"
+     "options:\n" COMMON_HELP
+     "      --sync NAME       only this sync (repeatable)\n"
+     "      --repair          fix the differences (see above)\n"
+     "      --json FILE       write every difference and the figures to FILE as JSON\n", false},
     {"config-reference", 0, run_reference, "print the config key reference (Markdown)",
      "usage: casselastic config-reference\n", true},
 };
@@ -174,6 +199,7 @@ static const struct option long_options[] = {
     {"effective", no_argument, NULL, 'e'},       {"exit-on-error", no_argument, NULL, 'x'},
     {"timeout", required_argument, NULL, 't'},   {"help", no_argument, NULL, 'h'},
     {"allow-core-dumps", no_argument, NULL, 'D'}, {"metrics-listen", required_argument, NULL, 'M'},
+    {"repair", no_argument, NULL, 'R'},
     {NULL, 0, NULL, 0}};
 
 static unsigned opt_flag(int c)
@@ -190,6 +216,7 @@ static unsigned opt_flag(int c)
     case 't': return OPT_TIMEOUT;
     case 'D': return OPT_ALLOW_CORE_DUMPS;
     case 'M': return OPT_METRICS_LISTEN;
+    case 'R': return OPT_REPAIR;
     }
     return 0;
 }
@@ -238,7 +265,17 @@ static int parse_and_run(const command *cmd, int argc, char **argv)
             }
             o.sync_names[o.nsync_names++] = optarg;
             break;
-        case 'j': o.json = true; break;
+        case 'j':
+            o.json = true;
+            if (cmd->opts & OPT_JSON_FILE) { /* verify --json FILE */
+                if (optind >= argc || argv[optind][0] == '-') {
+                    fprintf(stderr, "casselastic %s: --json needs a FILE\n", cmd->name);
+                    return CLI_EXIT_CONFIG;
+                }
+                o.json_path = argv[optind++];
+            }
+            break;
+        case 'R': o.repair = true; break;
         case 'e': o.effective = true; break;
         case 'x': o.exit_on_error = true; break;
         case 'D': o.allow_core_dumps = true; break;

@@ -34,6 +34,8 @@ typedef struct {
     const char *sync_names[CLI_MAX_SYNC_FILTERS]; /* --sync (repeatable) */
     size_t nsync_names;
     bool json;                  /* status --json */
+    const char *json_path;      /* verify --json FILE */
+    bool repair;                /* verify --repair */
     bool effective;             /* check --effective */
     bool exit_on_error;         /* run --exit-on-error */
     bool allow_core_dumps;      /* run/once --allow-core-dumps (debugging) */
@@ -47,6 +49,7 @@ int cli_cmd_once(const cli_opts *o);
 int cli_cmd_run(const cli_opts *o);
 int cli_cmd_status(const cli_opts *o);
 int cli_cmd_stop(const cli_opts *o);
+int cli_cmd_verify(const cli_opts *o);
 
 /* ---------------------------------------------------------------- cli_common.c */
 

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "cli/pass_runner.h"
+#include "sync/verify.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -170,10 +171,32 @@ static void after_pass(cli_pass_runner *d, ce_err err, int64_t started_mono)
     }
 }
 
+/* verify_every: a verify (no repair) of every sync when it is due, between passes. Its
+ * outcome goes into the state folder (casselastic.verify.json) for `status`. */
+static void maybe_verify(cli_pass_runner *d, int64_t *last_mono)
+{
+    int64_t every = (int64_t)(d->cfg.verify_every_s * 1000.0);
+    if (every <= 0 || !d->engine || cli_mono_ms() - *last_mono < every)
+        return;
+    sdnotify_status(d->notify, "verifying (verify_every)");
+    sync_verify_opts vo = {.stop = &cli_stop_flag};
+    sync_verify_report rep;
+    ce_err err = sync_engine_verify(d->engine, &vo, &rep);
+    for (size_t i = 0; i < rep.nsyncs; i++)
+        ce_log(rep.syncs[i].rc ? CE_LOG_WARN : CE_LOG_INFO,
+               "msg=\"scheduled verify\" sync=%s result=%s differences=%zu in_flight=%zu", rep.syncs[i].name,
+               sync_verify_outcome(&rep.syncs[i], false), sync_verify_remaining(&rep.syncs[i], false),
+               rep.syncs[i].in_flight);
+    sync_verify_report_free(&rep);
+    if (err != CE_ECANCELED)
+        *last_mono = cli_mono_ms();
+}
+
 static int run_loop(cli_pass_runner *d)
 {
     int attempt = 0;
     bool ready = false;
+    int64_t last_verify = cli_mono_ms();
     while (!cli_stop_flag) {
         if (cli_reload_flag)
             run_reload(d);
@@ -188,6 +211,7 @@ static int run_loop(cli_pass_runner *d)
         if (err == CE_ECANCELED || cli_stop_flag)
             break;
         after_pass(d, err, m0);
+        maybe_verify(d, &last_verify);
         run_sleep(d, (int64_t)(d->cfg.period_s * 1000.0) - (cli_mono_ms() - m0));
     }
     return CLI_EXIT_OK;

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "sync/checkpoint.h"
+#include "sync/state.h"
 #include "util/buf.h"
 #include "util/jsonw.h"
 
@@ -42,8 +43,37 @@ static json_t *status_sync(json_t *status, const char *name)
     return NULL;
 }
 
+/* Each sync's last verify (casselastic.verify.json), NULL when none was recorded. */
+static json_t *verify_load(const char *state_dir)
+{
+    char path[1024];
+    json_error_t je;
+    if (sync_state_path_fixed(path, sizeof path, state_dir, SYNC_STATE_VERIFY_LAST, NULL, NULL))
+        return NULL;
+    json_t *v = json_load_file(path, 0, &je);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void print_verify(json_t *verify, const char *name)
+{
+    json_t *v = json_object_get(verify, name);
+    if (!v)
+        return;
+    char iso[32] = "?";
+    sync_format_iso_ms((int64_t)json_integer_value(json_object_get(v, "finished_ms")), iso);
+    const char *e = json_string_value(json_object_get(v, "error"));
+    printf("  last verify: %s %s (%lld differences, %lld in flight)%s%s\n", iso,
+           json_string_value(json_object_get(v, "result")), (long long)json_integer_value(json_object_get(v, "differences")),
+           (long long)json_integer_value(json_object_get(v, "in_flight")), e && *e ? ": " : "", e && *e ? e : "");
+}
+
 static void print_text(const sync_config *cfg, bool running, long pid, json_t *status, int64_t now)
 {
+    json_t *verify = verify_load(cfg->state_dir);
     if (running)
         printf("daemon: running (pid %ld)\n", pid);
     else
@@ -101,7 +131,9 @@ static void print_text(const sync_config *cfg, bool running, long pid, json_t *s
             printf("  soft deletes (%s), last pass: to_es %lld, to_cassandra %lld\n", s->deleted_col,
                    (long long)json_integer_value(json_object_get(json_object_get(ss, "to_es"), "deleted")),
                    (long long)json_integer_value(json_object_get(json_object_get(ss, "to_cassandra"), "deleted")));
+        print_verify(verify, s->name);
     }
+    json_decref(verify);
 }
 
 /* The health verdict (cli_status_health's JSON) as text. */
@@ -150,6 +182,7 @@ static void print_json(const sync_config *cfg, bool running, long pid, json_t *s
     ce_buf_append_str(&b, hs ? hs : "null");
     free(hs);
     ce_buf_append_str(&b, ",\"syncs\":[");
+    json_t *verify = verify_load(cfg->state_dir);
     for (size_t i = 0; i < cfg->nsyncs; i++) {
         const sync_def *s = &cfg->syncs[i];
         ce_buf_append_str(&b, i ? ",{\"name\":" : "{\"name\":");
@@ -180,8 +213,11 @@ static void print_json(const sync_config *cfg, bool running, long pid, json_t *s
                           (unsigned long long)cp.last_skipped, (unsigned long long)cp.last_rejected);
             sync_checkpoint_clear(&cp);
         }
-        ce_buf_append_str(&b, "}}");
+        char *vs = json_dumps(json_object_get(verify, s->name), JSON_COMPACT);
+        ce_buf_printf(&b, "},\"verify\":%s}", vs ? vs : "null");
+        free(vs);
     }
+    json_decref(verify);
     ce_buf_append_str(&b, "]}\n");
     fwrite(b.data, 1, b.len, stdout);
     ce_buf_free(&b);

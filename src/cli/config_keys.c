@@ -53,6 +53,11 @@ static const cli_config_key keys[] = {
      .help = "Seconds between the starts of two passes in `run` (the daemon sleeps period minus the "
              "pass time, never less than 0). PyCassElastic's code multiplied it by 60; casselastic "
              "uses seconds, as PyCassElastic's README said."},
+    {.path = "verify_every", .type = CFG_T_SECONDS, R(verify_every_s), .def = "0", .def_doc = "0 (off)", .min = 0,
+     .max = 31622400,
+     .help = "`run` runs `verify` (without repair) of every sync this often, between passes: seconds or a "
+             "duration such as \"24h\", \"30m\", \"7d\"; 0 = never. The result shows in `status` "
+             "(docs/verify.md)."},
     {.path = "state_dir", .type = CFG_T_PATH, R(state_dir), .def_doc = "the config file's folder",
      .help = "Folder for checkpoints, the pidfile, the status file and the dead-letter file "
              "(created when missing). `--state-dir` overrides it."},
@@ -196,6 +201,9 @@ static const cli_config_key keys[] = {
      .min = 1, .max = 31622400, .help = "Width of one bucket in seconds."},
     {.path = "syncs[].source_field", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(source_field), .def = "source",
      .help = "Column/field recording which side wrote the row (holds a source_id)."},
+    {.path = "syncs[].token_field", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(token_field), .def_doc = "(off)",
+     .help = "Cassandra -> Elasticsearch: add the partition key's Murmur3 token to each document as a long field "
+             "of this name, so `verify` compares by aggregations instead of streaming ids (docs/verify.md)."},
     {.path = "syncs[].version_unit", .type = CFG_T_ENUM, .flags = CFG_F_IN_SYNC, S(version_unit_us), .def = "ms",
      .enum_values = version_unit_values, .help = "Unit of version_col: ms, us or s since the Unix epoch."},
     {.path = "syncs[].safety_lag_ms", .type = CFG_T_INT64, .flags = CFG_F_IN_SYNC, S(safety_lag_ms), .def = "2000",

@@ -373,6 +373,25 @@ static void apply_env(loader *L, const cli_config_key *k, const json_t *v, const
         store_string(L, (char **)taddr, val);
 }
 
+/* "90s", "30m", "24h", "7d" (a number and one unit) -> seconds. */
+static bool parse_duration(const char *s, double *out)
+{
+    char *end;
+    double d = strtod(s, &end);
+    if (end == s || d < 0)
+        return false;
+    static const struct {
+        char unit;
+        double seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (end[0] == units[i].unit && end[1] == 0) {
+            *out = d * units[i].seconds;
+            return true;
+        }
+    return false;
+}
+
 static void apply_number(loader *L, const cli_config_key *k, void *addr, const json_t *v, const char *disp)
 {
     double d;
@@ -380,6 +399,8 @@ static void apply_number(loader *L, const cli_config_key *k, void *addr, const j
         d = (double)json_integer_value(v);
     } else if (json_is_real(v) && k->type == CFG_T_SECONDS) {
         d = json_real_value(v);
+    } else if (json_is_string(v) && k->type == CFG_T_SECONDS && parse_duration(json_string_value(v), &d)) {
+        /* a duration: seconds already */
     } else {
         cfg_err(L, disp, "expected %s, got %s", k->type == CFG_T_SECONDS ? "a number" : "an integer",
                 cfg_json_type_name(v));

@@ -20,7 +20,7 @@ void sync_def_free(sync_def *s)
     s->id_cols = NULL;
     s->nid_cols = 0;
     char **fields[] = {&s->name, &s->comments, &s->id_col, &s->date_col, &s->version_col,
-                       &s->source_field, &s->keyspace, &s->table, &s->cassandra_source_id,
+                       &s->source_field, &s->token_field, &s->keyspace, &s->table, &s->cassandra_source_id,
                        &s->bucket_col, &s->bucket_format, &s->index, &s->type, &s->es_source_id,
                        &s->deleted_col};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {

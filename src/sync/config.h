@@ -45,6 +45,8 @@ typedef struct {
     sync_read_mode read_mode;
     sync_es_read_mode es_read_mode;
     char *source_field;     /* default "source" */
+    char *token_field;      /* C->E documents carry the partition key's Murmur3 token under
+                               this name (a long; `verify` aggregates over it); NULL/"" = off */
     int64_t version_unit_us;/* microseconds per version unit: 1000 for ms (default) */
     /* Cassandra side */
     char *keyspace;         /* from sync, else from "table" = ks.table, else global */
@@ -105,6 +107,7 @@ typedef struct {
 
 typedef struct {
     double period_s;           /* seconds between passes, default 60 */
+    double verify_every_s;     /* `run` verifies every sync this often; 0 (default) = never */
     sync_cassandra_conf cassandra;
     sync_es_conf es;
     sync_def *syncs;

@@ -255,6 +255,12 @@ ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc)
         else
             e = conv_value_to_json(m->types[i], cells[i].ptr, cells[i].len, doc);
     }
+    int64_t token;
+    if (!e && m->token_field && m->npk > 0 && cql_partition_token(cells, m->npk, &token)) {
+        e = m->ncols > 0 ? ce_buf_append_byte(doc, ',') : CE_OK;
+        e = e ? e : jsonw_key(doc, m->token_field, strlen(m->token_field));
+        e = e ? e : ce_buf_printf(doc, "%lld", (long long)token);
+    }
     if (!e && m->source_idx < 0 && m->source_field && m->cassandra_source_id) {
         if (m->ncols > 0)
             e = ce_buf_append_byte(doc, ',');
@@ -312,6 +318,16 @@ static json_t *part_json(const cql_type *t, const char *part)
             return j;
     }
     return json_string(part);
+}
+
+ce_err sync_id_part_value(const cql_type *t, const char *part, ce_buf *out, bool *is_null)
+{
+    json_t *j = part_json(t, part);
+    if (!j)
+        return CE_ENOMEM;
+    ce_err e = conv_value_from_json(t, j, out, is_null, NULL);
+    json_decref(j);
+    return e;
 }
 
 /* The document's version, checked against the range a USING TIMESTAMP can hold. */

@@ -210,6 +210,12 @@ ce_err sync_engine_forecast(const sync_config *cfg, int timeout_ms, sync_read_fo
     return rc;
 }
 
+void sync_engine_env(sync_engine *e, sync_pass_env *env)
+{
+    *env = (sync_pass_env){e->cql, e->es, e->dl, e->cfg, e->read_cl, e->write_cl, state_dir(e),
+                           e->config_dir[0] ? e->config_dir : state_dir(e), e->budget};
+}
+
 /* Both directions of one sync that its config asks for. CE_ECANCELED when stopped. */
 static ce_err run_sync(sync_engine *e, const sync_pass_opts *o, const sync_def *d, sync_pass_result *res)
 {
@@ -220,8 +226,8 @@ static ce_err run_sync(sync_engine *e, const sync_pass_opts *o, const sync_def *
         const sync_direction_ops *ops;
         sync_direction only;
     } order[] = {{&sync_dir_to_cassandra, SYNC_DIR_TO_CASSANDRA}, {&sync_dir_to_es, SYNC_DIR_TO_ES}};
-    sync_pass_env env = {e->cql, e->es, e->dl, e->cfg, e->read_cl, e->write_cl, state_dir(e),
-                         e->config_dir[0] ? e->config_dir : state_dir(e), e->budget};
+    sync_pass_env env;
+    sync_engine_env(e, &env);
     for (size_t k = 0; k < 2; k++) {
         if (k > 0 && o && o->stop && *o->stop)
             return CE_ECANCELED;

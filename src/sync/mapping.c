@@ -164,6 +164,11 @@ ce_err sync_mapping_build(const cql_table_meta *m, const sync_def *d, const es_c
             e = sync_mapping_property(c->type, is_key, caps, b);
         }
     }
+    if (!e && d->token_field && *d->token_field) {
+        e = m->ncolumns ? ce_buf_append_byte(b, ',') : CE_OK;
+        e = e ? e : jsonw_key(b, d->token_field, strlen(d->token_field));
+        e = e ? e : prop_str(b, "long");
+    }
     if (!e && !source_seen && d->source_field) {
         if (m->ncolumns)
             e = ce_buf_append_byte(b, ',');

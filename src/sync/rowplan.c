@@ -113,6 +113,8 @@ ce_err sync_rows_plan(const sync_def *d, const sync_table_plan *tp, sync_rows *r
     rm->cassandra_source_id = d->cassandra_source_id;
     rm->es_source_id = d->es_source_id;
     rm->version_unit_us = d->version_unit_us;
+    rm->token_field = d->token_field && *d->token_field ? d->token_field : NULL;
+    rm->npk = m->npartition_keys; /* the SELECT starts with the partition key */
     rm->nid = tp->nid;
     memcpy(rm->id_idx, tp->id_idx, sizeof rm->id_idx);
     ce_err e = select_columns(m, r);

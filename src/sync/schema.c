@@ -74,6 +74,8 @@ static bool meta_has_fields(const cql_table_meta *m, const sync_def *d, json_t *
     const char *key;
     json_t *prop;
     json_object_foreach(props, key, prop) {
+        if (d->token_field && strcmp(key, d->token_field) == 0)
+            continue;
         if (json_is_object(prop) && !cql_table_meta_column(m, key))
             return false;
     }
@@ -174,7 +176,10 @@ static bool add_missing_columns(sync_pass_ctx *ctx, const cql_table_meta *m, jso
     int added = 0;
     const char *key;
     json_t *prop;
+    const char *tf = ctx->def->token_field;
     json_object_foreach(props, key, prop) {
+        if (tf && strcmp(key, tf) == 0)
+            continue; /* casselastic's own field: never a column */
         if (!json_is_object(prop) || cql_table_meta_column(m, key) || !ctx->def->alter_table)
             continue;
         bool own = sf && strcmp(key, sf) == 0; /* the source column is ours, not a field's */

@@ -35,7 +35,7 @@ ce_err sync_state_path(ce_buf *out, const char *state_dir, sync_state_file kind,
 {
     if (!state_dir || !*state_dir)
         return CE_EINVAL;
-    bool needs_sync = kind == SYNC_STATE_CHECKPOINT || kind == SYNC_STATE_BULKLOAD;
+    bool needs_sync = kind == SYNC_STATE_CHECKPOINT || kind == SYNC_STATE_BULKLOAD || kind == SYNC_STATE_VERIFY;
     if (needs_sync && (!sync || !*sync))
         return CE_EINVAL;
     if (kind == SYNC_STATE_CHECKPOINT && (!direction || !*direction))
@@ -52,6 +52,8 @@ ce_err sync_state_path(ce_buf *out, const char *state_dir, sync_state_file kind,
     case SYNC_STATE_PIDFILE: err = ce_buf_append_str(out, "casselastic.pid"); break;
     case SYNC_STATE_DEADLETTER: err = ce_buf_append_str(out, "casselastic.deadletter.jsonl"); break;
     case SYNC_STATE_LASTRUNTIME: err = ce_buf_append_str(out, "lastruntime.log"); break;
+    case SYNC_STATE_VERIFY: err = ce_buf_append_str(out, ".verify.json"); break;
+    case SYNC_STATE_VERIFY_LAST: err = ce_buf_append_str(out, "casselastic.verify.json"); break;
     default: return CE_EINVAL;
     }
     if (err)

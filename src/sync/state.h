@@ -14,6 +14,8 @@
  *   <state_dir>/casselastic.pid                SYNC_STATE_PIDFILE
  *   <state_dir>/casselastic.deadletter.jsonl   SYNC_STATE_DEADLETTER (default dead_letter_path)
  *   <state_dir>/lastruntime.log                SYNC_STATE_LASTRUNTIME (PyCassElastic's start point)
+ *   <state_dir>/<sync>.verify.json             SYNC_STATE_VERIFY (progress of `verify`, resumable)
+ *   <state_dir>/casselastic.verify.json        SYNC_STATE_VERIFY_LAST (each sync's last verify: `status`)
  * Files are created 0600 and folders 0700: checkpoints and status name hosts and indexes.
  */
 #ifndef CE_SYNC_STATE_H
@@ -30,6 +32,8 @@ typedef enum {
     SYNC_STATE_PIDFILE,
     SYNC_STATE_DEADLETTER,
     SYNC_STATE_LASTRUNTIME,
+    SYNC_STATE_VERIFY,         /* needs sync */
+    SYNC_STATE_VERIFY_LAST,
 } sync_state_file;
 
 /* Mode of every file in the state folder, and of the folders created for it. */
@@ -38,7 +42,7 @@ typedef enum {
 
 /*
  * Path of one state file, appended to out (NUL-terminated; reset it first to get the path
- * alone). sync is required for CHECKPOINT and BULKLOAD, direction for CHECKPOINT; both are
+ * alone). sync is required for CHECKPOINT, BULKLOAD and VERIFY, direction for CHECKPOINT; both are
  * ignored otherwise. CE_EINVAL when state_dir is NULL/empty or a required name is missing;
  * CE_ENOMEM when the buffer cannot grow.
  */

@@ -83,6 +83,10 @@ ce_err sync_value_text(const cql_type *t, const uint8_t *p, int32_t len, ce_buf 
  * count differs. */
 ce_err sync_id_split(const char *id, size_t n, size_t nparts, ce_buf *storage, size_t *offs);
 
+/* One _id part (as split by sync_id_split) serialized as type t, appended to out, as E->C
+ * decodes key columns missing from _source. CE_ECONVERT when it does not fit the type. */
+ce_err sync_id_part_value(const cql_type *t, const char *part, ce_buf *out, bool *is_null);
+
 /* Signed integer value of a serialized bigint/int/smallint/tinyint/counter/timestamp/
  * varint (<= 8 bytes). CE_ECONVERT otherwise or for null. */
 ce_err sync_value_int64(const cql_type *t, const uint8_t *p, int32_t len, int64_t *out);
@@ -103,6 +107,8 @@ typedef struct {
     const char *source_field;
     const char *cassandra_source_id, *es_source_id;
     int64_t version_unit_us;
+    const char *token_field;           /* NULL: no token field; else the partition key's */
+    size_t npk;                        /* token (cells 0..npk) goes into it */
 } sync_rowmap;
 
 /* _id of a row. CE_EINVAL (reason in err) when a key part is null. */
@@ -129,7 +135,7 @@ bool sync_row_is_deleted(const cql_type *t, const cql_value *cell);
 bool sync_rowmap_is_deleted(const sync_rowmap *m, const cql_value *cells);
 bool sync_doc_is_deleted(const struct json_t *src, const char *field);
 /* The JSON object of a row (every column, nulls as null, source stamped with
- * cassandra_source_id when null/absent), appended to doc. */
+ * cassandra_source_id when null/absent, the token field when set), appended to doc. */
 ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc);
 
 /* How an E->C document maps to the INSERT's parameters. */
@@ -302,6 +308,9 @@ bool sync_resume_has_position(const char *extra);
  * target and the ring split are the same and the saved end is within [start, now's end].
  * Otherwise false with the reason in why. */
 bool sync_resume_matches(const sync_resume *saved, const sync_resume *now, char *why, size_t n);
+
+/* The engine's connections and folders as a pass sees them (engine.c; verify.c uses it). */
+void sync_engine_env(sync_engine *e, sync_pass_env *env);
 
 /* ---------------------------------------------------------------- table.c */
 

@@ -1,0 +1,362 @@
+/*
+ * verify_es.c - verify, Elasticsearch side: every document's _id and version from doc
+ * values, never a body.
+ *
+ *   POST /<index>/_search?scroll=..  {"size":N,"_source":false,
+ *        "docvalue_fields":[<version>,<source>],"sort":["_doc"]}
+ *
+ * then the scroll's pages. Each _id is split into its key parts (sync_id_split), the
+ * partition key's parts are serialized as their Cassandra types and hashed (Murmur3, as
+ * Cassandra places the row), which gives the token range the document belongs to. The
+ * page codec (verify_es_page) takes bytes and returns hits: no I/O.
+ */
+#include "sync/verify_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util/jsonw.h"
+#include "util/log.h"
+
+#define VERIFY_ES_PAGE 10000
+#define VERIFY_ES_KEEP_ALIVE "5m"
+
+/* The doc-value name of a field: itself when it has doc values (keyword, numbers, dates),
+ * its "keyword" sub-field for a text field that has one, else NULL. */
+static char *docvalue_name(const json_t *props, const char *field)
+{
+    const json_t *f = json_object_get(props, field);
+    const char *type = json_string_value(json_object_get(f, "type"));
+    if (!f || !type)
+        return NULL;
+    if (strcmp(type, "text") != 0)
+        return strdup(field);
+    const json_t *kw = json_object_get(json_object_get(f, "fields"), "keyword");
+    if (!kw)
+        return NULL;
+    size_t n = strlen(field) + sizeof ".keyword";
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s.keyword", field);
+    return s;
+}
+
+ce_err verify_es_plan(verify_job *j)
+{
+    const sync_def *d = j->ctx.def;
+    bool exists = false;
+    ce_err e = es_index_exists(j->ctx.es, d->index, &exists);
+    if (e || !exists) {
+        if (e)
+            sync_pass_fail(&j->ctx, e, "elasticsearch: %s", es_client_errmsg(j->ctx.es));
+        return e;
+    }
+    void *props = NULL;
+    e = es_index_get_properties(j->ctx.es, d->index, &props);
+    if (e) {
+        sync_pass_fail(&j->ctx, e, "elasticsearch: %s", es_client_errmsg(j->ctx.es));
+        return e;
+    }
+    j->es_version_field = docvalue_name(props, d->version_col);
+    j->es_source_field = d->source_field ? docvalue_name(props, d->source_field) : NULL;
+    if (d->token_field && *d->token_field && json_object_get(props, d->token_field))
+        j->es_token_field = strdup(d->token_field);
+    json_decref(props);
+    if (!j->es_version_field)
+        j->es_version_field = strdup(d->version_col); /* not mapped yet: no document has it */
+    return j->es_version_field ? CE_OK : CE_ENOMEM;
+}
+
+bool verify_id_token(const verify_job *j, const char *id, size_t n, int64_t *token, ce_buf *scratch)
+{
+    size_t offs[SYNC_MAX_KEY_PARTS];
+    ce_buf parts = CE_BUF_INIT;
+    cql_value comp[SYNC_MAX_KEY_PARTS];
+    size_t lens[SYNC_MAX_KEY_PARTS];
+    bool ok = sync_id_split(id, n, j->tp.nid, &parts, offs) == CE_OK;
+    ce_buf_reset(scratch);
+    for (size_t i = 0; ok && i < j->npk; i++) {
+        size_t before = scratch->len;
+        bool is_null = false;
+        ok = sync_id_part_value(j->tp.meta->columns[i].type, parts.data + offs[j->pk_part[i]], scratch,
+                                &is_null) == CE_OK && !is_null;
+        lens[i] = scratch->len - before;
+    }
+    size_t off = 0;
+    for (size_t i = 0; ok && i < j->npk; i++) {
+        comp[i].ptr = (const uint8_t *)scratch->data + off;
+        comp[i].len = (int32_t)lens[i];
+        off += lens[i];
+    }
+    ok = ok && cql_partition_token(comp, j->npk, token);
+    ce_buf_free(&parts);
+    return ok;
+}
+
+/* An integer doc value (numbers, or numeric strings as dates may come). */
+static bool field_int(const json_t *fields, const char *name, int64_t *out)
+{
+    const json_t *v = json_array_get(json_object_get(fields, name), 0);
+    if (json_is_integer(v))
+        *out = (int64_t)json_integer_value(v);
+    else if (json_is_real(v))
+        *out = (int64_t)json_real_value(v);
+    else if (json_is_string(v))
+        *out = strtoll(json_string_value(v), NULL, 10);
+    else
+        return false;
+    return true;
+}
+
+void verify_es_fail(verify_job *j, ce_err e, const char *fmt, const char *detail)
+{
+    if (!j->es_threaded) {
+        sync_pass_fail(&j->ctx, e, fmt, detail);
+        return;
+    }
+    if (!j->es_rc) { /* the main thread reports it after the join */
+        j->es_rc = e;
+        snprintf(j->es_error, sizeof j->es_error, fmt, detail ? detail : "");
+    }
+}
+
+/* One hit: its range's summary, or (a differing range) the descent's table. */
+static ce_err take_hit(verify_job *j, const json_t *hit, bool collect, ce_buf *scratch)
+{
+    const json_t *jid = json_object_get(hit, "_id");
+    const json_t *fields = json_object_get(hit, "fields");
+    int64_t version, token;
+    if (!json_is_string(jid) || !field_int(fields, j->es_version_field, &version))
+        return CE_OK; /* no version: E->C cannot write it either (dead letter) */
+    const char *id = json_string_value(jid);
+    size_t n = json_string_length(jid);
+    if (verify_es_doc_deleted(j, fields))
+        return CE_OK;
+    if (!verify_id_token(j, id, n, &token, scratch)) {
+        ce_debug("sync=%s msg=\"verify: _id does not decode into the key\" id=\"%s\"", j->ctx.def->name, id);
+        return CE_OK;
+    }
+    verify_range *r = &j->ranges[verify_range_of(j, token)];
+    if (!collect) {
+        verify_sum_add(&r->e, id, n, version);
+        j->out->e_docs++;
+        return CE_OK;
+    }
+    if (!r->differs)
+        return CE_OK;
+    j->rows++;
+    j->out->e_docs_descended++;
+    verify_rec *rec = verify_map_get(j->map, id, n);
+    if (!rec)
+        return CE_ENOMEM;
+    rec->has_e = true;
+    rec->e_version = version;
+    const char *src = j->es_source_field
+                          ? json_string_value(json_array_get(json_object_get(fields, j->es_source_field), 0))
+                          : NULL;
+    snprintf(rec->e_source, sizeof rec->e_source, "%s", src ? src : "");
+    return CE_OK;
+}
+
+/* Codec: one scroll page -> its hits (borrowed from *root) and scroll id. */
+static ce_err verify_es_page(const char *body, size_t len, json_t **root, const json_t **hits, const char **sid)
+{
+    json_error_t je;
+    *root = json_loadb(body, len, 0, &je);
+    if (!json_is_object(*root))
+        return CE_EJSON;
+    /* filter_path drops an empty hits list: no hits, the end */
+    *hits = json_object_get(json_object_get(*root, "hits"), "hits");
+    *sid = json_string_value(json_object_get(*root, "_scroll_id"));
+    return !*hits || json_is_array(*hits) ? CE_OK : CE_EJSON;
+}
+
+/* {"range":{TF:{"gt":start,"lte":end}}} */
+static ce_err range_query(const verify_job *j, const verify_range *r, ce_buf *b)
+{
+    ce_err e = ce_buf_append_str(b, "{\"range\":{");
+    e = e ? e : jsonw_cstr(b, j->es_token_field);
+    return e ? e : ce_buf_printf(b, ":{\"gt\":%lld,\"lte\":%lld}}}", (long long)r->start, (long long)r->end);
+}
+
+#define VERIFY_MAX_CLAUSES 1000 /* below the servers' default max_clause_count (1024) */
+
+/* With a token field: the documents without it (summaries), or those and the ones of the
+ * differing ranges (descent; every document when too many ranges differ). */
+static ce_err stream_query(const verify_job *j, bool collect, ce_buf *b)
+{
+    size_t ndiff = 0;
+    for (size_t k = 0; collect && k < j->nranges; k++)
+        ndiff += j->ranges[k].differs;
+    if (!j->es_token_field || ndiff > VERIFY_MAX_CLAUSES)
+        return CE_OK;
+    ce_err e = ce_buf_append_str(b, ",\"query\":{\"bool\":{\"should\":[{\"bool\":{\"must_not\":{\"exists\":{\"field\":");
+    e = e ? e : jsonw_cstr(b, j->es_token_field);
+    e = e ? e : ce_buf_append_str(b, "}}}}");
+    for (size_t k = 0; collect && k < j->nranges && !e; k++) {
+        if (!j->ranges[k].differs)
+            continue;
+        e = ce_buf_append_byte(b, ',');
+        e = e ? e : range_query(j, &j->ranges[k], b);
+    }
+    return e ? e : ce_buf_append_str(b, "],\"minimum_should_match\":1}}");
+}
+
+static ce_err first_request(verify_job *j, bool collect, ce_buf *path, ce_buf *body)
+{
+    ce_err e = ce_buf_printf(path, "/%s/_search?scroll=%s&filter_path=_scroll_id,hits.hits._id,hits.hits.fields",
+                             j->ctx.def->index, VERIFY_ES_KEEP_ALIVE);
+    e = e ? e : ce_buf_printf(body, "{\"size\":%d,\"_source\":false,\"docvalue_fields\":[", VERIFY_ES_PAGE);
+    e = e ? e : jsonw_cstr(body, j->es_version_field);
+    if (!e && j->es_source_field) {
+        e = ce_buf_append_byte(body, ',');
+        e = e ? e : jsonw_cstr(body, j->es_source_field);
+    }
+    e = e ? e : ce_buf_append_str(body, "],\"sort\":[\"_doc\"]");
+    e = e ? e : stream_query(j, collect, body);
+    return e ? e : ce_buf_append_byte(body, '}');
+}
+
+static ce_err next_request(const char *sid, ce_buf *path, ce_buf *body)
+{
+    ce_err e = ce_buf_append_str(path, "/_search/scroll?filter_path=_scroll_id,hits.hits._id,hits.hits.fields");
+    e = e ? e : ce_buf_append_str(body, "{\"scroll\":\"" VERIFY_ES_KEEP_ALIVE "\",\"scroll_id\":");
+    e = e ? e : jsonw_cstr(body, sid);
+    return e ? e : ce_buf_append_byte(body, '}');
+}
+
+static void close_scroll(verify_job *j, const char *sid)
+{
+    ce_buf body = CE_BUF_INIT;
+    long st = 0;
+    if (!ce_buf_append_str(&body, "{\"scroll_id\":[") && !jsonw_cstr(&body, sid) && !ce_buf_append_str(&body, "]}"))
+        (void)es_client_request(j->ctx.es, "DELETE", "/_search/scroll", body.data, body.len, &st, NULL);
+    ce_buf_free(&body);
+}
+
+/* One request of the scroll; *root owns the page. */
+static ce_err fetch(verify_job *j, bool collect, const char *sid, json_t **root, const json_t **hits,
+                    const char **next_sid)
+{
+    ce_buf path = CE_BUF_INIT, body = CE_BUF_INIT, resp = CE_BUF_INIT;
+    long st = 0;
+    ce_err e = sid ? next_request(sid, &path, &body) : first_request(j, collect, &path, &body);
+    e = e ? e : (ce_buf_cstr(&path) ? CE_OK : CE_ENOMEM);
+    if (!e && !sid)
+        ce_debug("sync=%s msg=\"verify search\" path=\"%s\" body=%.*s", j->ctx.def->name, path.data,
+                 (int)body.len, body.data);
+    e = e ? e : es_client_request(j->ctx.es, "POST", path.data, body.data, body.len, &st, &resp);
+    j->out->es_requests++;
+    if (!e && st != 200) {
+        ce_error("sync=%s msg=\"verify search failed\" status=%ld answer=%.300s", j->ctx.def->name, st,
+                 resp.data ? resp.data : "");
+        e = CE_EHTTP;
+    }
+    e = e ? e : verify_es_page(resp.data, resp.len, root, hits, next_sid);
+    if (e)
+        verify_es_fail(j, e, "elasticsearch search: %s", st && st != 200 ? "HTTP error" : es_client_errmsg(j->ctx.es));
+    ce_buf_free(&path);
+    ce_buf_free(&body);
+    ce_buf_free(&resp);
+    return e;
+}
+
+ce_err verify_es_read(verify_job *j, bool collect)
+{
+    if (!j->es_version_field)
+        return CE_OK; /* no index: no document */
+    ce_buf scratch = CE_BUF_INIT;
+    char *sid = NULL;
+    ce_err e = CE_OK;
+    for (bool more = true; more && !e;) {
+        json_t *root = NULL;
+        const json_t *hits = NULL;
+        const char *next = NULL;
+        e = fetch(j, collect, sid, &root, &hits, &next);
+        size_t nh = e ? 0 : json_array_size(hits);
+        for (size_t i = 0; i < nh && !e; i++)
+            e = take_hit(j, json_array_get(hits, i), collect, &scratch);
+        more = nh > 0;
+        if (next && (!sid || strcmp(sid, next) != 0)) {
+            free(sid);
+            sid = strdup(next);
+        }
+        json_decref(root);
+        if (!j->es_threaded)
+            verify_report_progress(j, false);
+        if (!e && verify_stop_requested(j))
+            e = CE_ECANCELED;
+    }
+    if (sid)
+        close_scroll(j, sid);
+    free(sid);
+    ce_buf_free(&scratch);
+    return e;
+}
+
+/* ---------------------------------------------------------------- aggregations */
+
+#define VERIFY_AGG_BATCH 256 /* ranges per request (filters of one filters aggregation) */
+
+/* {"size":0,"aggs":{"r":{"filters":{"filters":[<range>...]},"aggs":{"v":{"sum":{"field":V}}}}}} */
+static ce_err agg_body(const verify_job *j, size_t from, size_t n, ce_buf *b)
+{
+    ce_err e = ce_buf_append_str(b, "{\"size\":0,\"aggs\":{\"r\":{\"filters\":{\"filters\":[");
+    for (size_t k = from; k < from + n && !e; k++) {
+        e = k > from ? ce_buf_append_byte(b, ',') : CE_OK;
+        e = e ? e : range_query(j, &j->ranges[k], b);
+    }
+    e = e ? e : ce_buf_append_str(b, "]},\"aggs\":{\"v\":{\"sum\":{\"field\":");
+    e = e ? e : jsonw_cstr(b, j->es_version_field);
+    return e ? e : ce_buf_append_str(b, "}}}}}}");
+}
+
+/* Codec: the buckets of one answer into ranges [from, from + n). */
+static ce_err agg_parse(verify_job *j, const char *body, size_t len, size_t from, size_t n)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    const json_t *buckets = json_object_get(json_object_get(json_object_get(root, "aggregations"), "r"), "buckets");
+    ce_err e = json_is_array(buckets) && json_array_size(buckets) == n ? CE_OK : CE_EJSON;
+    for (size_t k = 0; k < n && !e; k++) {
+        const json_t *bk = json_array_get(buckets, k);
+        verify_range *r = &j->ranges[from + k];
+        r->e_agg_count = (uint64_t)json_integer_value(json_object_get(bk, "doc_count"));
+        r->e_agg_sum = json_number_value(json_object_get(json_object_get(bk, "v"), "value"));
+        j->out->e_docs_aggregated += r->e_agg_count;
+    }
+    json_decref(root);
+    return e;
+}
+
+ce_err verify_es_aggregate(verify_job *j)
+{
+    if (!j->es_token_field)
+        return CE_OK;
+    ce_buf path = CE_BUF_INIT, body = CE_BUF_INIT, resp = CE_BUF_INIT;
+    ce_err e = ce_buf_printf(&path, "/%s/_search?filter_path=aggregations", j->ctx.def->index);
+    e = e ? e : (ce_buf_cstr(&path) ? CE_OK : CE_ENOMEM);
+    for (size_t from = 0; from < j->nranges && !e; from += VERIFY_AGG_BATCH) {
+        size_t n = j->nranges - from < VERIFY_AGG_BATCH ? j->nranges - from : VERIFY_AGG_BATCH;
+        long st = 0;
+        ce_buf_reset(&body);
+        ce_buf_reset(&resp);
+        e = agg_body(j, from, n, &body);
+        e = e ? e : es_client_request(j->ctx.es, "POST", path.data, body.data, body.len, &st, &resp);
+        j->out->es_requests++;
+        if (!e && st != 200) {
+            ce_error("sync=%s msg=\"verify aggregation failed\" status=%ld answer=%.300s", j->ctx.def->name, st,
+                     resp.data ? resp.data : "");
+            e = CE_EHTTP;
+        }
+        e = e ? e : agg_parse(j, resp.data, resp.len, from, n);
+        if (!j->es_threaded)
+            verify_report_progress(j, false);
+    }
+    if (e)
+        verify_es_fail(j, e, "elasticsearch aggregation: %s", ce_strerror(e));
+    ce_buf_free(&path);
+    ce_buf_free(&body);
+    ce_buf_free(&resp);
+    return e;
+}

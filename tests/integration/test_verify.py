@@ -1,0 +1,263 @@
+"""`casselastic verify [--repair]` against the real servers, the drivers as the oracle:
+equal sides (no document body fetched), planted differences of every kind and both
+provenances listed exactly and repaired by the rules, a killed verify that resumes, and a
+verify while another process writes (no false differences)."""
+import datetime
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from test_sync_engine import Search, now_ms, run_ce, sync_def, write_config
+from test_sync_load import count_rows, load_rows
+
+
+@pytest.fixture
+def os_search(opensearch, testbed_env):
+    s = Search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)
+    made = []
+    s.track = made.append
+    yield s
+    for ix in made:
+        s.delete(ix)
+
+
+def loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n, **kw):
+    """n rows in Cassandra, loaded into a new index by `once` (to_es): equal sides."""
+    t = now_ms()
+    load_rows(cassandra_session, keyspace, "items", n, t - 86400000 * 5, t - 3600000)
+    index = unique_name("ix")
+    os_search.track(index)
+    cfg = write_config(tmp_path, testbed_env, os_search.url,
+                       [sync_def("s", keyspace, "items", index, read_mode="full_scan", **kw)])
+    run_ce(ce_bin, cfg, timeout=300)
+    return cfg, index
+
+
+def verify(ce_bin, cfg, expect, *extra, timeout=300):
+    out = Path(cfg).parent / "verify.json"
+    if out.exists():
+        out.unlink()
+    p = run_ce(ce_bin, cfg, cmd="verify", expect=expect, timeout=timeout, extra=("--json", str(out), *extra))
+    return json.loads(out.read_text())["syncs"][0], p
+
+
+@pytest.mark.parametrize("token_field", [None, "_ce_token"])
+def test_equal_sides_exit_0_without_bodies(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                           testbed_env, unique_name, token_field):
+    n = 20000
+    kw = {"token_field": token_field} if token_field else {}
+    cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n,
+                        direction="to_es", **kw)
+    assert os_search.count(index) == n
+    res, p = verify(ce_bin, cfg, 0, "--log-level", "debug")
+    assert res["equal"] and res["ranges_differing"] == 0 and res["differences"] == []
+    assert res["cassandra_rows"] == n
+    if token_field:
+        # counted by aggregations over the token field: no document streamed
+        assert res["es_docs_aggregated"] == n and res["es_docs"] == 0
+        assert os_search.mapping(index)[token_field]["type"] == "long"
+    else:
+        assert res["es_docs"] == n and res["es_docs_aggregated"] == 0
+    assert res["es_source_requests"] == 0
+    # every search asked for doc values only (the body of the one first request is logged)
+    searches = [l for l in p.stderr.splitlines() if "verify search" in l and "body=" in l]
+    assert searches and all('"_source":false' in l for l in searches)
+    assert "equal" in p.stdout
+    assert not (Path(cfg).parent / "s.verify.json").exists()   # progress file removed at the end
+
+
+def es_doc(rid, version, source):
+    d = {"id": rid, "version": version, "text": "es %d" % rid,
+         "date": datetime.datetime.fromtimestamp(version / 1000, datetime.timezone.utc).isoformat()}
+    if source is not None:
+        d["source"] = source
+    return d
+
+
+def plant(session, ks, search, index, n, per_kind, t):
+    """per_kind records of each difference and provenance; returns {id: (kind, fix)}."""
+    ins = session.prepare("INSERT INTO %s.items (id, version, text, source) VALUES (?, ?, ?, ?)" % ks)
+    want, docs, k = {}, {}, 0
+    def ids(count):
+        nonlocal k
+        out = list(range(k, k + count))
+        k += count
+        return out
+    # only in Cassandra: new rows (never synced)
+    for rid in ids(per_kind):
+        session.execute(ins, (n + rid, t, "c only", None))
+        want[str(n + rid)] = ("only_cassandra", "copy_to_es")
+    for rid in ids(per_kind):
+        session.execute(ins, (n + rid, t, "c only from es", "elasticsearch"))
+        want[str(n + rid)] = ("only_cassandra", "delete_cassandra")
+    # only in Elasticsearch
+    for rid in ids(per_kind):
+        docs[n + rid] = es_doc(n + rid, t, "elasticsearch")
+        want[str(n + rid)] = ("only_es", "copy_to_cassandra")
+    for rid in ids(per_kind):
+        docs[n + rid] = es_doc(n + rid, t, "cassandra")
+        want[str(n + rid)] = ("only_es", "delete_es")
+    # older in Cassandra: Elasticsearch has a newer version (both provenances)
+    for i, rid in enumerate(ids(2 * per_kind)):
+        docs[rid] = es_doc(rid, t + 1000, "elasticsearch" if i % 2 else "cassandra")
+        want[str(rid)] = ("older_cassandra", "copy_to_cassandra")
+    # older in Elasticsearch: Cassandra has a newer version (both provenances)
+    for i, rid in enumerate(ids(2 * per_kind)):
+        session.execute(ins, (rid, t + 2000, "c newer", "elasticsearch" if i % 2 else None))
+        want[str(rid)] = ("older_es", "copy_to_es")
+    search.bulk_index(index, docs)
+    search.refresh(index)
+    return want
+
+
+def side_versions(session, ks, search, index):
+    c = {str(r.id): r.version for r in session.execute("SELECT id, version FROM %s.items" % ks, timeout=60)}
+    search.refresh(index)
+    e = {}
+    body = {"size": 10000, "_source": ["version"], "query": {"match_all": {}}}
+    res = search.c.search(index=index, body=body, scroll="1m")
+    while res["hits"]["hits"]:
+        for h in res["hits"]["hits"]:
+            e[h["_id"]] = h["_source"]["version"]
+        res = search.c.scroll(scroll_id=res["_scroll_id"], scroll="1m")
+    return c, e
+
+
+@pytest.mark.parametrize("token_field", [None, "_ce_token"])
+def test_planted_differences_listed_and_repaired(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                                 testbed_env, unique_name, token_field):
+    n = 5000
+    kw = {"token_field": token_field} if token_field else {}
+    cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n,
+                        direction="to_es", **kw)
+    t = now_ms() - 600000
+    want = plant(cassandra_session, keyspace, os_search, index, n, 10, t)
+    res, p = verify(ce_bin, cfg, 1)
+    got = {d["id"]: (d["kind"], d["fix"]) for d in res["differences"]}
+    assert got == want
+    assert not any(d["in_flight"] for d in res["differences"])
+    assert res["counts"] == {"only_cassandra": 20, "only_es": 20, "older_cassandra": 20, "older_es": 20}
+    assert "different" in p.stdout
+
+    res, p = verify(ce_bin, cfg, 0, "--repair")
+    assert res["fixed"] == 80 and res["fix_failed"] == 0, p.stdout + p.stderr[-3000:]
+    res, _ = verify(ce_bin, cfg, 0)
+    assert res["differences"] == []
+
+    c, e = side_versions(cassandra_session, keyspace, os_search, index)
+    assert c == e
+    for rid, (kind, fix) in want.items():
+        if fix.startswith("delete"):
+            assert rid not in c and rid not in e
+        elif kind == "older_cassandra":
+            assert c[rid] == t + 1000
+        elif kind == "older_es":
+            assert e[rid] == t + 2000
+        else:
+            assert rid in c and rid in e
+
+
+def test_killed_verify_resumes(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env,
+                               unique_name):
+    n = 20000
+    cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n,
+                        direction="to_es", scan_ranges=3000, page_size=100)
+    progress = Path(cfg).parent / "s.verify.json"
+    proc = subprocess.Popen([str(Path(ce_bin) / "casselastic"), "verify", "-c", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done_before = 0
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            done_before = len(json.loads(progress.read_text())["c"])
+        except (OSError, ValueError, KeyError):
+            done_before = 0
+        if done_before >= 200:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "verify ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(json.loads(progress.read_text())["c"])
+    assert 0 < done < 3000
+    res, p = verify(ce_bin, cfg, 0)
+    assert res["ranges_resumed"] == done and res["ranges_resumed"] > 0
+    assert res["equal"] and res["cassandra_rows"] < n      # the resumed ranges were not read again
+    assert "verify resumed" in p.stderr
+    assert not progress.exists()
+
+
+def test_writes_during_verify_are_in_flight(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                            testbed_env, unique_name):
+    n = 20000
+    cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n,
+                        direction="to_es", scan_ranges=1000)
+    ins = cassandra_session.prepare("INSERT INTO %s.items (id, version, text) VALUES (?, ?, ?)" % keyspace)
+    stop = threading.Event()
+    written = []
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            rid = (i * 37) % n if i % 2 else n + i      # updates of synced rows and new rows
+            cassandra_session.execute(ins, (rid, now_ms(), "meanwhile"))
+            written.append(rid)
+            i += 1
+            time.sleep(0.002)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        time.sleep(0.3)
+        res, p = verify(ce_bin, cfg, 0)
+    finally:
+        stop.set()
+        th.join()
+    assert written
+    assert all(d["in_flight"] for d in res["differences"])
+    assert sum(res["counts"].values()) == 0
+
+
+def test_run_verifies_on_schedule_and_status_reports_it(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                                         testbed_env, unique_name):
+    cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, 2000,
+                        direction="to_es")
+    c = json.loads(Path(cfg).read_text())
+    c["verify_every"] = "3s"
+    Path(cfg).write_text(json.dumps(c))
+    outcome = Path(cfg).parent / "casselastic.verify.json"
+    proc = subprocess.Popen([str(Path(ce_bin) / "casselastic"), "run", "-c", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not outcome.exists() and proc.poll() is None:
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert outcome.exists(), err[-3000:]
+    assert "scheduled verify" in err and "result=equal" in err
+    st = json.loads(run_ce(ce_bin, cfg, cmd="status", extra=("--json",)).stdout)
+    assert st["syncs"][0]["verify"]["result"] == "equal"
+    assert "last verify:" in run_ce(ce_bin, cfg, cmd="status").stdout
+
+
+def test_exit_codes_bad_config_and_unreachable(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                               testbed_env, unique_name):
+    cassandra_session.execute("CREATE TABLE %s.kv (a int, b int, version bigint, PRIMARY KEY ((a, b)))" % keyspace)
+    index = unique_name("ix")
+    os_search.track(index)
+    # the _id (id_col a) does not hold the whole partition key: cannot be placed on the ring
+    cfg = write_config(tmp_path, testbed_env, os_search.url, [sync_def("s", keyspace, "kv", index, id_col="a")])
+    p = run_ce(ce_bin, cfg, cmd="verify", expect=2)
+    assert "partition key" in p.stdout + p.stderr
+    cfg = write_config(tmp_path, testbed_env, "http://127.0.0.1:1", [sync_def("s", keyspace, "kv", index)])
+    run_ce(ce_bin, cfg, cmd="verify", expect=3)
+    help_text = run_ce(ce_bin, cfg, cmd="verify", extra=("--help",)).stdout
+    assert "Exit 0 when the sides are equal" in help_text and "3 when a server" in help_text
