@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "util/jsonw.h"
+#include "util/hex.h"
 
 /* ------------------------------------------------------------------ ascii, text */
 
@@ -71,17 +72,6 @@ static int b64val(char ch)
     return -1;
 }
 
-static int hexv(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* "0x..." hex digits (n even, prefix included) into c->out. */
 static ce_err put_hex(conv_ctx *c, const cql_type *t, const json_t *j, const char *s, size_t n)
 {
@@ -91,7 +81,7 @@ static ce_err put_hex(conv_ctx *c, const cql_type *t, const json_t *j, const cha
     if (e)
         return e;
     for (size_t i = 2; i < n; i += 2) {
-        int a = hexv(s[i]), b = hexv(s[i + 1]);
+        int a = ce_hex_digit(s[i]), b = ce_hex_digit(s[i + 1]);
         if (a < 0 || b < 0)
             return conv_fail_invalid(c, t, j);
         c->out->data[c->out->len++] = (char)(a * 16 + b);
@@ -196,7 +186,7 @@ static bool parse_uuid_text(const char *s, size_t n, uint8_t u[16])
             i++;
             continue;
         }
-        int a = hexv(s[i]), b = hexv(s[i + 1]);
+        int a = ce_hex_digit(s[i]), b = ce_hex_digit(s[i + 1]);
         if (a < 0 || b < 0)
             return false;
         u[k++] = (uint8_t)(a * 16 + b);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "util/hex.h"
 
 #define CQL_TYPE_MAX_DEPTH 64
 
@@ -463,17 +464,6 @@ static bool cp_eat(cparser *p, char c)
     return false;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Hex-encoded UTF-8 (UserType keyspace-relative names and field names). */
 static char *hex_to_str(const char *h, size_t n)
 {
@@ -483,7 +473,7 @@ static char *hex_to_str(const char *h, size_t n)
     if (!r)
         return NULL;
     for (size_t i = 0; i < n / 2; i++) {
-        int a = hexval(h[2 * i]), b = hexval(h[2 * i + 1]);
+        int a = ce_hex_digit(h[2 * i]), b = ce_hex_digit(h[2 * i + 1]);
         if (a < 0 || b < 0) {
             free(r);
             return NULL;

@@ -1,4 +1,5 @@
-/* config.c - releasing a sync_config (the loader lives in src/cli/config_load.c). */
+/* config.c - the config model's own helpers: id_col split into its list, secrets wiped and
+ * every string released (the loader lives in src/cli/config_load.c). */
 #include "sync/config.h"
 
 #include <ctype.h>

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "util/jsonw.h"
+#include "util/hex.h"
 
 #define MAX_TRACKED_KEYS 64
 
@@ -54,17 +55,6 @@ static bool is_json_number(const char *s, size_t n)
     return i == n;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A quoted value starting after its opening quote: its bytes, unescaped (the escapes of
  * ce_log_quote), into val. Returns the position after the closing quote (or the end). */
 static const char *unquote(const char *p, ce_buf *val, ce_err *err)
@@ -80,7 +70,7 @@ static const char *unquote(const char *p, ce_buf *val, ce_err *err)
                 c = '\r';
             else if (e == 't')
                 c = '\t';
-            else if (e == 'x' && (hi = hex_digit(p[0])) >= 0 && (lo = hex_digit(p[1])) >= 0) {
+            else if (e == 'x' && (hi = ce_hex_digit(p[0])) >= 0 && (lo = ce_hex_digit(p[1])) >= 0) {
                 c = (char)(hi * 16 + lo);
                 p += 2;
             } else if (e == '"' || e == '\\') {

@@ -275,3 +275,17 @@ def two_nodes(testbed_env):
         _skip_or_fail("second Cassandra node not up at %s:%d (%s); run scripts/testbed start --cassandra-nodes 2"
                       % (hosts[1], port, why))
     return {"hosts": hosts, "port": port, "testbed": str(TESTBED)}
+
+
+@pytest.fixture
+def os_search(opensearch, testbed_env):
+    """test_sync_engine's Search helper on OpenSearch; the indexes it tracks are deleted after
+    the test."""
+    from test_sync_engine import Search
+
+    s = Search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)
+    made = []
+    s.track = made.append
+    yield s
+    for ix in made:
+        s.delete(ix)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from test_sync_engine import Search, now_ms, run_ce, sync_def, write_config
+from test_sync_engine import now_ms, run_ce, sync_def, write_config
 
 
 def load_rows(session, ks, table, n, v_lo, v_hi):
@@ -33,16 +33,6 @@ def load_rows(session, ks, table, n, v_lo, v_hi):
 
 def count_rows(session, ks, table):
     return session.execute("SELECT count(*) FROM %s.%s" % (ks, table), timeout=300).one()[0]
-
-
-@pytest.fixture
-def os_search(opensearch, testbed_env):
-    s = Search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)
-    made = []
-    s.track = made.append
-    yield s
-    for ix in made:
-        s.delete(ix)
 
 
 def test_full_scan_initial_load_200k(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env,

@@ -12,20 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from test_sync_engine import Search, run_ce, sync_def, write_config
+from test_sync_engine import run_ce, sync_def, write_config
 
 COLUMNS = "id int, version bigint, name text, qty int, price double, tags set<text>, updated timestamp, source text"
 PAGE = 500
-
-
-@pytest.fixture
-def os_search(opensearch, testbed_env):
-    s = Search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)
-    made = []
-    s.track = made.append
-    yield s
-    for ix in made:
-        s.delete(ix)
 
 
 def fill(session, ce_bin, testbed_env, ks, table, n):

@@ -13,18 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from test_sync_engine import Search, now_ms, run_ce, sync_def, write_config
+from test_sync_engine import now_ms, run_ce, sync_def, write_config
 from test_sync_load import count_rows, load_rows
-
-
-@pytest.fixture
-def os_search(opensearch, testbed_env):
-    s = Search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)
-    made = []
-    s.track = made.append
-    yield s
-    for ix in made:
-        s.delete(ix)
 
 
 def loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n, **kw):
