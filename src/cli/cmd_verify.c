@@ -66,6 +66,7 @@ static ce_err json_diff(ce_buf *b, const sync_diff *d)
     e = e || !d->has_c ? e : jsonw_cstr(b, d->c_source);
     e = e || !d->has_e ? e : ce_buf_append_str(b, ",\"es_source\":");
     e = e || !d->has_e ? e : jsonw_cstr(b, d->e_source);
+    e = e || !d->marked ? e : ce_buf_printf(b, ",\"marked\":true,\"mark_version\":%lld", (long long)d->mark_version);
     return e ? e : ce_buf_append_byte(b, '}');
 }
 

@@ -231,7 +231,11 @@ bool sync_rowmap_is_deleted(const sync_rowmap *m, const cql_value *cells)
 
 bool sync_doc_is_deleted(const json_t *src, const char *field)
 {
-    const json_t *v = field ? json_object_get(src, field) : NULL;
+    return sync_json_is_deleted(field ? json_object_get(src, field) : NULL);
+}
+
+bool sync_json_is_deleted(const json_t *v)
+{
     if (!v || json_is_null(v) || json_is_false(v))
         return false;
     if (json_is_string(v))

@@ -134,6 +134,8 @@ bool sync_row_is_echo(const sync_rowmap *m, const cql_value *cells);
 bool sync_row_is_deleted(const cql_type *t, const cql_value *cell);
 bool sync_rowmap_is_deleted(const sync_rowmap *m, const cql_value *cells);
 bool sync_doc_is_deleted(const struct json_t *src, const char *field);
+/* The same rule on one JSON value (NULL: live); verify reads the mark from doc values. */
+bool sync_json_is_deleted(const struct json_t *v);
 /* The JSON object of a row (every column, nulls as null, source stamped with
  * cassandra_source_id when null/absent, the token field when set), appended to doc. */
 ce_err sync_row_doc(const sync_rowmap *m, const cql_value *cells, ce_buf *doc);

@@ -65,21 +65,14 @@ size_t verify_range_of(const verify_job *j, int64_t token)
 
 bool verify_cql_row_deleted(const verify_job *j, const cql_value *cells)
 {
-    /* issue 12 (deleted_col): a row marked deleted counts as absent. When the soft-delete
-     * work lands, this is the one place to call sync_row_is_deleted (and to select the
-     * deleted column in verify_cql_plan). */
-    (void)j;
-    (void)cells;
-    return false;
+    return sync_rowmap_is_deleted(&j->rm, cells);
 }
 
 bool verify_es_doc_deleted(const verify_job *j, const json_t *fields)
 {
-    /* issue 12 (deleted_col): a document marked deleted counts as absent (ask for the
-     * deleted field in verify_es.c's docvalue_fields and test it here). */
-    (void)j;
-    (void)fields;
-    return false;
+    if (!j->es_deleted_field)
+        return false;
+    return sync_json_is_deleted(json_array_get(json_object_get(fields, j->es_deleted_field), 0));
 }
 
 /* ---------------------------------------------------------------- progress */
@@ -233,10 +226,16 @@ static ce_err plan(verify_job *j)
 
 static bool same_source(const char *a, const char *b) { return b && *a && strcmp(a, b) == 0; }
 
-/* The fix of one difference (provenance rules: docs/verify.md). */
+/* The fix of one difference (provenance rules: docs/verify.md). An absence that is a
+ * mark (deleted_col) on the other side is settled by versions, not provenance: the mark
+ * as new as the live record or newer deletes it; an older mark is overwritten by a copy. */
 static sync_fix choose_fix(const verify_job *j, const sync_diff *df)
 {
     const sync_def *d = j->ctx.def;
+    if (df->marked && df->kind == SYNC_DIFF_ONLY_CASSANDRA)
+        return df->mark_version >= df->c_version ? SYNC_FIX_DELETE_CASSANDRA : SYNC_FIX_COPY_TO_ES;
+    if (df->marked && df->kind == SYNC_DIFF_ONLY_ES)
+        return df->mark_version >= df->e_version ? SYNC_FIX_DELETE_ES : SYNC_FIX_COPY_TO_CASSANDRA;
     switch (df->kind) {
     case SYNC_DIFF_ONLY_CASSANDRA:
         return same_source(df->c_source, d->es_source_id) ? SYNC_FIX_DELETE_CASSANDRA : SYNC_FIX_COPY_TO_ES;
@@ -257,8 +256,8 @@ static void add_diff(verify_rec *r, void *ud)
 {
     diff_walk *w = ud;
     sync_verify_result *out = w->j->out;
-    if ((r->has_c && r->has_e && r->c_version == r->e_version) || w->e)
-        return;
+    if ((r->has_c && r->has_e && r->c_version == r->e_version) || (!r->has_c && !r->has_e) || w->e)
+        return; /* the same, or absent (or marked) on both sides */
     sync_diff *v = realloc(out->diffs, (out->ndiffs + 1) * sizeof *v);
     if (!v) {
         w->e = CE_ENOMEM;
@@ -278,7 +277,11 @@ static void add_diff(verify_rec *r, void *ud)
     memcpy(df->e_source, r->e_source, sizeof df->e_source);
     df->kind = !r->has_e ? SYNC_DIFF_ONLY_CASSANDRA : !r->has_c ? SYNC_DIFF_ONLY_ES
              : r->c_version < r->e_version ? SYNC_DIFF_OLDER_CASSANDRA : SYNC_DIFF_OLDER_ES;
+    df->marked = df->kind == SYNC_DIFF_ONLY_CASSANDRA ? r->e_marked : df->kind == SYNC_DIFF_ONLY_ES && r->c_marked;
+    df->mark_version = df->kind == SYNC_DIFF_ONLY_CASSANDRA ? r->e_mark_version : r->c_mark_version;
     int64_t newest = r->has_c && (!r->has_e || r->c_version > r->e_version) ? r->c_version : r->e_version;
+    if (df->marked && df->mark_version > newest)
+        newest = df->mark_version;
     df->in_flight = newest >= w->j->start_v;
     df->fix = choose_fix(w->j, df);
     if (df->in_flight)
@@ -361,6 +364,7 @@ static void job_free(verify_job *j)
     free(j->ranges);
     free(j->es_version_field);
     free(j->es_source_field);
+    free(j->es_deleted_field);
     free(j->es_token_field);
 }
 

@@ -42,6 +42,8 @@ typedef struct {
     int64_t c_version, e_version; /* when has_c / has_e */
     char c_source[32], e_source[32]; /* the source column / field ("" when none) */
     int64_t c_writetime;          /* WRITETIME of Cassandra's version column (us), INT64_MIN: none */
+    bool marked;                  /* only_*: the other side holds the record marked deleted */
+    int64_t mark_version;         /* ... at this version (deleted_col, docs/deletes.md) */
     bool in_flight;               /* the newer side's version is newer than the verify's start */
     sync_fix fix;                 /* what the repair applies (rules in docs/verify.md) */
     bool fixed;                   /* the repair was acknowledged */

@@ -1,7 +1,7 @@
 /*
  * verify_cql.c - verify, Cassandra side: keys and versions by token range.
  *
- *   SELECT <key columns>, <version>, <source>, WRITETIME(<version>) FROM ks.t
+ *   SELECT <key columns>, <version>, <source>, <deleted_col>, WRITETIME(<version>) FROM ks.t
  *     WHERE token(pk) > ? AND token(pk) <= ?
  *
  * The ranges, the statement's WHERE, the routing of each range to its replicas and the
@@ -71,12 +71,14 @@ ce_err verify_cql_plan(verify_job *j)
         e = add_column(j, &n, &m->columns[j->tp.id_idx[k]], false);
     sync_rowmap *rm = &j->rm;
     *rm = (sync_rowmap){.nid = j->tp.nid, .version_idx = (int)n, .source_idx = -1, .wt_source_idx = -1,
-                        .wt_version_idx = -1, .wt_any_idx = -1, .version_unit_us = j->ctx.def->version_unit_us};
+                        .deleted_idx = -1, .wt_version_idx = -1, .wt_any_idx = -1, .version_unit_us = j->ctx.def->version_unit_us};
     for (size_t k = 0; k < j->tp.nid; k++)
         rm->id_idx[k] = (int)k;
     e = e ? e : add_column(j, &n, ver, false);
     j->source_cell = j->tp.source_idx >= 0 ? (int)n : -1;
     e = e || j->tp.source_idx < 0 ? e : add_column(j, &n, &m->columns[j->tp.source_idx], false);
+    rm->deleted_idx = j->tp.deleted_idx >= 0 ? (int)n : -1; /* marked rows count as absent */
+    e = e || j->tp.deleted_idx < 0 ? e : add_column(j, &n, &m->columns[j->tp.deleted_idx], false);
     rm->wt_version_idx = (int)n;
     e = e ? e : add_column(j, &n, ver, true);
     e = e ? e : ce_buf_append_str(&j->select, " FROM ");
@@ -152,9 +154,8 @@ static ce_err take_row(verify_job *j, const cql_value *cells, size_t range, bool
     bool from_wt;
     if (sync_row_version(&j->rm, cells, &version, &from_wt) || from_wt)
         return CE_OK; /* no version: C->E cannot send it either (dead letter) */
-    if (verify_cql_row_deleted(j, cells))
-        return CE_OK;
-    if (sync_row_id(&j->rm, cells, id, scratch, NULL))
+    bool marked = verify_cql_row_deleted(j, cells);
+    if ((marked && !collect) || sync_row_id(&j->rm, cells, id, scratch, NULL))
         return CE_OK;
     if (!collect) {
         verify_sum_add(&j->ranges[range].c, id->data, id->len, version);
@@ -166,10 +167,15 @@ static ce_err take_row(verify_job *j, const cql_value *cells, size_t range, bool
     verify_rec *r = verify_map_get(j->map, id->data, id->len);
     if (!r)
         return CE_ENOMEM;
-    r->has_c = true;
-    r->c_version = version;
     cql_value wt = cells[j->rm.wt_version_idx];
     r->c_writetime = wt.len == 8 ? be64((const char *)wt.ptr) : INT64_MIN;
+    if (marked) { /* absent; its version and write time settle the repair (docs/verify.md) */
+        r->c_marked = true;
+        r->c_mark_version = version;
+        return CE_OK;
+    }
+    r->has_c = true;
+    r->c_version = version;
     if (j->source_cell >= 0 && cells[j->source_cell].len > 0) {
         size_t n = (size_t)cells[j->source_cell].len;
         n = n < sizeof r->c_source - 1 ? n : sizeof r->c_source - 1;
@@ -183,7 +189,7 @@ static ce_err take_page(verify_job *j, const sync_page *pg, size_t range, bool c
 {
     ce_buf id = CE_BUF_INIT, scratch = CE_BUF_INIT;
     size_t nrows = cql_result_row_count(pg->result), ncells = j->rm.ncols;
-    cql_value cells[SYNC_MAX_KEY_PARTS + 3];
+    cql_value cells[VERIFY_MAX_CELLS];
     ce_err e = CE_OK;
     for (size_t row = 0; row < nrows && !e; row++) {
         for (size_t i = 0; i < ncells; i++)

@@ -3,7 +3,7 @@
  * values, never a body.
  *
  *   POST /<index>/_search?scroll=..  {"size":N,"_source":false,
- *        "docvalue_fields":[<version>,<source>],"sort":["_doc"]}
+ *        "docvalue_fields":[<version>,<source>,<deleted_col>],"sort":["_doc"]}
  *
  * then the scroll's pages. Each _id is split into its key parts (sync_id_split), the
  * partition key's parts are serialized as their Cassandra types and hashed (Murmur3, as
@@ -41,6 +41,36 @@ static char *docvalue_name(const json_t *props, const char *field)
     return s;
 }
 
+/* The mapping type of a doc-value name ("f" or "f.keyword"); static storage. */
+static const char *docvalue_type(const json_t *props, const char *field, const char *dv)
+{
+    const char *t = json_string_value(json_object_get(json_object_get(props, field), "type"));
+    if (t && strcmp(t, "text") == 0 && strcmp(field, dv) != 0)
+        return "keyword";
+    static const char *const known[] = {"boolean", "keyword", "constant_keyword", "wildcard"};
+    for (size_t i = 0; t && i < sizeof known / sizeof *known; i++)
+        if (strcmp(t, known[i]) == 0)
+            return strcmp(t, "boolean") == 0 ? "boolean" : "keyword";
+    return "other";
+}
+
+/* deleted_col: its doc-value name and type. A field without doc values (a text field
+ * without a keyword sub-field) cannot be read by verify: a configuration error. */
+static ce_err plan_deleted(verify_job *j, const json_t *props)
+{
+    const char *f = j->ctx.def->deleted_col;
+    if (!f || !*f || !json_object_get(props, f))
+        return CE_OK; /* not set, or no document has it yet */
+    j->es_deleted_field = docvalue_name(props, f);
+    if (!j->es_deleted_field) {
+        sync_pass_fail(&j->ctx, CE_ECONFIG, "deleted_col \"%s\" is a text field without a keyword "
+                                            "sub-field: verify reads the mark from doc values", f);
+        return CE_ECONFIG;
+    }
+    j->es_deleted_type = docvalue_type(props, f, j->es_deleted_field);
+    return CE_OK;
+}
+
 ce_err verify_es_plan(verify_job *j)
 {
     const sync_def *d = j->ctx.def;
@@ -61,7 +91,10 @@ ce_err verify_es_plan(verify_job *j)
     j->es_source_field = d->source_field ? docvalue_name(props, d->source_field) : NULL;
     if (d->token_field && *d->token_field && json_object_get(props, d->token_field))
         j->es_token_field = strdup(d->token_field);
+    e = plan_deleted(j, props);
     json_decref(props);
+    if (e)
+        return e;
     if (!j->es_version_field)
         j->es_version_field = strdup(d->version_col); /* not mapped yet: no document has it */
     return j->es_version_field ? CE_OK : CE_ENOMEM;
@@ -130,7 +163,8 @@ static ce_err take_hit(verify_job *j, const json_t *hit, bool collect, ce_buf *s
         return CE_OK; /* no version: E->C cannot write it either (dead letter) */
     const char *id = json_string_value(jid);
     size_t n = json_string_length(jid);
-    if (verify_es_doc_deleted(j, fields))
+    bool marked = verify_es_doc_deleted(j, fields);
+    if (marked && !collect)
         return CE_OK;
     if (!verify_id_token(j, id, n, &token, scratch)) {
         ce_debug("sync=%s msg=\"verify: _id does not decode into the key\" id=\"%s\"", j->ctx.def->name, id);
@@ -149,6 +183,11 @@ static ce_err take_hit(verify_job *j, const json_t *hit, bool collect, ce_buf *s
     verify_rec *rec = verify_map_get(j->map, id, n);
     if (!rec)
         return CE_ENOMEM;
+    if (marked) { /* absent; its version settles the repair (docs/verify.md) */
+        rec->e_marked = true;
+        rec->e_mark_version = version;
+        return CE_OK;
+    }
     rec->has_e = true;
     rec->e_version = version;
     const char *src = j->es_source_field
@@ -211,6 +250,10 @@ static ce_err first_request(verify_job *j, bool collect, ce_buf *path, ce_buf *b
     if (!e && j->es_source_field) {
         e = ce_buf_append_byte(body, ',');
         e = e ? e : jsonw_cstr(body, j->es_source_field);
+    }
+    if (!e && j->es_deleted_field) {
+        e = ce_buf_append_byte(body, ',');
+        e = e ? e : jsonw_cstr(body, j->es_deleted_field);
     }
     e = e ? e : ce_buf_append_str(body, "],\"sort\":[\"_doc\"]");
     e = e ? e : stream_query(j, collect, body);
@@ -298,10 +341,32 @@ ce_err verify_es_read(verify_job *j, bool collect)
 
 #define VERIFY_AGG_BATCH 256 /* ranges per request (filters of one filters aggregation) */
 
-/* {"size":0,"aggs":{"r":{"filters":{"filters":[<range>...]},"aggs":{"v":{"sum":{"field":V}}}}}} */
+/* ,"query":<live documents only> (deleted_col: the rule of docs/deletes.md as a query).
+ * Live: the field absent, or boolean false, or the keyword "false" / "". Any value of any
+ * other type (a date, a number) marks the document deleted. */
+static ce_err live_query(const verify_job *j, ce_buf *b)
+{
+    if (!j->es_deleted_field)
+        return CE_OK;
+    ce_err e = ce_buf_append_str(b, ",\"query\":{\"bool\":{\"should\":[{\"bool\":{\"must_not\":{\"exists\":"
+                                    "{\"field\":");
+    e = e ? e : jsonw_cstr(b, j->es_deleted_field);
+    e = e ? e : ce_buf_append_str(b, "}}}}");
+    bool is_bool = strcmp(j->es_deleted_type, "boolean") == 0;
+    if (!e && (is_bool || strcmp(j->es_deleted_type, "keyword") == 0)) {
+        e = ce_buf_append_str(b, ",{\"terms\":{");
+        e = e ? e : jsonw_cstr(b, j->es_deleted_field);
+        e = e ? e : ce_buf_append_str(b, is_bool ? ":[false]}}" : ":[\"false\",\"\"]}}");
+    }
+    return e ? e : ce_buf_append_str(b, "],\"minimum_should_match\":1}}");
+}
+
+/* {"size":0,<live>,"aggs":{"r":{"filters":{"filters":[<range>...]},"aggs":{"v":{"sum":{"field":V}}}}}} */
 static ce_err agg_body(const verify_job *j, size_t from, size_t n, ce_buf *b)
 {
-    ce_err e = ce_buf_append_str(b, "{\"size\":0,\"aggs\":{\"r\":{\"filters\":{\"filters\":[");
+    ce_err e = ce_buf_append_str(b, "{\"size\":0");
+    e = e ? e : live_query(j, b);
+    e = e ? e : ce_buf_append_str(b, ",\"aggs\":{\"r\":{\"filters\":{\"filters\":[");
     for (size_t k = from; k < from + n && !e; k++) {
         e = k > from ? ce_buf_append_byte(b, ',') : CE_OK;
         e = e ? e : range_query(j, &j->ranges[k], b);

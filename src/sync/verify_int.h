@@ -34,9 +34,16 @@ typedef struct {
     int64_t c_version, e_version;
     int64_t c_writetime;         /* WRITETIME(version column) in us, or INT64_MIN */
     char c_source[32], e_source[32];
+    /* a record marked deleted (deleted_col) counts as absent (has_x false); its version is
+     * kept so that the repair lets the newest of mark and live record win */
+    bool c_marked, e_marked;
+    int64_t c_mark_version, e_mark_version;
 } verify_rec;
 
 typedef struct verify_map verify_map;
+
+/* Cells of the verify SELECT: key parts, version, source, deleted_col, WRITETIME(version). */
+#define VERIFY_MAX_CELLS (SYNC_MAX_KEY_PARTS + 4)
 
 /* The verify of one sync. */
 typedef struct {
@@ -45,17 +52,19 @@ typedef struct {
     const sync_verify_opts *opts;
     sync_verify_result *out;
     sync_table_plan tp;
-    /* the Cassandra SELECT: key columns, version, source, WRITETIME(version) */
+    /* the Cassandra SELECT: key columns, version, source, deleted_col, WRITETIME(version) */
     ce_buf select;
-    sync_rowmap rm;              /* for sync_row_id / sync_row_version over the SELECT */
-    const char *names[SYNC_MAX_KEY_PARTS + 3];
-    const cql_type *types[SYNC_MAX_KEY_PARTS + 3];
+    sync_rowmap rm;              /* for sync_row_id / sync_row_version / sync_rowmap_is_deleted */
+    const char *names[VERIFY_MAX_CELLS];
+    const cql_type *types[VERIFY_MAX_CELLS];
     int source_cell;             /* -1 when the table has no source column */
     int pk_part[SYNC_MAX_KEY_PARTS]; /* partition key column i -> its _id part */
     size_t npk;
     /* Elasticsearch: doc-value names of the version and source fields */
     char *es_version_field, *es_source_field;
     char *es_token_field;        /* token_field when the index maps it: aggregations per range */
+    char *es_deleted_field;      /* doc-value name of deleted_col when mapped with doc values */
+    const char *es_deleted_type; /* its mapping type ("boolean", "keyword", "date", ...) */
     verify_range *ranges;
     size_t nranges, want;
     int64_t started_ms, start_v; /* the verify's start (in version units: start_v) */
@@ -83,8 +92,9 @@ void verify_report_progress(verify_job *j, bool final);
 void verify_progress_save(verify_job *j, bool force);
 bool verify_stop_requested(verify_job *j);
 /*
- * The one place where a record marked deleted (issue 12: deleted_col) counts as absent.
- * Until sync_row_is_deleted lands nothing is marked: returns false.
+ * The one place where a record marked deleted (deleted_col, docs/deletes.md) counts as
+ * absent: the row's deleted_col cell (sync_rowmap_is_deleted over j->rm), the document's
+ * deleted field as doc values ({"f":[v]}: the rule of sync_json_is_deleted on v).
  */
 bool verify_cql_row_deleted(const verify_job *j, const cql_value *cells);
 bool verify_es_doc_deleted(const verify_job *j, const struct json_t *fields);

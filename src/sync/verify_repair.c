@@ -259,7 +259,7 @@ static ce_err write_docs(verify_job *j, sync_writer *w, const json_t *docs, size
             continue;
         }
         int64_t ts = version * unit;
-        if (df->has_c && df->c_writetime != INT64_MIN && df->c_writetime >= ts)
+        if ((df->has_c || df->marked) && df->c_writetime != INT64_MIN && df->c_writetime >= ts)
             ts = df->c_writetime + 1; /* the newer version must win over the row's timestamp */
         uint8_t tsb[8];
         sync_writer_bind_ts(&vals[w->ncols], tsb, ts);

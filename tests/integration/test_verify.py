@@ -251,3 +251,67 @@ def test_exit_codes_bad_config_and_unreachable(cassandra_session, keyspace, os_s
     run_ce(ce_bin, cfg, cmd="verify", expect=3)
     help_text = run_ce(ce_bin, cfg, cmd="verify", extra=("--help",)).stdout
     assert "Exit 0 when the sides are equal" in help_text and "3 when a server" in help_text
+
+
+@pytest.mark.parametrize("token_field", [None, "_ce_token"])
+def test_records_marked_deleted_count_as_absent(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                                testbed_env, unique_name, token_field):
+    """deleted_col: a marked record is absent on its side (docs/verify.md); --repair deletes the
+    live copy a mark as new or newer stands against."""
+    from test_sync_deletes import since
+    s, ks, n = cassandra_session, keyspace, 2000
+    t0 = now_ms()
+    load_rows(s, ks, "items", n, t0 - 86400000 * 5, t0 - 3600000)
+    s.execute("ALTER TABLE %s.items ADD deleted boolean" % ks, timeout=60)
+    index = unique_name("ix")
+    os_search.track(index)
+    kw = {"token_field": token_field} if token_field else {}
+    cfg = write_config(tmp_path, testbed_env, os_search.url,
+                       [sync_def("s", ks, "items", index, read_mode="full_scan", direction="to_es",
+                                 deleted_col="deleted", **kw)])
+    run_ce(ce_bin, cfg, timeout=120)
+    assert os_search.count(index) == n
+    t = now_ms() - 600000
+    mark = s.prepare("UPDATE %s.items SET deleted = ?, version = ?, source = 'cassandra' WHERE id = ?" % ks)
+    # marked in Cassandra, the mark carried over by a pass: the documents are deleted, the rows stay
+    for rid in range(0, 10):
+        s.execute(mark, (True, t, rid))
+    run_ce(ce_bin, cfg, timeout=120, extra=("--since", since(t - 60000)))
+    os_search.refresh(index)
+    assert os_search.count(index) == n - 10
+    # live marks (false) on both sides, same version: equal
+    for rid in range(30, 35):
+        s.execute(mark, (False, t, rid))
+        os_search.c.update(index=index, id=str(rid), body={"doc": {"deleted": False, "version": t}})
+    # marked in Elasticsearch (boolean true, with the token field when there is one), no row: absent on both
+    for rid in range(40, 45):
+        os_search.c.update(index=index, id=str(rid), body={"doc": {"deleted": True, "version": t}})
+        s.execute("DELETE FROM %s.items WHERE id = %d" % (ks, rid))
+    os_search.refresh(index)
+    res, _ = verify(ce_bin, cfg, 0)
+    assert res["equal"] and res["differences"] == [], res
+    assert res["cassandra_rows"] == n - 10 - 5
+    # not counted in the summaries: no range differs (with token_field: the aggregations' live filter)
+    assert res["ranges_differing"] == 0
+    assert res["es_docs_aggregated" if token_field else "es_docs"] == n - 10 - 5
+    # marked in Cassandra while their documents are still in Elasticsearch (planted: indexed again
+    # with the driver after the pass, source cassandra, the mark's version)
+    planted = range(10, 20)
+    for rid in planted:
+        s.execute(mark, (True, t, rid))
+    os_search.bulk_index(index, {rid: es_doc(rid, t, "cassandra") for rid in planted})
+    os_search.refresh(index)
+    res, p = verify(ce_bin, cfg, 1)
+    got = {d["id"]: (d["kind"], d["fix"]) for d in res["differences"]}
+    assert got == {str(rid): ("only_es", "delete_es") for rid in planted}, p.stdout
+    assert all(d["marked"] and d["mark_version"] == t for d in res["differences"])
+    res, p = verify(ce_bin, cfg, 0, "--repair")
+    assert res["fixed"] == 10 and res["fix_failed"] == 0, p.stdout + p.stderr[-3000:]
+    res, _ = verify(ce_bin, cfg, 0)
+    assert res["differences"] == []
+    os_search.refresh(index)
+    for rid in planted:
+        assert not os_search.c.exists(index=index, id=str(rid))
+    rows = {r.id: r.deleted for r in s.execute("SELECT id, deleted FROM %s.items" % ks, timeout=60)}
+    assert all(rows[rid] is True for rid in range(0, 20))      # marked rows are never removed
+    assert all(os_search.c.exists(index=index, id=str(rid)) for rid in range(40, 45))  # nor marked docs

@@ -1,6 +1,6 @@
 /* test_sync_verify.c - the pure parts of `verify`: order-independent summaries, tokens to
  * ranges, _id -> partition key token, the token field of C->E documents, the progress
- * file's path (fixtures only, no server). */
+ * file's path, records marked deleted (fixtures only, no server). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include "sync/state.h"
 #include "sync/verify_int.h"
 
@@ -114,6 +115,45 @@ static void test_progress_path(void **st)
     ce_buf_free(&p);
 }
 
+/* deleted_col: the mark as verify reads it, from doc values ({"f":[v]}) and from a row. */
+static bool es_marked(const char *field, const char *fields_json)
+{
+    json_error_t je;
+    json_t *fields = json_loads(fields_json, 0, &je);
+    assert_non_null(fields);
+    verify_job j = {.es_deleted_field = (char *)field};
+    bool d = verify_es_doc_deleted(&j, fields);
+    json_decref(fields);
+    return d;
+}
+
+static void test_marked_records(void **st)
+{
+    (void)st;
+    assert_true(es_marked("deleted", "{\"deleted\":[true]}"));
+    assert_true(es_marked("deleted", "{\"deleted\":[\"true\"]}"));
+    assert_true(es_marked("deleted_at", "{\"deleted_at\":[\"2026-12-01T23:00:00.000Z\"]}"));
+    assert_true(es_marked("deleted_at", "{\"deleted_at\":[1764630000000]}"));
+    assert_false(es_marked("deleted", "{\"deleted\":[false]}"));
+    assert_false(es_marked("deleted", "{\"deleted\":[\"false\"]}"));
+    assert_false(es_marked("deleted", "{\"deleted\":[\"\"]}"));
+    assert_false(es_marked("deleted", "{\"deleted\":[]}"));
+    assert_false(es_marked("deleted", "{\"version\":[3]}"));
+    assert_false(es_marked(NULL, "{\"deleted\":[true]}")); /* no deleted_col: nothing marked */
+
+    cql_type *b = ty("boolean");
+    const cql_type *types[2] = {b, b};
+    uint8_t t = 1, f = 0;
+    cql_value cells[2] = {{.ptr = &f, .len = 1}, {.ptr = &t, .len = 1}};
+    verify_job j = {.rm = {.ncols = 2, .types = types, .deleted_idx = -1}};
+    assert_false(verify_cql_row_deleted(&j, cells));
+    j.rm.deleted_idx = 1;
+    assert_true(verify_cql_row_deleted(&j, cells));
+    j.rm.deleted_idx = 0;
+    assert_false(verify_cql_row_deleted(&j, cells));
+    cql_type_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_id_token),
         cmocka_unit_test(test_row_doc_token_field),
         cmocka_unit_test(test_progress_path),
+        cmocka_unit_test(test_marked_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
