@@ -60,6 +60,19 @@ build-asan:
 	cmake -S . -B build/asan -G Ninja -DCE_WERROR=ON -DCE_SANITIZE=ON
 	ninja -C build/asan
 
+testbed-start:
+	scripts/testbed start $(TESTBED_OPTS)
+
+testbed-stop:
+	scripts/testbed stop
+
+testbed-status:
+	scripts/testbed status
+
+unit:
+	ctest --test-dir build/asan --output-on-failure --no-tests=error -j2
+	ctest --test-dir build/ci --output-on-failure --no-tests=error -j2
+
 # Builds every (compiler, type) pair in build/matrix/<compiler>-<type>; goes on after a failure
 # and lists every failed pair at the end (exit 1 if any).
 build-matrix:

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from test_sync_engine import now_ms, run_ce, sync_def, write_config
-from test_sync_load import os_search  # noqa: F401  (fixture)
 
 
 class Versions:
