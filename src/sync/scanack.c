@@ -7,8 +7,8 @@
  * (id, version) cleanup needs). A range is acknowledged when its last page was converted
  * and every document of it got its final outcome: indexed, conflict, or rejected into the
  * dead letters. A document that FAILED keeps its range from ever being acknowledged in
- * this pass. The acknowledged ranges go into the checkpoint (resume.c codec) at most
- * every SYNC_RESUME_SAVE_S seconds, and once more when a pass fails or is stopped; the
+ * this pass. The acknowledged ranges go into the checkpoint (resume.c codec) as soon as
+ * the first range is acknowledged, then at most every SYNC_RESUME_SAVE_S seconds, and once more when a pass fails or is stopped; the
  * window position does not move until the pass completes. Single-threaded: the bulk
  * calls its item callback on the pass's thread.
  */
@@ -69,7 +69,7 @@ static void adopt(sync_pass_ctx *ctx, sync_scan *s, sync_scan_ack *a, const sync
 ce_err sync_scan_ack_plan(sync_pass_ctx *ctx, sync_scan *s, sync_scan_ack *a)
 {
     memset(a, 0, sizeof *a);
-    a->last_save_s = ce_mono_s();
+    a->last_save_s = ce_mono_s() - SYNC_RESUME_SAVE_S; /* the first acknowledged range is saved at once */
     if (!s->plan->resumable)
         return CE_OK;
     a->pending = calloc(s->ntasks ? s->ntasks : 1, sizeof *a->pending);

@@ -49,7 +49,8 @@ def kill_at(ce_bin, cfg, os_search, index, at, log_path):
                 seen = os_search.count(index)
             except Exception:
                 seen = 0
-            if seen >= at:
+            # half indexed, and the progress of at least one range saved
+            if seen >= at and (Path(cfg).parent / "big.to_es.checkpoint.json").exists():
                 break
         assert proc.poll() is None, "the load finished before it could be killed (seen %d)" % seen
         os.kill(proc.pid, signal.SIGKILL)
@@ -63,7 +64,8 @@ def kill_at(ce_bin, cfg, os_search, index, at, log_path):
 
 
 def pass_figures(stderr):
-    m = re.search(r'msg="pass done".* read=(\d+) indexed=(\d+) conflicts=(\d+) skipped=(\d+) rejected=(\d+)', stderr)
+    m = re.search(r'msg="pass done".* read=(\d+) indexed=(\d+) (?:deleted=\d+ )?conflicts=(\d+) skipped=(\d+) '
+                  r'rejected=(\d+)', stderr)
     assert m, stderr[-3000:]
     return [int(x) for x in m.groups()]
 
