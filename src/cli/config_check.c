@@ -54,7 +54,12 @@ static bool split_host_port(const char *s, char **host, int *port)
         }
         *port = (int)p;
     }
-    return (*host)[0] != '\0';
+    if ((*host)[0] == '\0') { /* ":9042" or "[]:9042": no host */
+        free(*host);
+        *host = NULL;
+        return false;
+    }
+    return true;
 }
 
 static void check_cassandra_hosts(cfg_loader *L)
