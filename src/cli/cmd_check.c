@@ -28,10 +28,17 @@ static const char *direction_text(sync_direction d)
     }
 }
 
-static const char *read_mode_text(sync_read_mode m)
+/* A sync key's value as the config would spell it (quoted for strings), in out. */
+static const char *sync_value(const sync_config *c, size_t i, const char *path, char *out, size_t size)
 {
-    static const char *const names[] = {"auto", "filter", "buckets", "full_scan", "all", "index"};
-    return (unsigned)m < sizeof names / sizeof names[0] ? names[m] : "?";
+    ce_buf b = CE_BUF_INIT;
+    const cli_config_key *k = cli_config_key_find(path);
+    if (k && cli_config_value_format(c, k, i, &b) == CE_OK)
+        snprintf(out, size, "%s", ce_buf_cstr(&b));
+    else
+        snprintf(out, size, "?");
+    ce_buf_free(&b);
+    return out;
 }
 
 static void print_effective(const sync_config *c)
@@ -122,8 +129,13 @@ int cli_cmd_check(const cli_opts *o)
     printf("\n  state dir: %s\n", cfg.state_dir);
     for (size_t i = 0; i < cfg.nsyncs; i++) {
         const sync_def *s = &cfg.syncs[i];
-        printf("  sync %s: %s.%s <-> index %s, %s, key %s, version %s, read %s\n", s->name, s->keyspace, s->table,
-               s->index, direction_text(s->direction), s->id_col, s->version_col, read_mode_text(s->read_mode));
+        char rm[32], erm[32], del[200];
+        printf("  sync %s: %s.%s <-> index %s, %s, key %s, version %s, read_mode %s, es_read_mode %s, "
+               "deleted_col %s\n",
+               s->name, s->keyspace, s->table, s->index, direction_text(s->direction), s->id_col, s->version_col,
+               sync_value(&cfg, i, "syncs[].read_mode", rm, sizeof rm),
+               sync_value(&cfg, i, "syncs[].es_read_mode", erm, sizeof erm),
+               sync_value(&cfg, i, "syncs[].deleted_col", del, sizeof del));
     }
     if (o->effective)
         print_effective(&cfg);

@@ -137,18 +137,6 @@ static ce_err start_bulk(sync_pass_ctx *ctx, c2e *c)
     return e;
 }
 
-/* Soft deletes read the mark from a column: a deleted_col the table lacks is a
- * configuration error here (E->C reads it from the documents and needs no column). */
-static ce_err check_deleted_col(sync_pass_ctx *ctx, const sync_table_plan *tp)
-{
-    if (!ctx->def->deleted_col || tp->deleted_idx >= 0)
-        return CE_OK;
-    char what[200];
-    snprintf(what, sizeof what, "deleted_col \"%.150s\" is not a column of the table", ctx->def->deleted_col);
-    sync_pass_fail(ctx, CE_ECONFIG, "%s", what);
-    return CE_ECONFIG;
-}
-
 static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
 {
     c2e *c = state;
@@ -156,7 +144,7 @@ static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
     c->ctx = ctx;
     c->type = d->type && *d->type ? d->type : (es_client_caps(ctx->es)->has_types ? "_doc" : NULL);
     ce_err e = sync_table_plan_load(ctx, &c->tp);
-    e = e ? e : check_deleted_col(ctx, &c->tp);
+    e = e ? e : sync_table_check_deleted_col(ctx, &c->tp);
     e = e ? e : sync_rows_plan(d, &c->tp, &c->rows);
     e = e ? e : sync_scan_plan(ctx, &c->tp, c->rows.select.data, &c->scan);
     e = e ? e : sync_scan_ack_plan(ctx, &c->scan, &c->ack);

@@ -125,6 +125,16 @@ ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp)
     return resolve_ids(ctx, tp);
 }
 
+ce_err sync_table_check_deleted_col(sync_pass_ctx *ctx, const sync_table_plan *tp)
+{
+    if (!ctx->def->deleted_col || tp->deleted_idx >= 0)
+        return CE_OK;
+    char what[200];
+    snprintf(what, sizeof what, "deleted_col \"%.150s\" is not a column of the table", ctx->def->deleted_col);
+    sync_pass_fail(ctx, CE_ECONFIG, "%s", what);
+    return CE_ECONFIG;
+}
+
 void sync_table_plan_free(sync_table_plan *tp)
 {
     cql_table_meta_free(tp->meta);

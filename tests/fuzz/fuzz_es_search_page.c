@@ -69,7 +69,10 @@ static void check_exact(const char *body, size_t len)
     if (stk.len != 0)
         abort();
     json_error_t jerr;
-    json_t *plain = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+    /* jansson reads a number followed by a NUL byte as the number alone but refuses a
+     * string followed by one: with a NUL outside a string (never valid JSON) the two may
+     * differ, as the copy turns a big number into a string. */
+    json_t *plain = memchr(body, '\0', len) ? NULL : json_loadb(body, len, JSON_DECODE_ANY, &jerr);
     json_t *exact = es_json_load_exact(body, len, &copy, &jerr);
     if (plain && !exact)
         abort();

@@ -177,3 +177,18 @@ def test_missing_deleted_column_fails_the_c2e_pass(cassandra_session, keyspace, 
     p = run_ce(ce_bin, cfg, expect=1)
     assert 'deleted_col \\"gone\\" is not a column' in p.stderr or 'deleted_col "gone" is not a column' in \
         p.stdout + p.stderr, p.stdout + p.stderr[-3000:]
+
+
+def test_check_reports_deleted_col_and_read_modes(cassandra_session, keyspace, ce_bin, tmp_path, testbed_env):
+    """`check` connects, refuses a deleted_col the table lacks (the C->E pass would fail) and,
+    for one it has, prints the sync's read modes and the deleted column."""
+    make_table(cassandra_session, keyspace)
+    bad = write_config(tmp_path, testbed_env, "http://127.0.0.1:9200",
+                       [sync_def("d", keyspace, "items", "ix", direction="to_es", deleted_col="gone")])
+    p = run_ce(ce_bin, bad, cmd="check", expect=2)
+    assert 'deleted_col "gone" is not a column of the table' in p.stderr, p.stdout + p.stderr
+    good = write_config(tmp_path, testbed_env, "http://127.0.0.1:9200",
+                        [sync_def("d", keyspace, "items", "ix", deleted_col="deleted", es_read_mode="seq_no")])
+    p = run_ce(ce_bin, good, cmd="check")
+    assert 'es_read_mode "seq_no"' in p.stdout and 'deleted_col "deleted"' in p.stdout, p.stdout
+    assert 'read_mode "auto"' in p.stdout, p.stdout
