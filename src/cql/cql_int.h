@@ -50,7 +50,7 @@ enum {
 #define CQL_FLAG_WARNING 0x08
 
 #define CQL_HEADER_LEN 9
-#define CQL_DEFAULT_MAX_BODY (256u * 1024u * 1024u)
+#define CQL_DEFAULT_MAX_BODY CQL_MAX_MESSAGE_DEFAULT
 /* v5 frame payloads carry at most 2^17 - 1 bytes (17-bit length field). */
 #define CQL_V5_MAX_PAYLOAD 131071u
 #define CQL_MAX_TYPE_DEPTH 32
