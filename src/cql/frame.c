@@ -228,6 +228,32 @@ static ce_err take_envelope(cql_decoder *d, ce_buf *src, bool allow_lz4, cql_msg
     return CE_OK;
 }
 
+/* After a frame of a large message: on its first frame, the envelope header says how long
+ * the message is (over the limit: only the header is kept, the rest dropped as it comes). */
+static ce_err large_track(cql_decoder *d)
+{
+    if (!d->large_need) {
+        if (d->large.len < CQL_HEADER_LEN)
+            return dec_fail(d, CE_EPROTO, "first frame of a large message lacks its header");
+        const uint8_t *lh = (const uint8_t *)d->large.data;
+        if (!(lh[0] & 0x80) || (lh[0] & 0x7f) < 3 || (lh[0] & 0x7f) > 6)
+            return dec_fail(d, CE_EPROTO, "large message header is not a response");
+        uint32_t blen = get_be32(lh + 5);
+        d->large_need = CQL_HEADER_LEN + (size_t)blen;
+        if (blen > d->max_body) {
+            d->large_drop = true;
+            d->large_got = d->large.len;
+            d->large.len = CQL_HEADER_LEN;
+            if (d->large_got > d->large_need)
+                return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
+            return CE_OK;
+        }
+    }
+    if (d->large.len > d->large_need)
+        return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
+    return CE_OK;
+}
+
 /* Parse the next v5 frame from d->in. Sets *got when a frame was consumed. */
 static ce_err take_frame(cql_decoder *d, bool *got)
 {
@@ -299,29 +325,7 @@ static ce_err take_frame(cql_decoder *d, bool *got)
     dst->len += add;
     d->in.off += hlen + plen + 4;
     *got = true;
-    if (!self) {
-        if (!d->large_need) {
-            if (d->large.len < CQL_HEADER_LEN)
-                return dec_fail(d, CE_EPROTO, "first frame of a large message lacks its header");
-            const uint8_t *lh = (const uint8_t *)d->large.data;
-            if (!(lh[0] & 0x80) || (lh[0] & 0x7f) < 3 || (lh[0] & 0x7f) > 6)
-                return dec_fail(d, CE_EPROTO, "large message header is not a response");
-            uint32_t blen = get_be32(lh + 5);
-            d->large_need = CQL_HEADER_LEN + (size_t)blen;
-            if (blen > d->max_body) {
-                /* over the limit: keep the header, drop the rest as it comes */
-                d->large_drop = true;
-                d->large_got = d->large.len;
-                d->large.len = CQL_HEADER_LEN;
-                if (d->large_got > d->large_need)
-                    return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
-                return CE_OK;
-            }
-        }
-        if (d->large.len > d->large_need)
-            return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
-    }
-    return CE_OK;
+    return self ? CE_OK : large_track(d);
 }
 
 ce_err cql_decoder_next(cql_decoder *d, cql_msg *m)

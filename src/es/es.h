@@ -255,7 +255,9 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out);
  * _id, _source, _version (when known). *hits is borrowed: valid until the next call or
  * close. An empty array (size 0) means the end. Numbers a JSON integer or double cannot
  * hold exactly come as strings of the same digits (docs/json.md). A hit that cannot be
- * read alone is a stand-in for which es_hit_error gives the reason. */
+ * read alone is a stand-in for which es_hit_error gives the reason; so is a hit alone over
+ * the client's response limit (read without its _source, on search_after reads). A page
+ * over that limit is asked again with half the hits, down to one. */
 ce_err es_search_next(es_search *s, void **hits);
 /* Why the hit (json_t*) of a page could not be read: a string owned by the hit, or NULL
  * for a hit read whole. A stand-in carries the hit's _id and sort values when those read. */
