@@ -75,8 +75,11 @@ static const cli_config_key keys[] = {
     {.path = "memory_limit_mb", .type = CFG_T_INT, R(memory_limit_mb), .def = "256", .min = 16, .max = 1048576,
      .help = "MiB for everything a sync has in flight together: Cassandra pages being read and queued, "
              "Elasticsearch pages prefetched, bulk bodies. Page sizes shrink (by measured row and "
-             "document bytes) and readers wait to stay under it; one row or document larger than the "
-             "whole budget still passes, alone. The process's own code and libraries come on top."},
+             "document bytes) and readers wait to stay under it. A quarter of it (at most 256 MiB for "
+             "Cassandra, 1 GiB for Elasticsearch) is "
+             "the largest Cassandra answer and the largest Elasticsearch response taken: a page over "
+             "it is read again with half the rows, and a row or document alone over it goes to the "
+             "dead letters. The process's own code and libraries come on top."},
     {.path = "metrics_listen", .type = CFG_T_STRING, R(metrics_listen), .def_doc = "none: no HTTP server",
      .help = "Address of the Prometheus /metrics and the /healthz probe of `run`: \"host:port\", "
              "\"[v6addr]:port\" or \":port\" (every address). `run --metrics-listen` overrides it; "

@@ -333,7 +333,7 @@ ce_err cql_conn_open(const cql_conn_config *cfg, int host, int version, cql_conn
     c->fd = -1;
     c->version = version;
     c->state = CS_CONNECTING;
-    cql_decoder_init(&c->dec, 0);
+    cql_decoder_init(&c->dec, c->o->max_message_bytes);
     cql_encoder_init(&c->enc, version);
     c->streams = calloc(CQL_MAX_STREAMS, sizeof *c->streams);
     c->free_ids = malloc(CQL_MAX_STREAMS * sizeof *c->free_ids);
@@ -492,6 +492,14 @@ ce_err cql_conn_flush(cql_conn *c)
 
 static void dispatch(cql_conn *c, cql_msg *m)
 {
+    if (m->dropped && (c->state != CS_READY || m->opcode == CQL_OP_EVENT || m->stream < 0)) {
+        if (c->state != CS_READY)
+            cql_conn_fail(c, CE_ELIMIT, "answer of %zu bytes over the message limit during %s", m->dropped,
+                          state_name(c->state));
+        else
+            ce_warn("msg=\"cql event over the message limit dropped\" host=%s bytes=%zu", c->addr, m->dropped);
+        return;
+    }
     if (m->opcode == CQL_OP_EVENT || m->stream < 0) {
         if (m->opcode == CQL_OP_EVENT)
             c->cb.on_event(c->cb.owner, c, m);

@@ -177,6 +177,8 @@ const char *cql_error_code_name(int32_t code);
 
 /* ---------------------------------------------------------------- session */
 
+#define CQL_MAX_MESSAGE_DEFAULT ((size_t)256 << 20) /* the largest answer kept (256 MiB) */
+
 typedef struct {
     const char *const *contact_points; /* host names or addresses */
     size_t ncontact_points;
@@ -197,6 +199,9 @@ typedef struct {
     bool discover;                     /* default true: use system.peers(_v2) */
     bool prepare_lazily;               /* default false: PREPARE on every up host at once;
                                           true: only where executed (on Unprepared) */
+    size_t max_message_bytes;          /* 0 = CQL_MAX_MESSAGE_DEFAULT: an answer whose body is larger is read
+                                          and dropped (the connection stays up) and its
+                                          request fails with CE_ELIMIT (cql_future_answer_bytes) */
 } cql_session_opts;
 
 typedef struct {
@@ -281,6 +286,12 @@ ce_err cql_future_wait(cql_future *f, cql_result **out);
 ce_err cql_future_status(const cql_future *f);
 const cql_error_info *cql_future_error(const cql_future *f);
 const char *cql_future_errmsg(const cql_future *f);
+/* The body length of an answer over max_message_bytes (the future failed with CE_ELIMIT);
+ * 0 for every other outcome. The connection stayed usable: the same request with a
+ * smaller page may be sent again. */
+size_t cql_future_answer_bytes(const cql_future *f);
+/* The session's max_message_bytes (the default filled in). */
+size_t cql_session_max_message_bytes(const cql_session *s);
 void cql_future_free(cql_future *f);
 
 /* ---------------------------------------------------------------- metadata */

@@ -50,7 +50,7 @@ enum {
 #define CQL_FLAG_WARNING 0x08
 
 #define CQL_HEADER_LEN 9
-#define CQL_DEFAULT_MAX_BODY (256u * 1024u * 1024u)
+#define CQL_DEFAULT_MAX_BODY CQL_MAX_MESSAGE_DEFAULT
 /* v5 frame payloads carry at most 2^17 - 1 bytes (17-bit length field). */
 #define CQL_V5_MAX_PAYLOAD 131071u
 #define CQL_MAX_TYPE_DEPTH 32
@@ -202,6 +202,8 @@ typedef struct {
     uint8_t opcode;
     uint8_t *body;
     size_t len;
+    size_t dropped;  /* > 0: the body (this many bytes) was over the limit: read and
+                        dropped without being kept; body is NULL, len 0 */
 } cql_msg;
 
 void cql_msg_clear(cql_msg *m);
@@ -222,6 +224,10 @@ typedef struct {
     /* v5: a large message spread over non-self-contained frames */
     ce_buf large;
     size_t large_need;       /* total envelope bytes expected (header + body), 0 = none */
+    bool large_drop;         /* that message is over max_body: only its header is kept */
+    size_t large_got;        /* ... and the bytes of it received so far */
+    size_t drain_left;       /* v4: bytes of an over-limit body still to read and drop */
+    cql_msg drain_msg;       /* ... and its header (dropped = its body length) */
     ce_err failed;           /* sticky error */
     char errmsg[128];
 } cql_decoder;
@@ -239,8 +245,10 @@ ce_err cql_decoder_feed(cql_decoder *d, const uint8_t *p, size_t n);
 uint8_t *cql_decoder_space(cql_decoder *d, size_t want);
 void cql_decoder_commit(cql_decoder *d, size_t n);
 /* Next whole message: CE_OK (m filled, caller owns m->body), CE_EAGAIN (need more
- * bytes), or an error (CE_EPROTO malformed/CRC mismatch, CE_ELIMIT too large,
- * CE_ENOMEM); errors are sticky, details in d->errmsg. */
+ * bytes), or an error (CE_EPROTO malformed/CRC mismatch, CE_ENOMEM); errors are sticky,
+ * details in d->errmsg. A message whose body is over max_body is not an error: its bytes
+ * are read and dropped as they arrive (never held), then it comes out with body NULL and
+ * m->dropped = its body length, and the stream goes on with the next message. */
 ce_err cql_decoder_next(cql_decoder *d, cql_msg *m);
 
 /* Encoder: requests are appended as envelopes; for v5 framing they wait in `env`

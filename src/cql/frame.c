@@ -123,6 +123,52 @@ static bool lz4_size_plausible(uint64_t compressed, uint64_t uncompressed)
     return uncompressed <= 255 * compressed + 16;
 }
 
+/* The header fields of envelope h into m. */
+static void msg_header(cql_msg *m, const uint8_t *h)
+{
+    m->version = h[0] & 0x7f;
+    m->flags = h[1];
+    m->stream = (int16_t)(uint16_t)((h[2] << 8) | h[3]);
+    m->opcode = h[4];
+}
+
+/* An envelope whose body (len bytes) is over the limit: it comes out as a dropped message.
+ * A body already whole in src is skipped; otherwise (v4, bytes still arriving) what is
+ * here is dropped and the decoder drains the rest as it comes (cql_decoder_next). */
+static ce_err drop_envelope(cql_decoder *d, ce_buf *src, const uint8_t *h, uint32_t len, cql_msg *m)
+{
+    size_t avail = src->len - src->off - CQL_HEADER_LEN;
+    msg_header(m, h);
+    m->dropped = len;
+    if (avail >= len) {
+        src->off += CQL_HEADER_LEN + len;
+        return CE_OK;
+    }
+    if (src != &d->in) {
+        memset(m, 0, sizeof *m);
+        return CE_EAGAIN; /* a partial envelope inside a v5 frame: the caller refuses it */
+    }
+    d->drain_msg = *m;
+    d->drain_left = len - avail;
+    src->off = src->len;
+    memset(m, 0, sizeof *m);
+    return CE_EAGAIN;
+}
+
+/* v4: drop the next bytes of a body being drained; CE_OK with m once all of it is gone. */
+static ce_err drain_step(cql_decoder *d, cql_msg *m)
+{
+    size_t avail = d->in.len - d->in.off, n = avail < d->drain_left ? avail : d->drain_left;
+    d->in.off += n;
+    d->drain_left -= n;
+    in_compact(&d->in);
+    if (d->drain_left)
+        return CE_EAGAIN;
+    *m = d->drain_msg;
+    memset(&d->drain_msg, 0, sizeof d->drain_msg);
+    return CE_OK;
+}
+
 /* Take one envelope from src (at src->off) if it is complete. allow_lz4: a body with
  * the compression flag is an LZ4 body (v4); otherwise the flag is an error (v5 frames
  * compress at the frame level). */
@@ -139,13 +185,10 @@ static ce_err take_envelope(cql_decoder *d, ce_buf *src, bool allow_lz4, cql_msg
         return dec_fail(d, CE_EPROTO, "unknown protocol version in envelope");
     uint32_t len = get_be32(h + 5);
     if (len > d->max_body)
-        return dec_fail(d, CE_ELIMIT, "message body larger than the limit");
+        return drop_envelope(d, src, h, len, m);
     if (avail - CQL_HEADER_LEN < len)
         return CE_EAGAIN;
-    m->version = ver;
-    m->flags = h[1];
-    m->stream = (int16_t)(uint16_t)((h[2] << 8) | h[3]);
-    m->opcode = h[4];
+    msg_header(m, h);
     const uint8_t *body = h + CQL_HEADER_LEN;
     if (m->flags & CQL_FLAG_COMPRESSION) {
         if (!allow_lz4)
@@ -153,8 +196,13 @@ static ce_err take_envelope(cql_decoder *d, ce_buf *src, bool allow_lz4, cql_msg
         if (len < 4)
             return dec_fail(d, CE_EPROTO, "compressed body shorter than its length prefix");
         uint32_t ulen = get_be32(body);
-        if (ulen > d->max_body || ulen > (uint32_t)INT32_MAX)
-            return dec_fail(d, CE_ELIMIT, "uncompressed body larger than the limit");
+        if (ulen > d->max_body || ulen > (uint32_t)INT32_MAX) {
+            /* the compressed bytes are all here (len <= max_body): skip them */
+            m->flags &= (uint8_t)~CQL_FLAG_COMPRESSION;
+            m->dropped = ulen ? ulen : 1;
+            src->off += CQL_HEADER_LEN + len;
+            return CE_OK;
+        }
         if (!lz4_size_plausible(len - 4, ulen))
             return dec_fail(d, CE_EPROTO, "LZ4 body claims more than its compressed size can hold");
         m->body = malloc(ulen ? ulen : 1);
@@ -177,6 +225,32 @@ static ce_err take_envelope(cql_decoder *d, ce_buf *src, bool allow_lz4, cql_msg
         m->len = len;
     }
     src->off += CQL_HEADER_LEN + len;
+    return CE_OK;
+}
+
+/* After a frame of a large message: on its first frame, the envelope header says how long
+ * the message is (over the limit: only the header is kept, the rest dropped as it comes). */
+static ce_err large_track(cql_decoder *d)
+{
+    if (!d->large_need) {
+        if (d->large.len < CQL_HEADER_LEN)
+            return dec_fail(d, CE_EPROTO, "first frame of a large message lacks its header");
+        const uint8_t *lh = (const uint8_t *)d->large.data;
+        if (!(lh[0] & 0x80) || (lh[0] & 0x7f) < 3 || (lh[0] & 0x7f) > 6)
+            return dec_fail(d, CE_EPROTO, "large message header is not a response");
+        uint32_t blen = get_be32(lh + 5);
+        d->large_need = CQL_HEADER_LEN + (size_t)blen;
+        if (blen > d->max_body) {
+            d->large_drop = true;
+            d->large_got = d->large.len;
+            d->large.len = CQL_HEADER_LEN;
+            if (d->large_got > d->large_need)
+                return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
+            return CE_OK;
+        }
+    }
+    if (d->large.len > d->large_need)
+        return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
     return CE_OK;
 }
 
@@ -227,7 +301,17 @@ static ce_err take_frame(cql_decoder *d, bool *got)
     if (ulen && !lz4_size_plausible(plen, ulen))
         return dec_fail(d, CE_EPROTO, "LZ4 frame claims more than its compressed size can hold");
     size_t add = ulen ? ulen : plen;
-    if (dst->len + add > d->max_body + CQL_HEADER_LEN)
+    if (!self && d->large_drop) {
+        /* a message over the limit: its frames are checked and counted, never kept */
+        d->large_got += add;
+        d->in.off += hlen + plen + 4;
+        *got = true;
+        if (d->large_got > d->large_need)
+            return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
+        return CE_OK;
+    }
+    /* A frame holds at most 128 KiB; the envelopes in it are checked one by one. */
+    if (!self && d->large_need && dst->len + add > d->max_body + CQL_HEADER_LEN)
         return dec_fail(d, CE_ELIMIT, "message larger than the limit");
     if (ce_buf_reserve(dst, add))
         return dec_fail(d, CE_ENOMEM, "out of memory");
@@ -241,19 +325,7 @@ static ce_err take_frame(cql_decoder *d, bool *got)
     dst->len += add;
     d->in.off += hlen + plen + 4;
     *got = true;
-    if (!self) {
-        if (!d->large_need) {
-            if (d->large.len < CQL_HEADER_LEN)
-                return dec_fail(d, CE_EPROTO, "first frame of a large message lacks its header");
-            uint32_t blen = get_be32((const uint8_t *)d->large.data + 5);
-            if (blen > d->max_body)
-                return dec_fail(d, CE_ELIMIT, "message body larger than the limit");
-            d->large_need = CQL_HEADER_LEN + (size_t)blen;
-        }
-        if (d->large.len > d->large_need)
-            return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
-    }
-    return CE_OK;
+    return self ? CE_OK : large_track(d);
 }
 
 ce_err cql_decoder_next(cql_decoder *d, cql_msg *m)
@@ -262,11 +334,21 @@ ce_err cql_decoder_next(cql_decoder *d, cql_msg *m)
     if (d->failed)
         return d->failed;
     if (d->mode == CQL_WIRE_ENVELOPES) {
+        if (d->drain_left)
+            return drain_step(d, m);
         ce_err e = take_envelope(d, &d->in, true, m);
         in_compact(&d->in);
         return e;
     }
     for (;;) {
+        if (d->large_drop && d->large_got == d->large_need) {
+            msg_header(m, (const uint8_t *)d->large.data);
+            m->dropped = d->large_need - CQL_HEADER_LEN;
+            ce_buf_reset(&d->large);
+            d->large_need = d->large_got = 0;
+            d->large_drop = false;
+            return CE_OK;
+        }
         if (d->payload.off < d->payload.len) {
             ce_err e = take_envelope(d, &d->payload, false, m);
             if (e == CE_EAGAIN)

@@ -57,6 +57,7 @@ bool cql_future_done(const cql_future *f) { return f->done; }
 ce_err cql_future_status(const cql_future *f) { return f->done ? f->status : CE_EAGAIN; }
 const cql_error_info *cql_future_error(const cql_future *f) { return &f->info; }
 const char *cql_future_errmsg(const cql_future *f) { return f->errmsg; }
+size_t cql_future_answer_bytes(const cql_future *f) { return f->answer_bytes; }
 
 /* Copy values (and names) into the future. */
 ce_err cql_future_copy_values(cql_future *f, const cql_value *values, size_t n, const char *const *names)

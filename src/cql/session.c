@@ -68,6 +68,11 @@ void cql_session_set_err(cql_session *s, const char *fmt, ...)
 const char *cql_session_errmsg(const cql_session *s) { return s ? s->errmsg : "no session"; }
 int cql_session_protocol_version(const cql_session *s) { return s->version; }
 
+size_t cql_session_max_message_bytes(const cql_session *s)
+{
+    return s->o.max_message_bytes ? s->o.max_message_bytes : CQL_DEFAULT_MAX_BODY;
+}
+
 size_t cql_session_host_count(const cql_session *s, bool up_only)
 {
     size_t n = 0;
@@ -344,6 +349,13 @@ static void on_response(void *owner, cql_conn *c, cql_future *f, cql_msg *m)
     f->conn = NULL;
     if (m->opcode == CQL_OP_ERROR) {
         on_error_response(s, c, f, m);
+        return;
+    }
+    if (m->dropped) {
+        f->answer_bytes = m->dropped;
+        snprintf(f->errmsg, sizeof f->errmsg, "answer of %zu bytes over the message limit of %zu bytes",
+                 m->dropped, c->dec.max_body);
+        complete(s, f, CE_ELIMIT);
         return;
     }
     if (f->kind == FK_OPTIONS || f->kind == FK_REGISTER) {

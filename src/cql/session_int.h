@@ -60,6 +60,7 @@ struct cql_future {
     cql_error_info info;
     char errmsg[640];
     cql_result *result;
+    size_t answer_bytes;    /* the answer was over the message limit: its body length */
 
     /* request description (kept to re-encode on retry / re-prepare) */
     char *cql;

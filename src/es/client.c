@@ -31,6 +31,7 @@ void es_client_opts_init(es_client_opts *o)
     o->max_retries = ES_MAX_RETRIES_DEFAULT;
     o->retry_base_ms = ES_RETRY_BASE_MS_DEFAULT;
     o->gzip = true;
+    o->max_response_bytes = ES_RESPONSE_MAX_DEFAULT;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -318,6 +319,10 @@ void es_client_free(es_client *c)
 }
 
 const char *es_client_errmsg(const es_client *c) { return c ? c->errmsg : "no client"; }
+size_t es_client_response_max(const es_client *c)
+{
+    return c->opts.max_response_bytes ? c->opts.max_response_bytes : ES_RESPONSE_MAX_DEFAULT;
+}
 const es_caps *es_client_caps(const es_client *c) { return &c->caps; }
 es_flavor es_client_flavor(const es_client *c) { return c->caps.flavor; }
 int es_client_major_version(const es_client *c) { return c->caps.major; }

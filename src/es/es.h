@@ -46,6 +46,7 @@ typedef struct es_client es_client;
 #define ES_REQUEST_TIMEOUT_MS_DEFAULT 60000 /* config elasticsearch.request_timeout_ms */
 #define ES_MAX_RETRIES_DEFAULT 8
 #define ES_RETRY_BASE_MS_DEFAULT 100
+#define ES_RESPONSE_MAX_DEFAULT ((size_t)1 << 30) /* the largest answer kept (1 GiB) */
 
 typedef enum { ES_FLAVOR_UNKNOWN = 0, ES_FLAVOR_ELASTICSEARCH, ES_FLAVOR_OPENSEARCH } es_flavor;
 
@@ -67,6 +68,9 @@ typedef struct {
     bool gzip;                       /* default true: compress request bodies */
     bool gzip_loopback;              /* default false: no compression towards localhost /
                                       * 127.x / ::1, where it costs CPU and saves nothing */
+    size_t max_response_bytes;       /* default ES_RESPONSE_MAX_DEFAULT: a longer answer is
+                                      * cut off and its request fails with CE_ELIMIT (a search
+                                      * page is then read again smaller, es_search_next) */
 } es_client_opts;
 
 void es_client_opts_init(es_client_opts *o);
@@ -251,7 +255,9 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out);
  * _id, _source, _version (when known). *hits is borrowed: valid until the next call or
  * close. An empty array (size 0) means the end. Numbers a JSON integer or double cannot
  * hold exactly come as strings of the same digits (docs/json.md). A hit that cannot be
- * read alone is a stand-in for which es_hit_error gives the reason. */
+ * read alone is a stand-in for which es_hit_error gives the reason; so is a hit alone over
+ * the client's response limit (read without its _source, on search_after reads). A page
+ * over that limit is asked again with half the hits, down to one. */
 ce_err es_search_next(es_search *s, void **hits);
 /* Why the hit (json_t*) of a page could not be read: a string owned by the hit, or NULL
  * for a hit read whole. A stand-in carries the hit's _id and sort values when those read. */
@@ -260,6 +266,8 @@ const char *es_hit_error(const void *hit);
 void es_search_close(es_search *s);
 /* Total number of hits if known, else -1. */
 int64_t es_search_total(const es_search *s);
+/* Pages read again with half the hits (answers over the response limit) so far; NULL: 0. */
+size_t es_search_page_shrinks(const es_search *s);
 
 /* ---------------------------------------------------------------- indices */
 

@@ -26,7 +26,6 @@
 #include "util/clock.h"
 
 #define ES_GZIP_MIN_BYTES 1024
-#define ES_RESP_MAX ((size_t)1 << 30)
 #define ES_BACKOFF_CAP_MS 30000
 
 uint64_t es_now_ms(void)
@@ -38,7 +37,7 @@ void es_req_init(es_req *r)
 {
     memset(r, 0, sizeof *r);
     ce_buf_init(&r->path, 0);
-    ce_buf_init(&r->resp, ES_RESP_MAX);
+    ce_buf_init(&r->resp, ES_RESPONSE_MAX_DEFAULT);
     ce_buf_init(&r->gz, 0);
     r->method = "GET";
     r->retry_status = true;
@@ -224,6 +223,7 @@ static ce_err easy_setup(es_client *c, es_req *r, CURL *h)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    r->resp.max = c->opts.max_response_bytes ? c->opts.max_response_bytes : ES_RESPONSE_MAX_DEFAULT;
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
@@ -370,8 +370,11 @@ static void attempt_done(es_client *c, es_req *r, CURLcode rc)
                  : rc == CURLE_WRITE_ERROR ? CE_ELIMIT
                                            : CE_EIO;
         /* curl's messages carry host names, never our credentials. */
-        snprintf(r->errmsg, sizeof r->errmsg, "%s %.300s: %.150s", r->method, red,
-                 curl_easy_strerror(rc));
+        if (r->err == CE_ELIMIT)
+            snprintf(r->errmsg, sizeof r->errmsg, "%s %.300s: answer over the response limit of %zu bytes",
+                     r->method, red, r->resp.max);
+        else
+            snprintf(r->errmsg, sizeof r->errmsg, "%s %.300s: %.150s", r->method, red, curl_easy_strerror(rc));
         if (curl_is_retryable(rc) && r->attempts <= maxr) {
             if (c->nurls > 1 && c->url_cur == r->url_idx) {
                 c->url_cur = (r->url_idx + 1) % (int)c->nurls;

@@ -16,6 +16,14 @@
  * shard) needs neither: it pages by search_after on that field alone, on the index path
  * (with the caller's preference, as a scroll). Hits carry _version ("version": true)
  * unless lean. The PIT or scroll is always closed by es_search_close, also after errors.
+ *
+ * An answer over the client's response limit (es_client_opts.max_response_bytes): the same
+ * page again with half the hits, down to one (search_after pages and a scroll's first page
+ * can change size; a scroll's later pages cannot, and fail). Page sizes double back after
+ * pages under a quarter of the limit. One hit alone still over it (search_after reads): the
+ * same page without _source names it (_id, _version, sort) and it is handed over as a
+ * stand-in (es_hit_error: "over the response limit"), so the caller dead-letters it and the
+ * read moves past it.
  */
 #include "es/es_int.h"
 
@@ -60,6 +68,9 @@ struct es_search {
     json_t *empty;
     int64_t total;
     bool first, done;
+    size_t page_size_asked;  /* the caller's page size (halved pages grow back to it) */
+    bool ids_only;         /* the next request asks for no _source (a hit over the limit) */
+    size_t shrinks;        /* pages read again smaller */
 };
 
 void es_search_opts_init(es_search_opts *o)
@@ -170,6 +181,7 @@ static ce_err search_copy_opts(es_search *s, const es_search_opts *o)
         s->o.page_size = ES_PAGE_SIZE_DEFAULT;
     if (s->o.page_size > ES_PAGE_SIZE_MAX)
         s->o.page_size = ES_PAGE_SIZE_MAX;
+    s->page_size_asked = s->o.page_size;
     if (s->o.keep_alive_s <= 0)
         s->o.keep_alive_s = ES_KEEP_ALIVE_S_DEFAULT;
     bool fail = false;
@@ -244,8 +256,9 @@ static ce_err write_sort(es_search *s, ce_buf *b)
 /* The body of a first scroll page or of any PIT page, without its closing brace. */
 static ce_err write_common(es_search *s, ce_buf *b)
 {
-    ce_err e = ce_buf_printf(b, "{\"size\":%zu,%s\"query\":", s->o.page_size,
-                             s->o.lean ? "" : "\"version\":true,");
+    ce_err e = ce_buf_printf(b, "{\"size\":%zu,%s%s\"query\":", s->o.page_size,
+                             s->o.lean && !s->ids_only ? "" : "\"version\":true,",
+                             s->ids_only ? "\"_source\":false," : "");
     if (!e)
         e = es_query_write(b, &s->q);
     if (!e)
@@ -393,6 +406,56 @@ static bool pit_refused(const es_search *s, long st)
     return st == 400 && s->first && s->pit && !s->caps->shard_doc_sort;
 }
 
+/* A page over the response limit: the same page again, smaller (search_after pages and a
+ * scroll's first page can change size; a scroll's later pages cannot). At one hit, a
+ * search_after read asks for the page without _source: its hit becomes a stand-in. */
+static ce_err fetch_smaller(es_search *s, long *st, ce_buf *resp, bool *over)
+{
+    ce_err e = CE_ELIMIT;
+    while (e == CE_ELIMIT && (paged_by_sort(s) || s->first) && s->o.page_size > 1) {
+        s->o.page_size /= 2;
+        s->shrinks++;
+        ce_warn("msg=\"es page over the response limit, reading smaller pages\" index=\"%s\" page_size=%zu "
+                "limit=%zu", s->index, s->o.page_size, es_client_response_max(s->c));
+        ce_buf_reset(resp);
+        e = page_fetch(s, st, resp);
+    }
+    if (e == CE_ELIMIT && paged_by_sort(s) && s->o.page_size == 1) {
+        s->ids_only = true;
+        ce_buf_reset(resp);
+        e = page_fetch(s, st, resp);
+        s->ids_only = false;
+        *over = e == CE_OK;
+    }
+    return e;
+}
+
+/* The stand-in of each hit of an ids-only page (one hit over the response limit). */
+static void mark_oversized(es_search *s, json_t *hits)
+{
+    char why[160];
+    size_t limit = es_client_response_max(s->c);
+    if (limit % ((size_t)1 << 20) == 0)
+        snprintf(why, sizeof why, "hit over the %zu MiB response limit", limit >> 20);
+    else
+        snprintf(why, sizeof why, "hit over the response limit of %zu bytes", limit);
+    for (size_t i = 0; i < json_array_size(hits); i++) {
+        json_t *h = json_array_get(hits, i);
+        ce_warn("msg=\"es hit over the response limit\" index=\"%s\" id=\"%s\" limit=%zu", s->index,
+                json_string_value(json_object_get(h, "_id")) ? json_string_value(json_object_get(h, "_id")) : "?",
+                limit);
+        es_hit_set_error(h, why);
+    }
+}
+
+/* After a page well under the response limit, halved pages grow back. */
+static void grow_back(es_search *s, size_t resp_len)
+{
+    if (s->o.page_size >= s->page_size_asked || !paged_by_sort(s) || resp_len >= es_client_response_max(s->c) / 4)
+        return;
+    s->o.page_size = s->o.page_size * 2 < s->page_size_asked ? s->o.page_size * 2 : s->page_size_asked;
+}
+
 ce_err es_search_next(es_search *s, void **hits)
 {
     *hits = s->empty;
@@ -400,16 +463,10 @@ ce_err es_search_next(es_search *s, void **hits)
         return CE_OK;
     ce_buf resp = CE_BUF_INIT;
     long st = 0;
+    bool over = false;
     ce_err e = page_fetch(s, &st, &resp);
-    /* A page over the response limit: the same page again, smaller (search_after pages
-     * and a scroll's first page can change size; a scroll's later pages cannot). */
-    while (e == CE_ELIMIT && (s->pit || s->first) && s->o.page_size > 1) {
-        s->o.page_size /= 2;
-        ce_warn("msg=\"es page over the response limit, reading smaller pages\" index=\"%s\" page_size=%zu",
-                s->index, s->o.page_size);
-        ce_buf_reset(&resp);
-        e = page_fetch(s, &st, &resp);
-    }
+    if (e == CE_ELIMIT)
+        e = fetch_smaller(s, &st, &resp, &over);
     if (!e && pit_refused(s, st)) {
         ce_warn("msg=\"es point in time read refused, falling back to scroll\" index=\"%s\" "
                 "status=%ld",
@@ -431,6 +488,10 @@ ce_err es_search_next(es_search *s, void **hits)
             es_client_set_error(s->c, "search: %s", pg.error);
         else
             e = page_take(s, &pg, hits);
+        if (!e && over)
+            mark_oversized(s, *hits);
+        else if (!e)
+            grow_back(s, resp.len);
     }
     ce_buf_free(&resp);
     return e;
@@ -456,3 +517,4 @@ void es_search_close(es_search *s)
 }
 
 int64_t es_search_total(const es_search *s) { return s->total; }
+size_t es_search_page_shrinks(const es_search *s) { return s ? s->shrinks : 0; }

@@ -173,6 +173,11 @@ const char *es_hit_error(const void *hit)
     return json_string_value(json_object_get((const json_t *)hit, HIT_ERROR_KEY));
 }
 
+ce_err es_hit_set_error(void *hit, const char *why)
+{
+    return json_object_set_new((json_t *)hit, HIT_ERROR_KEY, json_string(why)) ? CE_ENOMEM : CE_OK;
+}
+
 /* Member `key` of the hit text p[0..n), parsed alone; NULL when absent or unreadable. */
 static json_t *hit_member(const char *p, size_t n, const char *key, ce_buf *scratch, ce_buf *stk)
 {

@@ -252,11 +252,53 @@ static ce_err convert_row(sync_pass_ctx *ctx, c2e *c, sync_scan_task *t, const c
     return e;
 }
 
+/* "256 MiB" (or the bytes when not whole MiB). */
+static void format_limit(size_t bytes, char out[32])
+{
+    if (bytes % ((size_t)1 << 20) == 0)
+        snprintf(out, 32, "%zu MiB", bytes >> 20);
+    else
+        snprintf(out, 32, "%zu bytes", bytes);
+}
+
+/* A row alone over the message limit (reader.c): the page holds its key columns only. It
+ * goes to the dead letters by _id (no document: it was never read), unless the window's
+ * row filter leaves it out. */
+static void convert_poison(sync_pass_ctx *ctx, c2e *c, bool filter)
+{
+    const sync_scan *s = &c->scan;
+    cql_value cells[c->rows.ncells > 0 ? c->rows.ncells : 1];
+    for (size_t i = 0; i < c->rows.ncells; i++)
+        cells[i] = (cql_value){NULL, CQL_NULL};
+    for (size_t k = 0; k < s->nkey_cols; k++)
+        cells[s->key_cols[k]] = cql_result_cell(c->page.result, 0, k);
+    int64_t version;
+    bool from_wt;
+    ce_err e = sync_row_version(&c->rows.rm, cells, &version, &from_wt);
+    if (filter && !e && (version < s->lo_v || version >= s->hi_v))
+        return;
+    c->scanned++;
+    ctx->res->c2e_read++;
+    ctx->res->c2e_rejected++;
+    ce_buf_reset(&c->err);
+    bool no_id = sync_row_id(&c->rows.rm, cells, &c->id, &c->scratch, &c->err) != CE_OK;
+    char limit[32], reason[128];
+    format_limit(cql_session_max_message_bytes(ctx->cql), limit);
+    snprintf(reason, sizeof reason, "row of %zu bytes over the %s message limit", c->page.poison_bytes, limit);
+    ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=%s reason=%s", ctx->def->name,
+            SYNC_LOGQ(no_id ? "" : ce_buf_cstr(&c->id)), SYNC_LOGQ(reason));
+    sync_pass_dead_letter(ctx, no_id ? NULL : ce_buf_cstr(&c->id), reason, NULL, 0);
+}
+
 static sync_phase c2e_convert(sync_pass_ctx *ctx, void *state)
 {
     c2e *c = state;
     if (ctx->rc)
         return SYNC_PHASE_WRITE; /* failed: pages still arriving are only released */
+    if (c->page.poison_bytes) {
+        convert_poison(ctx, c, c->scan.plan->filter_rows);
+        return SYNC_PHASE_WRITE;
+    }
     cql_result *r = c->page.result;
     size_t nrows = cql_result_row_count(r), ncells = c->rows.ncells;
     cql_value cells[ncells > 0 ? ncells : 1];
@@ -344,7 +386,7 @@ static void c2e_release(sync_pass_ctx *ctx, void *state)
 static void c2e_figures(const sync_pass_result *r, sync_pass_figures *f)
 {
     *f = (sync_pass_figures){r->c2e_read,    r->c2e_indexed,  r->c2e_conflicts, r->c2e_skipped,
-                             r->c2e_rejected, r->c2e_failed, "indexed",   r->c2e_deleted};
+                             r->c2e_rejected, r->c2e_failed, "indexed",   r->c2e_deleted, r->c2e_page_shrinks};
 }
 
 const sync_direction_ops sync_dir_to_es = {

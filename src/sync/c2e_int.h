@@ -45,6 +45,8 @@ typedef struct {
     cql_future *f;
     int retries;               /* failed page requests sent again */
     int32_t rows;              /* page size (rows) of the request in flight */
+    int32_t rows_cap;          /* > 0: pages at most this many rows (an answer was over the
+                                  message limit); doubles back after pages well under it */
     size_t held;               /* budget bytes taken for it */
     bool routed;               /* token range: sent to the replicas of its end token */
     int64_t route_token;
@@ -83,10 +85,18 @@ typedef struct {
     bool resumable;
 } sync_read_plan;
 
+#define SYNC_SCAN_MAX_KEY_COLS (SYNC_MAX_KEY_PARTS * 2 + 1)
+
 struct sync_scan {
     const sync_read_plan *plan;
     int64_t lo_v, hi_v;        /* the window in version units */
     cql_prepared *select;
+    /* The same WHERE selecting only the primary key, the _id and the version columns
+     * (NULL when it could not be prepared): it names a row alone over the message limit
+     * without reading it. key_cols: each selected column's index among the table's. */
+    cql_prepared *keys_select;
+    size_t nkey_cols;
+    int key_cols[SYNC_SCAN_MAX_KEY_COLS];
     sync_scan_task *tasks;
     size_t ntasks;
     ce_buf err;
@@ -114,6 +124,9 @@ typedef struct {
     bool task_done;            /* the task's last page */
     size_t bytes;              /* budget bytes it holds: sync_page_release gives them back */
     sync_budget *budget;
+    size_t poison_bytes;       /* > 0: one row alone was over the message limit (an answer of
+                                  this many bytes); result holds its key columns (scan's
+                                  keys_select), to be dead-lettered */
 } sync_page;
 
 /* Free the page's result and give its bytes back to the budget. */

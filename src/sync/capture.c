@@ -151,6 +151,7 @@ static ce_err fetch_main(sync_pipe *p, void *ud)
                 return CE_OK;
             continue;
         }
+        cap->shrinks += es_search_page_shrinks(cap->search);
         es_search_close(cap->search); /* this search is done: on to the next */
         cap->search = NULL;
         if (cap->read + 1 < cap->nreads && !sync_pipe_stopped(p) && (e = open_read(cap, cap->read + 1)) != CE_OK)
@@ -265,6 +266,8 @@ void sync_capture_stop(sync_capture *cap)
     cap->held = 0;
     (void)sync_pipe_join(cap->pipe);
     cap->pipe = NULL;
+    if (cap->ctx) /* the pass line's page_shrinks */
+        cap->ctx->res->e2c_page_shrinks = cap->shrinks + es_search_page_shrinks(cap->search);
 }
 
 void sync_capture_settle(sync_pass_ctx *ctx, sync_capture *cap)

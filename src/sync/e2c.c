@@ -286,7 +286,7 @@ static void e2c_release(sync_pass_ctx *ctx, void *state)
 static void e2c_figures(const sync_pass_result *r, sync_pass_figures *f)
 {
     *f = (sync_pass_figures){r->e2c_read,     r->e2c_written, 0, r->e2c_skipped, r->e2c_rejected, r->e2c_failed,
-                             "written",       r->e2c_deleted};
+                             "written",       r->e2c_deleted, r->e2c_page_shrinks};
 }
 
 const sync_direction_ops sync_dir_to_cassandra = {

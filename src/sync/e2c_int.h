@@ -53,6 +53,7 @@ struct sync_capture {
     size_t hit_bytes;          /* budget bytes of one hit (0 without a budget) */
     size_t page_size;          /* hits asked for a page */
     size_t held;               /* bytes of the page the pass holds */
+    size_t shrinks;            /* pages of the searches closed so far read again smaller */
     size_t reserved;           /* budget reserved for the writes and the response text */
 };
 

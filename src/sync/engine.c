@@ -71,6 +71,17 @@ static ce_err parse_consistency(const char *name, cql_consistency *cl)
 
 /* timeout_ms > 0: the connect and request time-outs (a quick look such as `check`);
  * 0: the config's. */
+/* The largest answer a client keeps in one piece: a quarter of memory_limit_mb (a page
+ * costs about twice its answer while it is held, docs/sync.md), never more than the
+ * client's own default (client_max); 0 (the default) without a budget. */
+static size_t answer_limit(const sync_config *cfg, size_t client_max)
+{
+    if (cfg->memory_limit_mb <= 0)
+        return 0;
+    size_t quarter = ((size_t)cfg->memory_limit_mb << 20) / 4;
+    return quarter < client_max ? quarter : 0;
+}
+
 static ce_err connect_cassandra(sync_engine *e, int timeout_ms)
 {
     const sync_cassandra_conf *k = &e->cfg->cassandra;
@@ -89,6 +100,7 @@ static ce_err connect_cassandra(sync_engine *e, int timeout_ms)
     co.tls_no_verify = k->tls_no_verify;
     co.protocol_version = k->protocol_version;
     co.compression = k->compression;
+    co.max_message_bytes = answer_limit(e->cfg, CQL_MAX_MESSAGE_DEFAULT);
     if (k->request_timeout_ms > 0)
         co.request_timeout_ms = k->request_timeout_ms;
     if (timeout_ms > 0)
@@ -118,6 +130,8 @@ static ce_err connect_es(sync_engine *e)
     eo.tls_cert_file = s->tls_cert_file;
     eo.tls_key_file = s->tls_key_file;
     eo.tls_no_verify = s->tls_no_verify;
+    if (answer_limit(e->cfg, ES_RESPONSE_MAX_DEFAULT))
+        eo.max_response_bytes = answer_limit(e->cfg, ES_RESPONSE_MAX_DEFAULT);
     if (s->request_timeout_ms > 0)
         eo.request_timeout_ms = s->request_timeout_ms;
     ce_err rc = es_client_new(&eo, &e->es);

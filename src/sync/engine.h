@@ -59,6 +59,9 @@ typedef struct {
     /* soft deletes (deleted_col, docs/deletes.md): documents deleted for marked rows (a 404,
      * already gone, included); rows deleted for marked documents */
     uint64_t c2e_deleted, e2c_deleted;
+    /* pages read again with half the rows: an answer was over the Cassandra message limit
+     * (C->E) or the Elasticsearch response limit (E->C) */
+    uint64_t c2e_page_shrinks, e2c_page_shrinks;
 } sync_pass_result;
 
 typedef struct {

@@ -142,13 +142,16 @@ static void log_summary(const sync_pass_ctx *ctx, double secs)
     format_ms(ctx->win.start_ms, ws);
     format_ms(ctx->win.end_ms, we);
     ce_err rc = ctx->rc;
+    char shrinks[48] = "";
+    if (f.page_shrinks) /* only when it happened: pages read again smaller */
+        snprintf(shrinks, sizeof shrinks, " page_shrinks=%llu", (unsigned long long)f.page_shrinks);
     ce_log(rc == CE_OK ? CE_LOG_INFO : rc == CE_ECANCELED ? CE_LOG_WARN : CE_LOG_ERROR,
            "sync=%s dir=%s msg=\"pass %s\" window_start=%s window_end=%s read=%llu %s=%llu "
-           "deleted=%llu conflicts=%llu skipped=%llu rejected=%llu failed=%llu seconds=%.3f rate=%.0f%s%s",
+           "deleted=%llu conflicts=%llu skipped=%llu rejected=%llu failed=%llu seconds=%.3f rate=%.0f%s%s%s",
            ctx->def->name, ctx->dir->name, rc == CE_OK ? "done" : rc == CE_ECANCELED ? "stopped" : "failed",
            ws, we, (unsigned long long)f.read, f.written_name, (unsigned long long)f.written,
            (unsigned long long)f.deleted, (unsigned long long)f.conflicts, (unsigned long long)f.skipped, (unsigned long long)f.rejected,
-           (unsigned long long)f.failed, secs, secs > 0 ? (double)f.read / secs : 0.0,
+           (unsigned long long)f.failed, secs, secs > 0 ? (double)f.read / secs : 0.0, shrinks,
            res->error[0] ? " error=" : "", res->error[0] ? SYNC_LOGQ(res->error) : "");
 }
 

@@ -15,6 +15,13 @@
  * budget only when it has no request in flight (then what holds the bytes is the pass,
  * which frees them without the reader); otherwise a page that does not fit waits until an
  * answer came back.
+ *
+ * An answer over the CQL message limit (cql_session_opts.max_message_bytes) is dropped by
+ * the client, the connection stays up: the task's page size is halved and the same page
+ * (same paging state) asked again, down to one row; the cap doubles back after each page
+ * under a quarter of the limit. A single row still over the limit is named by the key
+ * SELECT (keys_select: the same WHERE, one row from the same paging state) and handed to
+ * the pass as a poison page to dead-letter; the task goes on after it.
  */
 #include "sync/c2e_int.h"
 
@@ -112,9 +119,11 @@ static void fail(read_loop *L, sync_scan_task *t, ce_err e)
 /* The rows and bytes of the next request: page_size rows without a budget; with one, a
  * single row until a row was measured (unknown rows come a few at a time, never a page of
  * page_size of them), then what keeps a page under its part. */
-static void page_plan(const read_loop *L, int32_t *rows, size_t *bytes)
+static void page_plan(const read_loop *L, const sync_scan_task *t, int32_t *rows, size_t *bytes)
 {
     int32_t max = L->rd->ctx->def->page_size;
+    if (t->rows_cap > 0 && t->rows_cap < max)
+        max = t->rows_cap; /* an answer of this task was over the message limit */
     *rows = max;
     *bytes = 0;
     if (!L->budget)
@@ -155,7 +164,7 @@ static void fill(read_loop *L)
     while (!L->stopping && !L->rc && L->count < SYNC_READ_INFLIGHT && next_task(L, false)) {
         int32_t rows;
         size_t bytes;
-        page_plan(L, &rows, &bytes);
+        page_plan(L, next_task(L, false), &rows, &bytes);
         if (L->count == 0) {
             sync_budget_acquire(L->budget, bytes);
             if (L->budget && sync_pipe_stopped(L->pipe)) {
@@ -193,13 +202,29 @@ static size_t measure(read_loop *L, sync_scan_task *t, const cql_result *r)
     return actual;
 }
 
+/* After a page well under the message limit, a capped task may read larger pages again. */
+static void cap_grow(read_loop *L, sync_scan_task *t, const cql_result *r)
+{
+    if (t->rows_cap <= 0 || cql_result_size(r) >= cql_session_max_message_bytes(L->rd->ctx->cql) / 4)
+        return;
+    t->rows_cap = t->rows_cap >= L->rd->ctx->def->page_size / 2 ? 0 : t->rows_cap * 2;
+}
+
 /* A page arrived: its task waits to be sent again (at once when the budget allows), then
- * this one is handed over. */
-static void deliver(read_loop *L, sync_scan_task *t, cql_result *r)
+ * this one is handed over. poison_bytes > 0: r is the key of a row alone over the message
+ * limit (an answer of that many bytes), for the pass to dead-letter. */
+static void deliver(read_loop *L, sync_scan_task *t, cql_result *r, size_t poison_bytes)
 {
     cql_future_free(t->f);
     t->f = NULL;
-    size_t bytes = measure(L, t, r);
+    size_t bytes = 0;
+    if (poison_bytes) {
+        sync_budget_release(L->budget, t->held);
+        t->held = 0;
+    } else {
+        bytes = measure(L, t, r);
+        cap_grow(L, t, r);
+    }
     if (!L->stopping && sync_pipe_stopped(L->pipe))
         L->stopping = true;
     bool more = cql_result_has_more_pages(r);
@@ -211,7 +236,7 @@ static void deliver(read_loop *L, sync_scan_task *t, cql_result *r)
         if (!L->rc)
             L->waiting[(L->wait_head + L->nwait++) % SYNC_READ_INFLIGHT] = (size_t)(t - L->rd->scan->tasks);
     }
-    sync_page page = {t, r, !more, bytes, L->budget};
+    sync_page page = {t, r, !more, bytes, L->budget, poison_bytes};
     if (L->rc || L->stopping) {
         sync_page_release(&page);
         return;
@@ -219,6 +244,66 @@ static void deliver(read_loop *L, sync_scan_task *t, cql_result *r)
     if (!sync_pipe_push(L->pipe, &page))
         L->stopping = true;
     fill(L); /* the task's next page, now that this one is counted */
+}
+
+/* The key of the row at task t's position, alone over the message limit (an answer of
+ * `bytes`): the key SELECT from the same paging state, one row. */
+static void poison_row(read_loop *L, sync_scan_task *t, size_t bytes)
+{
+    sync_pass_ctx *ctx = L->rd->ctx;
+    sync_scan *s = L->rd->scan;
+    cql_result *r = NULL;
+    ce_err e = CE_EUNSUPPORTED;
+    cql_prepared *full = s->select;
+    if (s->keys_select) {
+        s->select = s->keys_select; /* task_start sends the scan's statement */
+        t->rows = 1;
+        e = task_start(ctx, s, t);
+        s->select = full;
+        e = e ? e : cql_future_wait(t->f, &r);
+    }
+    if (!e && cql_result_row_count(r) == 1) {
+        ce_warn("sync=%s dir=to_es msg=\"row over the cassandra message limit\" bytes=%zu limit=%zu",
+                ctx->def->name, bytes, cql_session_max_message_bytes(ctx->cql));
+        deliver(L, t, r, bytes);
+        return;
+    }
+    cql_result_free(r);
+    if (!L->rc) {
+        const char *msg = e && t->f ? cql_future_errmsg(t->f) : "no key select";
+        snprintf(L->rd->errmsg, sizeof L->rd->errmsg, "read failed: a row of %zu bytes is over the message limit "
+                 "and its key cannot be read: %s", bytes, e ? msg : "the key SELECT found no row");
+        ce_error("sync=%s dir=to_es msg=\"read failed\" error=%s", ctx->def->name, SYNC_LOGQ(L->rd->errmsg));
+        L->rc = e ? e : CE_ELIMIT;
+    }
+    cql_future_free(t->f);
+    t->f = NULL;
+    sync_budget_release(L->budget, t->held);
+    t->held = 0;
+}
+
+/* An answer over the message limit (dropped by the client; the connection is fine): the
+ * same page again with half the rows, or the row alone to the dead letters. */
+static void too_large(read_loop *L, sync_scan_task *t)
+{
+    size_t bytes = cql_future_answer_bytes(t->f);
+    if (t->rows <= 1) {
+        cql_future_free(t->f);
+        t->f = NULL;
+        poison_row(L, t, bytes);
+        return;
+    }
+    cql_future_free(t->f);
+    t->f = NULL;
+    sync_budget_release(L->budget, t->held);
+    t->held = 0;
+    t->rows_cap = t->rows / 2;
+    L->rd->ctx->res->c2e_page_shrinks++;
+    ce_warn("sync=%s dir=to_es msg=\"page over the cassandra message limit, reading it again smaller\" "
+            "bytes=%zu limit=%zu page_size=%d", L->rd->ctx->def->name, bytes,
+            cql_session_max_message_bytes(L->rd->ctx->cql), t->rows_cap);
+    if (!L->rc && !L->stopping)
+        L->waiting[(L->wait_head + L->nwait++) % SYNC_READ_INFLIGHT] = (size_t)(t - L->rd->scan->tasks);
 }
 
 static ce_err read_main(sync_pipe *p, void *ud)
@@ -236,10 +321,12 @@ static ce_err read_main(sync_pipe *p, void *ud)
         double t0 = ce_mono_s();
         ce_err e = cql_future_wait(t->f, &r);
         L.rd->cql_wait_s += ce_mono_s() - t0;
-        if (e && !retry(&L, t, e))
+        if (e == CE_ELIMIT && cql_future_answer_bytes(t->f))
+            too_large(&L, t);
+        else if (e && !retry(&L, t, e))
             fail(&L, t, e);
         else if (!e)
-            deliver(&L, t, r);
+            deliver(&L, t, r, 0);
     }
     return L.rc;
 }

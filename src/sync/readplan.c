@@ -235,6 +235,55 @@ const sync_read_plan *sync_read_plan_for(const sync_def *d, const sync_window *w
     return p;
 }
 
+/* The plan's WHERE text (and the window's) after q. */
+static ce_err append_where(ce_buf *q, const sync_def *d, const sync_table_plan *tp, const sync_scan *s)
+{
+    ce_err e = s->plan->where(q, d, tp->meta);
+    e = e ? e : (s->plan->window ? where_window(q, d, s->plan->allow_filtering) : CE_OK);
+    return e ? e : (ce_buf_cstr(q) ? CE_OK : CE_ENOMEM);
+}
+
+/* Column i into the key SELECT once. */
+static ce_err add_key_col(sync_scan *s, ce_buf *q, const cql_table_meta *m, int i)
+{
+    for (size_t k = 0; k < s->nkey_cols; k++)
+        if (s->key_cols[k] == i)
+            return CE_OK;
+    if (s->nkey_cols >= SYNC_SCAN_MAX_KEY_COLS)
+        return CE_EUNSUPPORTED;
+    ce_err e = s->nkey_cols ? ce_buf_append_byte(q, ',') : CE_OK;
+    s->key_cols[s->nkey_cols++] = i;
+    return e ? e : cql_quote_ident(q, m->columns[i].name);
+}
+
+/* The key SELECT (primary key, _id and version columns, the same WHERE). Without it a
+ * row over the message limit fails the pass as before: a failure here is only logged. */
+static void prepare_keys(sync_pass_ctx *ctx, const sync_table_plan *tp, sync_scan *s)
+{
+    const cql_table_meta *m = tp->meta;
+    ce_buf q = CE_BUF_INIT;
+    ce_err e = ce_buf_append_str(&q, "SELECT ");
+    for (size_t i = 0; i < m->ncolumns && !e; i++)
+        if (m->columns[i].role == CQL_COL_PARTITION_KEY || m->columns[i].role == CQL_COL_CLUSTERING)
+            e = add_key_col(s, &q, m, (int)i);
+    for (size_t k = 0; k < tp->nid && !e; k++)
+        e = add_key_col(s, &q, m, tp->id_idx[k]);
+    if (!e && tp->version_idx >= 0)
+        e = add_key_col(s, &q, m, tp->version_idx);
+    e = e ? e : ce_buf_append_str(&q, " FROM ");
+    e = e ? e : cql_quote_table(&q, m->keyspace, m->table);
+    e = e ? e : append_where(&q, ctx->def, tp, s);
+    cql_error_info info;
+    e = e ? e : cql_session_prepare(ctx->cql, ce_buf_cstr(&q), &s->keys_select, &info);
+    if (e) {
+        ce_debug("sync=%s dir=to_es msg=\"no key select: a row over the message limit will fail the pass\" "
+                 "error=%s", ctx->def->name, ce_errname(e));
+        s->keys_select = NULL;
+        s->nkey_cols = 0;
+    }
+    ce_buf_free(&q);
+}
+
 /* Prepare select_prefix + the plan's WHERE text. */
 static ce_err prepare_select(sync_pass_ctx *ctx, const sync_table_plan *tp, const char *select_prefix,
                              sync_scan *s)
@@ -242,9 +291,7 @@ static ce_err prepare_select(sync_pass_ctx *ctx, const sync_table_plan *tp, cons
     const sync_def *d = ctx->def;
     ce_buf q = CE_BUF_INIT;
     ce_err e = ce_buf_append_str(&q, select_prefix);
-    e = e ? e : s->plan->where(&q, d, tp->meta);
-    e = e ? e : (s->plan->window ? where_window(&q, d, s->plan->allow_filtering) : CE_OK);
-    e = e ? e : (ce_buf_cstr(&q) ? CE_OK : CE_ENOMEM);
+    e = e ? e : append_where(&q, d, tp, s);
     cql_error_info info;
     if (!e) {
         e = cql_session_prepare(ctx->cql, ce_buf_cstr(&q), &s->select, &info);
@@ -291,6 +338,8 @@ ce_err sync_scan_plan(sync_pass_ctx *ctx, const sync_table_plan *tp, const char 
     }
     ce_err e = s->plan->check ? s->plan->check(ctx, tp) : CE_OK;
     e = e ? e : prepare_select(ctx, tp, select_prefix, s);
+    if (!e)
+        prepare_keys(ctx, tp, s);
     e = e ? e : s->plan->tasks(ctx, s);
     e = e ? e : (s->plan->window ? bind_window(ctx, s) : CE_OK);
     return e;

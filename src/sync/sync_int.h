@@ -192,6 +192,7 @@ typedef struct {
     uint64_t read, written, conflicts, skipped, rejected, failed;
     const char *written_name;  /* "indexed" / "written" */
     uint64_t deleted;          /* records deleted for soft-delete marks (deleted_col) */
+    uint64_t page_shrinks;     /* pages read again smaller (an answer over a size limit) */
 } sync_pass_figures;
 
 /* A direction: its name, the size of its pass state and one function a phase. */

@@ -1,0 +1,134 @@
+"""Answers over the size limits never stall a direction (issue 11). Both limits are a quarter
+of memory_limit_mb (docs/sync.md): with memory_limit_mb 16, a Cassandra answer or an
+Elasticsearch response may be at most 4 MiB.
+
+- C->E: a page of rows over the CQL message limit is dropped by the client (the connection
+  stays up) and read again with half the rows; a row alone over the limit is named by a
+  key-only SELECT and dead-lettered; every other row is indexed and the checkpoint moves.
+- E->C: a search page over the response limit is read again with half the hits; a document
+  alone over it is named by the same page without _source and dead-lettered by _id.
+
+Oracles: the official clients (cassandra-driver, elasticsearch), the dead-letter file, the
+checkpoint, the pass line (page_shrinks=).
+"""
+import datetime
+import re
+
+import pytest
+
+from test_sync_engine import (Search, checkpoint, now_ms, pyce_table, run_ce,  # noqa: F401
+                              sync_def, write_config)
+from test_sync_poison import dead_letters
+
+MIB = 1 << 20
+
+
+@pytest.fixture
+def elasticsearch_only(elasticsearch, testbed_env):
+    """Elasticsearch 8.17: point in time + _shard_doc, so every E->C page can change size
+    (OpenSearch 2.19 has no _shard_doc: its version window is a scroll, whose later pages
+    cannot; docs/sync.md)."""
+    s = Search("elasticsearch", testbed_env["CE_ELASTICSEARCH_URL"], elasticsearch)
+    created = []
+    s.track = created.append
+    yield s
+    for ix in created:
+        s.delete(ix)
+
+
+def pass_line(stderr, direction):
+    m = [x for x in stderr.splitlines() if "dir=%s" % direction in x and 'msg="pass done"' in x]
+    assert m, stderr[-4000:]
+    return m[-1]
+
+
+def text_of(i, size):
+    return (("%06d" % i) + "x" * 58) * (size // 64)
+
+
+def test_c2e_page_over_the_message_limit(cassandra_session, keyspace, elasticsearch_only, ce_bin, tmp_path,
+                                         testbed_env, unique_name):
+    search = elasticsearch_only
+    cassandra_session.execute("CREATE TABLE %s.items (id int, c int, version bigint, text varchar, "
+                              "date timestamp, PRIMARY KEY (id, c))" % keyspace, timeout=60)
+    index = unique_name("ix")
+    search.track(index)
+    # partition 1: 40 rows in one token range, 10 of them of 1 MiB and one of 5 MiB (alone
+    # over the 4 MiB limit); small partitions around it. The first rows measured are small,
+    # so the pages planned for partition 1 are far over the limit.
+    ins = cassandra_session.prepare("INSERT INTO %s.items (id, c, version, text, date) VALUES (?, ?, ?, ?, ?)"
+                                    % keyspace)
+    v0 = now_ms() - 600000
+    rows = [(1, c, 5 * MIB if c == 21 else MIB if c % 4 == 3 else 64) for c in range(40)]
+    rows += [(i, 0, 64) for i in range(2, 12)]
+    for n, (i, c, size) in enumerate(rows):
+        cassandra_session.execute(ins, (i, c, v0 + n, text_of(c, size),
+                                        datetime.datetime.fromtimestamp((v0 + n) / 1000, datetime.timezone.utc)),
+                                  timeout=60)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, direction="to_es", filter_date=True,
+                                 id_col=["id", "c"])],
+                       memory_limit_mb=16)
+    p = run_ce(ce_bin, cfg)
+    line = pass_line(p.stderr, "to_es")
+    shrinks = re.search(r"page_shrinks=(\d+)", line)
+    assert shrinks and int(shrinks.group(1)) >= 3, line
+    sizes = [int(x) for x in re.findall(r"page over the cassandra message limit.* page_size=(\d+)", p.stderr)]
+    assert max(sizes) >= 8, sizes       # pages of many rows were halved, not only the poison's
+    assert "rejected=1 failed=0" in line, line
+    search.refresh(index)
+    assert set(search.hits(index)) == {"%d:%d" % (i, c) for i, c, _ in rows} - {"1:21"}
+    got = search.c.get(index=index, id="1:7")["_source"]
+    assert got["text"] == text_of(7, MIB)
+    bad = dead_letters(tmp_path)
+    assert [x["id"] for x in bad] == ["1:21"], bad
+    assert re.fullmatch(r"row of \d+ bytes over the 4 MiB message limit", bad[0]["reason"]), bad
+    assert int(re.search(r"\d+", bad[0]["reason"]).group(0)) > 5 * MIB
+    assert bad[0]["doc"] is None
+    assert checkpoint(tmp_path, "s1", "to_es")["position_ms"] > v0 + len(rows)
+    # the next pass is quiet: its window starts after every row
+    p = run_ce(ce_bin, cfg)
+    line = pass_line(p.stderr, "to_es")
+    assert "read=0 " in line and "rejected=0 failed=0" in line, line
+    assert len(dead_letters(tmp_path)) == 1
+
+
+def test_e2c_page_over_the_response_limit(cassandra_session, keyspace, elasticsearch_only, ce_bin, tmp_path,
+                                          testbed_env, unique_name):
+    search = elasticsearch_only
+    pyce_table(cassandra_session, keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    search.create(index, settings={"number_of_shards": 1, "number_of_replicas": 0}, mappings={"properties": {
+        "id": {"type": "integer"}, "version": {"type": "long"}, "source": {"type": "keyword"},
+        "text": {"type": "text", "index": False}}})
+    v0 = now_ms() - 600000
+    # small documents first: the probe that sizes the pages sees them, so the first pages
+    # asked for are far over the 4 MiB limit once the big ones come
+    search.bulk_index(index, {i: {"id": i, "version": v0 + i, "text": text_of(i, 64)} for i in range(40)})
+    search.refresh(index)
+    sizes = {100 + k: 1536 * 1024 for k in range(10)}
+    sizes[200] = 6 * MIB
+    for i, size in sizes.items():
+        search.index(index, i, {"id": i, "version": v0 + i, "text": text_of(i, size)})
+    search.refresh(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, direction="to_cassandra")],
+                       memory_limit_mb=16)
+    p = run_ce(ce_bin, cfg)
+    line = pass_line(p.stderr, "to_cassandra")
+    shrinks = re.search(r"page_shrinks=(\d+)", line)
+    assert shrinks and int(shrinks.group(1)) >= 1, line
+    assert "rejected=1 failed=0" in line, line
+    want = set(range(40)) | set(range(100, 110))
+    got = {r.id: r.text for r in cassandra_session.execute("SELECT id, text FROM %s.items" % keyspace)}
+    assert set(got) == want
+    assert got[105] == text_of(105, sizes[105])
+    bad = dead_letters(tmp_path)
+    assert [x["id"] for x in bad] == ["200"], bad
+    assert "over the 4 MiB response limit" in bad[0]["reason"], bad
+    assert checkpoint(tmp_path, "s1", "to_cassandra")["position_ms"] > v0 + 200
+    p = run_ce(ce_bin, cfg)
+    line = pass_line(p.stderr, "to_cassandra")
+    assert "read=0 " in line and "rejected=0 failed=0" in line, line
+    assert len(dead_letters(tmp_path)) == 1
