@@ -75,7 +75,7 @@ static const cli_config_key keys[] = {
     {.path = "memory_limit_mb", .type = CFG_T_INT, R(memory_limit_mb), .def = "256", .min = 16, .max = 1048576,
      .help = "MiB for everything a sync has in flight together: Cassandra pages being read and queued, "
              "Elasticsearch pages prefetched, bulk bodies. Page sizes shrink (by measured row and "
-             "document bytes) and readers wait to stay under it. A quarter of it (at most 256 MiB for "
+             "document bytes) and readers wait to stay under it. Half of it (at most 256 MiB for "
              "Cassandra, 1 GiB for Elasticsearch) is "
              "the largest Cassandra answer and the largest Elasticsearch response taken: a page over "
              "it is read again with half the rows, and a row or document alone over it goes to the "

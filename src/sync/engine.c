@@ -71,15 +71,16 @@ static ce_err parse_consistency(const char *name, cql_consistency *cl)
 
 /* timeout_ms > 0: the connect and request time-outs (a quick look such as `check`);
  * 0: the config's. */
-/* The largest answer a client keeps in one piece: a quarter of memory_limit_mb (a page
- * costs about twice its answer while it is held, docs/sync.md), never more than the
- * client's own default (client_max); 0 (the default) without a budget. */
+/* The largest answer a client keeps in one piece: half of memory_limit_mb (128 MiB at
+ * the default, above Elasticsearch's 100 MB request limit, so any document it took can
+ * be read back; docs/sync.md), never more than the client's own default (client_max);
+ * 0 (the default) without a budget. */
 static size_t answer_limit(const sync_config *cfg, size_t client_max)
 {
     if (cfg->memory_limit_mb <= 0)
         return 0;
-    size_t quarter = ((size_t)cfg->memory_limit_mb << 20) / 4;
-    return quarter < client_max ? quarter : 0;
+    size_t half = ((size_t)cfg->memory_limit_mb << 20) / 2;
+    return half < client_max ? half : 0;
 }
 
 static ce_err connect_cassandra(sync_engine *e, int timeout_ms)

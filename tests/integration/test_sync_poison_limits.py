@@ -1,6 +1,6 @@
-"""Answers over the size limits never stall a direction (issue 11). Both limits are a quarter
+"""Answers over the size limits never stall a direction (issue 11). Both limits are half
 of memory_limit_mb (docs/sync.md): with memory_limit_mb 16, a Cassandra answer or an
-Elasticsearch response may be at most 4 MiB.
+Elasticsearch response may be at most 8 MiB.
 
 - C->E: a page of rows over the CQL message limit is dropped by the client (the connection
   stays up) and read again with half the rows; a row alone over the limit is named by a
@@ -53,13 +53,13 @@ def test_c2e_page_over_the_message_limit(cassandra_session, keyspace, elasticsea
                               "date timestamp, PRIMARY KEY (id, c))" % keyspace, timeout=60)
     index = unique_name("ix")
     search.track(index)
-    # partition 1: 40 rows in one token range, 10 of them of 1 MiB and one of 5 MiB (alone
-    # over the 4 MiB limit); small partitions around it. The first rows measured are small,
+    # partition 1: 40 rows in one token range, 10 of them of 1 MiB and one of 9 MiB (alone
+    # over the 8 MiB limit); small partitions around it. The first rows measured are small,
     # so the pages planned for partition 1 are far over the limit.
     ins = cassandra_session.prepare("INSERT INTO %s.items (id, c, version, text, date) VALUES (?, ?, ?, ?, ?)"
                                     % keyspace)
     v0 = now_ms() - 600000
-    rows = [(1, c, 5 * MIB if c == 21 else MIB if c % 4 == 3 else 64) for c in range(40)]
+    rows = [(1, c, 9 * MIB if c == 21 else MIB if c % 4 == 3 else 64) for c in range(40)]
     rows += [(i, 0, 64) for i in range(2, 12)]
     for n, (i, c, size) in enumerate(rows):
         cassandra_session.execute(ins, (i, c, v0 + n, text_of(c, size),
@@ -82,8 +82,8 @@ def test_c2e_page_over_the_message_limit(cassandra_session, keyspace, elasticsea
     assert got["text"] == text_of(7, MIB)
     bad = dead_letters(tmp_path)
     assert [x["id"] for x in bad] == ["1:21"], bad
-    assert re.fullmatch(r"row of \d+ bytes over the 4 MiB message limit", bad[0]["reason"]), bad
-    assert int(re.search(r"\d+", bad[0]["reason"]).group(0)) > 5 * MIB
+    assert re.fullmatch(r"row of \d+ bytes over the 8 MiB message limit", bad[0]["reason"]), bad
+    assert int(re.search(r"\d+", bad[0]["reason"]).group(0)) > 9 * MIB
     assert bad[0]["doc"] is None
     assert checkpoint(tmp_path, "s1", "to_es")["position_ms"] > v0 + len(rows)
     # the next pass is quiet: its window starts after every row
@@ -104,11 +104,11 @@ def test_e2c_page_over_the_response_limit(cassandra_session, keyspace, elasticse
         "text": {"type": "text", "index": False}}})
     v0 = now_ms() - 600000
     # small documents first: the probe that sizes the pages sees them, so the first pages
-    # asked for are far over the 4 MiB limit once the big ones come
+    # asked for are far over the 8 MiB limit once the big ones come
     search.bulk_index(index, {i: {"id": i, "version": v0 + i, "text": text_of(i, 64)} for i in range(40)})
     search.refresh(index)
     sizes = {100 + k: 1536 * 1024 for k in range(10)}
-    sizes[200] = 6 * MIB
+    sizes[200] = 9 * MIB
     for i, size in sizes.items():
         search.index(index, i, {"id": i, "version": v0 + i, "text": text_of(i, size)})
     search.refresh(index)
@@ -126,7 +126,7 @@ def test_e2c_page_over_the_response_limit(cassandra_session, keyspace, elasticse
     assert got[105] == text_of(105, sizes[105])
     bad = dead_letters(tmp_path)
     assert [x["id"] for x in bad] == ["200"], bad
-    assert "over the 4 MiB response limit" in bad[0]["reason"], bad
+    assert "over the 8 MiB response limit" in bad[0]["reason"], bad
     assert checkpoint(tmp_path, "s1", "to_cassandra")["position_ms"] > v0 + 200
     p = run_ce(ce_bin, cfg)
     line = pass_line(p.stderr, "to_cassandra")
