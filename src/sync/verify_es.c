@@ -71,6 +71,36 @@ static ce_err plan_deleted(verify_job *j, const json_t *props)
     return CE_OK;
 }
 
+/* Whether the server runs painless scripts in aggregations (GET /_script_language): a node
+ * started without the lang-painless module (a minimal test bed) has none, and its token
+ * field documents are then streamed like the others. */
+static bool painless_aggs(verify_job *j)
+{
+    ce_buf resp = CE_BUF_INIT;
+    long st = 0;
+    bool ok = false;
+    if (es_client_request(j->ctx.es, "GET", "/_script_language", NULL, 0, &st, &resp) == CE_OK && st == 200) {
+        json_error_t je;
+        json_t *root = json_loadb(resp.data, resp.len, 0, &je);
+        size_t i;
+        json_t *lc;
+        json_array_foreach(json_object_get(root, "language_contexts"), i, lc)
+        {
+            const char *lang = json_string_value(json_object_get(lc, "language"));
+            size_t k;
+            json_t *ctx;
+            json_array_foreach(json_object_get(lc, "contexts"), k, ctx)
+            {
+                const char *c = json_string_value(ctx);
+                ok = ok || (lang && c && strcmp(lang, "painless") == 0 && strcmp(c, "aggs") == 0);
+            }
+        }
+        json_decref(root);
+    }
+    ce_buf_free(&resp);
+    return ok;
+}
+
 ce_err verify_es_plan(verify_job *j)
 {
     const sync_def *d = j->ctx.def;
@@ -92,8 +122,13 @@ ce_err verify_es_plan(verify_job *j)
     j->es_int_version = vt && (strcmp(vt, "long") == 0 || strcmp(vt, "integer") == 0 ||
                                strcmp(vt, "short") == 0 || strcmp(vt, "byte") == 0);
     j->es_source_field = d->source_field ? docvalue_name(props, d->source_field) : NULL;
-    if (d->token_field && *d->token_field && json_object_get(props, d->token_field))
-        j->es_token_field = strdup(d->token_field);
+    if (d->token_field && *d->token_field && json_object_get(props, d->token_field)) {
+        if (painless_aggs(j))
+            j->es_token_field = strdup(d->token_field);
+        else
+            ce_warn("sync=%s msg=\"verify: the server has no painless scripts for aggregations; documents with "
+                    "the token field are streamed\"", d->name);
+    }
     e = plan_deleted(j, props);
     json_decref(props);
     if (e)
