@@ -38,7 +38,7 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-void verify_sum_add(verify_sum *s, const char *id, size_t n, int64_t version)
+void verify_sum_add(verify_sum *s, const char *id, size_t n, int64_t version, int64_t token)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++)
@@ -46,6 +46,7 @@ void verify_sum_add(verify_sum *s, const char *id, size_t n, int64_t version)
     s->count++;
     s->vsum += (uint64_t)version;
     s->hash += mix64(h ^ mix64((uint64_t)version));
+    s->mix += verify_mix(token, version);
 }
 
 size_t verify_range_of(const verify_job *j, int64_t token)
@@ -101,7 +102,35 @@ void verify_report_progress(verify_job *j, bool final)
     j->opts->progress(&p, j->opts->progress_ud);
 }
 
-/* {"version":1,"started_ms":..,"want":..,"nranges":..,"first":..,"last":..,"c":[[k,n,vsum,hash],..]} */
+/* {"version":2,"started_ms":..,"want":..,"nranges":..,"first":..,"last":..,"agg":bool,
+ *  "c":[[k,n,vsum,hash,mix],..],"done":[k,..]}: Cassandra summaries taken, ranges settled */
+static ce_err progress_text(const verify_job *j, ce_buf *b)
+{
+    ce_err e = ce_buf_printf(b, "{\"version\":2,\"started_ms\":%lld,\"want\":%zu,\"nranges\":%zu,\"first\":%lld,"
+                             "\"last\":%lld,\"agg\":%s,\"c\":[", (long long)j->started_ms, j->want, j->nranges,
+                             (long long)(j->nranges ? j->ranges[0].start : 0),
+                             (long long)(j->nranges ? j->ranges[j->nranges - 1].end : 0),
+                             j->select_agg.len ? "true" : "false");
+    const char *sep = "";
+    for (size_t k = 0; k < j->nranges && !e; k++) {
+        const verify_range *r = &j->ranges[k];
+        if (!r->c_done)
+            continue;
+        e = ce_buf_printf(b, "%s[%zu,%lld,%lld,%lld,%lld]", sep, k, (long long)r->c.count, (long long)r->c.vsum,
+                          (long long)r->c.hash, (long long)r->c.mix);
+        sep = ",";
+    }
+    e = e ? e : ce_buf_append_str(b, "],\"done\":[");
+    sep = "";
+    for (size_t k = 0; k < j->nranges && !e; k++) {
+        if (!j->ranges[k].done)
+            continue;
+        e = ce_buf_printf(b, "%s%zu", sep, k);
+        sep = ",";
+    }
+    return e ? e : ce_buf_append_str(b, "]}\n");
+}
+
 void verify_progress_save(verify_job *j, bool force)
 {
     double now = ce_mono_s();
@@ -109,20 +138,7 @@ void verify_progress_save(verify_job *j, bool force)
         return;
     j->last_save = now;
     ce_buf b = CE_BUF_INIT;
-    ce_err e = ce_buf_printf(&b, "{\"version\":1,\"started_ms\":%lld,\"want\":%zu,\"nranges\":%zu,\"first\":%lld,"
-                             "\"last\":%lld,\"c\":[", (long long)j->started_ms, j->want, j->nranges,
-                             (long long)(j->nranges ? j->ranges[0].start : 0),
-                             (long long)(j->nranges ? j->ranges[j->nranges - 1].end : 0));
-    bool first = true;
-    for (size_t k = 0; k < j->nranges && !e; k++) {
-        const verify_range *r = &j->ranges[k];
-        if (!r->c_done)
-            continue;
-        e = ce_buf_printf(&b, "%s[%zu,%lld,%lld,%lld]", first ? "" : ",", k, (long long)r->c.count,
-                          (long long)r->c.vsum, (long long)r->c.hash);
-        first = false;
-    }
-    e = e ? e : ce_buf_append_str(&b, "]}\n");
+    ce_err e = progress_text(j, &b);
     if (!e)
         e = sync_state_write_atomic(j->progress_path, b.data, b.len, 0);
     if (e)
@@ -138,7 +154,7 @@ static json_t *progress_load(verify_job *j)
     json_t *p = json_load_file(j->progress_path, 0, &je);
     int64_t started = (int64_t)json_integer_value(json_object_get(p, "started_ms"));
     size_t want = (size_t)json_integer_value(json_object_get(p, "want"));
-    if (!p || json_integer_value(json_object_get(p, "version")) != 1 || want == 0 ||
+    if (!p || json_integer_value(json_object_get(p, "version")) != 2 || want == 0 ||
         sync_now_ms() - started > VERIFY_PROGRESS_MAX_AGE_MS) {
         json_decref(p);
         return NULL;
@@ -148,12 +164,14 @@ static json_t *progress_load(verify_job *j)
     return p;
 }
 
-/* Cassandra summaries of the ranges the progress file holds, when its ring is this one. */
+/* The ranges the progress file holds, when its ring and its Cassandra mode are this one's:
+ * Cassandra summaries taken (not read again) and ranges settled (not compared again). */
 static void progress_apply(verify_job *j, json_t *p)
 {
     size_t n = (size_t)json_integer_value(json_object_get(p, "nranges"));
     if (n != j->nranges || !n || json_integer_value(json_object_get(p, "first")) != j->ranges[0].start ||
-        json_integer_value(json_object_get(p, "last")) != j->ranges[n - 1].end) {
+        json_integer_value(json_object_get(p, "last")) != j->ranges[n - 1].end ||
+        json_is_true(json_object_get(p, "agg")) != (j->select_agg.len > 0)) {
         ce_info("sync=%s msg=\"verify: progress file of another ring; starting over\"", j->ctx.def->name);
         return;
     }
@@ -162,14 +180,21 @@ static void progress_apply(verify_job *j, json_t *p)
     json_array_foreach(json_object_get(p, "c"), i, v)
     {
         size_t k = (size_t)json_integer_value(json_array_get(v, 0));
-        if (k >= n || json_array_size(v) != 4)
+        if (k >= n || json_array_size(v) != 5)
             continue;
         verify_range *r = &j->ranges[k];
         r->c.count = (uint64_t)json_integer_value(json_array_get(v, 1));
         r->c.vsum = (uint64_t)json_integer_value(json_array_get(v, 2));
         r->c.hash = (uint64_t)json_integer_value(json_array_get(v, 3));
+        r->c.mix = (int64_t)json_integer_value(json_array_get(v, 4));
         r->c_done = true;
         j->out->ranges_resumed++;
+    }
+    json_array_foreach(json_object_get(p, "done"), i, v)
+    {
+        size_t k = (size_t)json_integer_value(v);
+        if (k < n && j->ranges[k].c_done)
+            j->ranges[k].done = true;
     }
     ce_info("sync=%s msg=\"verify resumed\" ranges_done=%zu ranges=%zu", j->ctx.def->name, j->out->ranges_resumed,
             n);
@@ -295,16 +320,43 @@ static int diff_cmp(const void *a, const void *b)
     return strcmp(((const sync_diff *)a)->id, ((const sync_diff *)b)->id);
 }
 
-/* Whether a range's summaries differ. Streamed documents compare by count, version sum and
- * hash; aggregated ones (token field) by count and version sum only, the sum exact below
- * 2^53 (a larger one cannot be told equal: the range is read id by id). */
-static bool range_differs(const verify_range *r)
+#define VERIFY_EXACT 9007199254740992.0 /* 2^53: doubles hold every integer below */
+#define VERIFY_AGG_MAX_COUNT (1u << 20) /* terms below 2^32: their sum stays below 2^52 */
+
+static bool exact(double x) { return x > -VERIFY_EXACT && x < VERIFY_EXACT; }
+
+/* The aggregated documents of r (token field): their version sum modulo 2^64 and their mix
+ * sum, from the doubles of the aggregation. false when they cannot be trusted exact. */
+static bool agg_sums(const verify_job *j, const verify_range *r, uint64_t *vsum, int64_t *mix, bool *has_mix)
 {
+    *has_mix = j->es_int_version;
+    if (!j->es_int_version) { /* a plain sum of the field: exact below 2^53 */
+        *vsum = (uint64_t)r->e_agg_sum;
+        return r->e_agg_sum >= 0 && r->e_agg_sum < VERIFY_EXACT;
+    }
+    if (r->e_agg_count > VERIFY_AGG_MAX_COUNT || !exact(r->e_agg_lo) || !exact(r->e_agg_hi) || !exact(r->e_agg_mix))
+        return false;
+    /* version = P * (version / P) + version % P, term by term, so for the sums too */
+    *vsum = (uint64_t)(int64_t)r->e_agg_hi * (uint64_t)VERIFY_MIX_P + (uint64_t)(int64_t)r->e_agg_lo;
+    *mix = (int64_t)r->e_agg_mix;
+    return true;
+}
+
+/* Whether a range's summaries differ: count, version sum and mix always; the id hash too
+ * when Cassandra's rows were read (not aggregated) and no document was aggregated. A sum
+ * that cannot be trusted exact counts as a difference: the range is read id by id. */
+static bool range_differs(const verify_job *j, const verify_range *r)
+{
+    bool hashed = j->select_agg.len == 0;
     if (r->e_agg_count == 0)
-        return r->c.count != r->e.count || r->c.vsum != r->e.vsum || r->c.hash != r->e.hash;
-    if (r->c.count != r->e.count + r->e_agg_count || !(r->e_agg_sum >= 0 && r->e_agg_sum < 9007199254740992.0))
+        return r->c.count != r->e.count || r->c.vsum != r->e.vsum || r->c.mix != r->e.mix ||
+               (hashed && r->c.hash != r->e.hash);
+    uint64_t vsum = 0;
+    int64_t mix = 0;
+    bool has_mix = false;
+    if (r->c.count != r->e.count + r->e_agg_count || !agg_sums(j, r, &vsum, &mix, &has_mix))
         return true;
-    return r->c.vsum - r->e.vsum != (uint64_t)r->e_agg_sum;
+    return r->c.vsum - r->e.vsum != vsum || (has_mix && r->c.mix - r->e.mix != mix);
 }
 
 /* Read both sides of the ranges that differ, id by id, and list what differs. */
@@ -312,9 +364,11 @@ static ce_err descend(verify_job *j)
 {
     for (size_t k = 0; k < j->nranges; k++) {
         verify_range *r = &j->ranges[k];
-        r->differs = range_differs(r);
+        r->differs = !r->done && range_differs(j, r);
+        r->done = !r->differs;
         j->out->ranges_differing += r->differs;
     }
+    verify_progress_save(j, true); /* the equal ranges are settled: a resumed verify skips them */
     if (!j->out->ranges_differing)
         return CE_OK;
     j->phase = "descend";
@@ -361,6 +415,7 @@ static void job_free(verify_job *j)
     verify_map_free(j->map);
     sync_table_plan_free(&j->tp);
     ce_buf_free(&j->select);
+    ce_buf_free(&j->select_agg);
     free(j->ranges);
     free(j->es_version_field);
     free(j->es_source_field);

@@ -9,6 +9,13 @@
  * them another column list and folds the rows into summaries (or, for ranges that
  * differ, into the descent's table). Token values are not selected: each range's rows
  * come from its own request.
+ *
+ * Summaries are computed by Cassandra when it can (an integer version column, no
+ * deleted_col to leave out): no row travels, one row of aggregates a range:
+ *
+ *   SELECT count(v), sum(v), sum(token(pk) % P * (v % P) % P) FROM ks.t WHERE <range>
+ *
+ * (sum of a bigint wraps modulo 2^64 as ours does; the mix terms are below 2^31).
  */
 #include "sync/verify_int.h"
 
@@ -52,6 +59,43 @@ static ce_err add_column(verify_job *j, size_t *n, const cql_column_meta *cm, bo
     return e;
 }
 
+/* v, or cast(v as bigint) for the smaller integer types (whose sum would wrap at their size) */
+static ce_err version_expr(ce_buf *b, const cql_column_meta *ver)
+{
+    bool wide = ver->type->kind == CQL_T_BIGINT || ver->type->kind == CQL_T_COUNTER;
+    ce_err e = wide ? CE_OK : ce_buf_append_str(b, "cast(");
+    e = e ? e : cql_quote_ident(b, ver->name);
+    return e || wide ? e : ce_buf_append_str(b, " as bigint)");
+}
+
+/* SELECT count(v),sum(v),sum(token(pk) % P * (v % P) % P) FROM ks.t, when Cassandra can
+ * compute the summary: an integer version, and no deleted_col (marked rows count as absent,
+ * which an aggregate cannot leave out without filtering). Else select_agg stays empty. */
+static ce_err plan_aggregate(verify_job *j)
+{
+    const cql_table_meta *m = j->tp.meta;
+    const cql_column_meta *ver = &m->columns[j->tp.version_idx];
+    cql_type_kind k = ver->type->kind;
+    if (j->tp.deleted_idx >= 0 || !(k == CQL_T_BIGINT || k == CQL_T_COUNTER || k == CQL_T_INT ||
+                                     k == CQL_T_SMALLINT || k == CQL_T_TINYINT))
+        return CE_OK;
+    ce_buf *b = &j->select_agg;
+    ce_err e = ce_buf_append_str(b, "SELECT count(");
+    e = e ? e : cql_quote_ident(b, ver->name);
+    e = e ? e : ce_buf_append_str(b, "),sum(");
+    e = e ? e : version_expr(b, ver);
+    e = e ? e : ce_buf_append_str(b, "),sum(token(");
+    for (size_t i = 0; i < j->npk && !e; i++) {
+        e = i ? ce_buf_append_byte(b, ',') : CE_OK;
+        e = e ? e : cql_quote_ident(b, m->columns[i].name);
+    }
+    e = e ? e : ce_buf_printf(b, ") %% %lld * (", VERIFY_MIX_P);
+    e = e ? e : version_expr(b, ver);
+    e = e ? e : ce_buf_printf(b, " %% %lld) %% %lld) FROM ", VERIFY_MIX_P, VERIFY_MIX_P);
+    e = e ? e : cql_quote_table(b, m->keyspace, m->table);
+    return e ? e : (ce_buf_cstr(b) ? CE_OK : CE_ENOMEM);
+}
+
 ce_err verify_cql_plan(verify_job *j)
 {
     ce_err e = sync_table_plan_load(&j->ctx, &j->tp);
@@ -87,7 +131,7 @@ ce_err verify_cql_plan(verify_job *j)
     rm->ncols = n;
     rm->names = j->names;
     rm->types = j->types;
-    return e;
+    return e ? e : plan_aggregate(j);
 }
 
 static int64_t be64(const char *p)
@@ -98,18 +142,19 @@ static int64_t be64(const char *p)
     return (int64_t)u;
 }
 
-/* The full scan's plan over j->want ranges (read_mode full_scan, its WHERE and tasks). */
-static ce_err plan_scan(verify_job *j, sync_scan *s)
+/* The full scan's plan over j->want ranges (read_mode full_scan, its WHERE and tasks) for
+ * the SELECT prefix given. */
+static ce_err plan_scan(verify_job *j, sync_scan *s, const ce_buf *select)
 {
     j->ctx.sized.read_mode = SYNC_READ_FULL_SCAN;
     j->ctx.sized.scan_ranges = (int)j->want;
-    return sync_scan_plan(&j->ctx, &j->tp, ce_buf_cstr(&j->select), s);
+    return sync_scan_plan(&j->ctx, &j->tp, ce_buf_cstr((ce_buf *)select), s);
 }
 
 ce_err verify_cql_ranges(verify_job *j)
 {
     sync_scan s = {0};
-    ce_err e = plan_scan(j, &s);
+    ce_err e = plan_scan(j, &s, &j->select);
     free(j->ranges);
     j->ranges = e ? NULL : calloc(s.ntasks ? s.ntasks : 1, sizeof *j->ranges);
     e = e ? e : (j->ranges ? CE_OK : CE_ENOMEM);
@@ -158,7 +203,13 @@ static ce_err take_row(verify_job *j, const cql_value *cells, size_t range, bool
     if ((marked && !collect) || sync_row_id(&j->rm, cells, id, scratch, NULL))
         return CE_OK;
     if (!collect) {
-        verify_sum_add(&j->ranges[range].c, id->data, id->len, version);
+        cql_value pk[SYNC_MAX_KEY_PARTS];
+        int64_t token = 0;
+        for (size_t i = 0; i < j->npk; i++)
+            pk[i] = cells[j->pk_part[i]]; /* id part k is cell k */
+        if (!cql_partition_token(pk, j->npk, &token))
+            return CE_OK;
+        verify_sum_add(&j->ranges[range].c, id->data, id->len, version, token);
         j->out->c_rows++;
         return CE_OK;
     }
@@ -185,8 +236,37 @@ static ce_err take_row(verify_job *j, const cql_value *cells, size_t range, bool
     return CE_OK;
 }
 
+/* A range's summary computed by Cassandra: count, sum(v), sum(mix) (bigints). */
+static ce_err take_aggregate(verify_job *j, const sync_page *pg, size_t range)
+{
+    if (cql_result_row_count(pg->result) != 1)
+        return fail(j, CE_EPROTO, "%s", "cassandra: an aggregate answered no row");
+    verify_sum *c = &j->ranges[range].c;
+    int64_t v[3] = {0, 0, 0};
+    for (size_t i = 0; i < 3; i++) {
+        cql_value cell = cql_result_cell(pg->result, 0, i);
+        if (cell.len == 8)
+            v[i] = be64((const char *)cell.ptr);
+        else if (cell.len >= 0)
+            return fail(j, CE_EPROTO, "%s", "cassandra: an aggregate is not a bigint");
+    }
+    c->count = (uint64_t)v[0];
+    c->vsum = (uint64_t)v[1];
+    c->mix = v[2];
+    j->out->c_rows += c->count;
+    return CE_OK;
+}
+
 static ce_err take_page(verify_job *j, const sync_page *pg, size_t range, bool collect)
 {
+    if (!collect && j->select_agg.len) {
+        ce_err e = take_aggregate(j, pg, range);
+        if (!e && pg->task_done) {
+            j->ranges[range].c_done = true;
+            verify_progress_save(j, false);
+        }
+        return e;
+    }
     ce_buf id = CE_BUF_INIT, scratch = CE_BUF_INIT;
     size_t nrows = cql_result_row_count(pg->result), ncells = j->rm.ncols;
     cql_value cells[VERIFY_MAX_CELLS];
@@ -210,7 +290,8 @@ ce_err verify_cql_read(verify_job *j, bool collect)
     sync_scan s = {0};
     sync_reader rd = {0};
     size_t *orig = calloc(j->nranges ? j->nranges : 1, sizeof *orig);
-    ce_err e = orig ? plan_scan(j, &s) : CE_ENOMEM;
+    const ce_buf *select = !collect && j->select_agg.len ? &j->select_agg : &j->select;
+    ce_err e = orig ? plan_scan(j, &s, select) : CE_ENOMEM;
     e = e ? e : keep_tasks(j, &s, collect, orig);
     e = e || s.ntasks == 0 ? e : sync_reader_start(&j->ctx, &s, &rd);
     while (!e && s.ntasks > 0) {

@@ -71,6 +71,36 @@ static ce_err plan_deleted(verify_job *j, const json_t *props)
     return CE_OK;
 }
 
+/* Whether the server runs painless scripts in aggregations (GET /_script_language): a node
+ * started without the lang-painless module (a minimal test bed) has none, and its token
+ * field documents are then streamed like the others. */
+static bool painless_aggs(verify_job *j)
+{
+    ce_buf resp = CE_BUF_INIT;
+    long st = 0;
+    bool ok = false;
+    if (es_client_request(j->ctx.es, "GET", "/_script_language", NULL, 0, &st, &resp) == CE_OK && st == 200) {
+        json_error_t je;
+        json_t *root = json_loadb(resp.data, resp.len, 0, &je);
+        size_t i;
+        json_t *lc;
+        json_array_foreach(json_object_get(root, "language_contexts"), i, lc)
+        {
+            const char *lang = json_string_value(json_object_get(lc, "language"));
+            size_t k;
+            json_t *ctx;
+            json_array_foreach(json_object_get(lc, "contexts"), k, ctx)
+            {
+                const char *c = json_string_value(ctx);
+                ok = ok || (lang && c && strcmp(lang, "painless") == 0 && strcmp(c, "aggs") == 0);
+            }
+        }
+        json_decref(root);
+    }
+    ce_buf_free(&resp);
+    return ok;
+}
+
 ce_err verify_es_plan(verify_job *j)
 {
     const sync_def *d = j->ctx.def;
@@ -88,9 +118,17 @@ ce_err verify_es_plan(verify_job *j)
         return e;
     }
     j->es_version_field = docvalue_name(props, d->version_col);
+    const char *vt = json_string_value(json_object_get(json_object_get(props, d->version_col), "type"));
+    j->es_int_version = vt && (strcmp(vt, "long") == 0 || strcmp(vt, "integer") == 0 ||
+                               strcmp(vt, "short") == 0 || strcmp(vt, "byte") == 0);
     j->es_source_field = d->source_field ? docvalue_name(props, d->source_field) : NULL;
-    if (d->token_field && *d->token_field && json_object_get(props, d->token_field))
-        j->es_token_field = strdup(d->token_field);
+    if (d->token_field && *d->token_field && json_object_get(props, d->token_field)) {
+        if (painless_aggs(j))
+            j->es_token_field = strdup(d->token_field);
+        else
+            ce_warn("sync=%s msg=\"verify: the server has no painless scripts for aggregations; documents with "
+                    "the token field are streamed\"", d->name);
+    }
     e = plan_deleted(j, props);
     json_decref(props);
     if (e)
@@ -172,7 +210,7 @@ static ce_err take_hit(verify_job *j, const json_t *hit, bool collect, ce_buf *s
     }
     verify_range *r = &j->ranges[verify_range_of(j, token)];
     if (!collect) {
-        verify_sum_add(&r->e, id, n, version);
+        verify_sum_add(&r->e, id, n, version, token);
         j->out->e_docs++;
         return CE_OK;
     }
@@ -247,7 +285,7 @@ static ce_err first_request(verify_job *j, bool collect, ce_buf *path, ce_buf *b
                              j->ctx.def->index, VERIFY_ES_KEEP_ALIVE);
     e = e ? e : ce_buf_printf(body, "{\"size\":%d,\"_source\":false,\"docvalue_fields\":[", VERIFY_ES_PAGE);
     e = e ? e : jsonw_cstr(body, j->es_version_field);
-    if (!e && j->es_source_field) {
+    if (!e && j->es_source_field && collect) { /* the summaries need no provenance */
         e = ce_buf_append_byte(body, ',');
         e = e ? e : jsonw_cstr(body, j->es_source_field);
     }
@@ -339,17 +377,31 @@ ce_err verify_es_read(verify_job *j, bool collect)
 
 /* ---------------------------------------------------------------- aggregations */
 
-#define VERIFY_AGG_BATCH 256 /* ranges per request (filters of one filters aggregation) */
+/*
+ * Documents with the token field are summed by one aggregation over every range: a terms
+ * aggregation whose key is the document's range, found by a binary search of the ranges'
+ * ends (exact long compares, O(documents x log ranges); a filters aggregation with a range
+ * filter per range costs documents x ranges, and a range aggregation compares doubles).
+ */
+static const char agg_range_script[] =
+    "long t = doc[params.t].value; def e = params.e; int lo = 0, hi = e.size(); "
+    "while (lo < hi) { int mid = (lo + hi) >>> 1; if (e.get(mid) < t) lo = mid + 1; else hi = mid; } "
+    "return lo;";
 
-/* ,"query":<live documents only> (deleted_col: the rule of docs/deletes.md as a query).
- * Live: the field absent, or boolean false, or the keyword "false" / "". Any value of any
- * other type (a date, a number) marks the document deleted. */
+/* ,"query":<documents with the token field and a version, live ones only> (deleted_col:
+ * the rule of docs/deletes.md as a query). Live: the field absent, or boolean false, or the
+ * keyword "false" / "". Any value of any other type (a date, a number) marks the document
+ * deleted. */
 static ce_err live_query(const verify_job *j, ce_buf *b)
 {
+    ce_err e = ce_buf_append_str(b, ",\"query\":{\"bool\":{\"filter\":[{\"exists\":{\"field\":");
+    e = e ? e : jsonw_cstr(b, j->es_token_field);
+    e = e ? e : ce_buf_append_str(b, "}},{\"exists\":{\"field\":");
+    e = e ? e : jsonw_cstr(b, j->es_version_field);
+    e = e ? e : ce_buf_append_str(b, "}}]");
     if (!j->es_deleted_field)
-        return CE_OK;
-    ce_err e = ce_buf_append_str(b, ",\"query\":{\"bool\":{\"should\":[{\"bool\":{\"must_not\":{\"exists\":"
-                                    "{\"field\":");
+        return e ? e : ce_buf_append_str(b, "}}");
+    e = e ? e : ce_buf_append_str(b, ",\"should\":[{\"bool\":{\"must_not\":{\"exists\":{\"field\":");
     e = e ? e : jsonw_cstr(b, j->es_deleted_field);
     e = e ? e : ce_buf_append_str(b, "}}}}");
     bool is_bool = strcmp(j->es_deleted_type, "boolean") == 0;
@@ -361,33 +413,91 @@ static ce_err live_query(const verify_job *j, ce_buf *b)
     return e ? e : ce_buf_append_str(b, "],\"minimum_should_match\":1}}");
 }
 
-/* {"size":0,<live>,"aggs":{"r":{"filters":{"filters":[<range>...]},"aggs":{"v":{"sum":{"field":V}}}}}} */
-static ce_err agg_body(const verify_job *j, size_t from, size_t n, ce_buf *b)
+/* The mix and the two halves of the version, summed by scripts (same truncating % as
+ * Cassandra's and ours: verify_mix): "lo" version % P, "hi" version / P, "m" the mix. */
+#define VERIFY_PAINLESS_V "long v = doc[params.v].value; "
+static const char *const agg_scripts[][2] = {
+    {"lo", VERIFY_PAINLESS_V "return v % params.p;"},
+    {"hi", VERIFY_PAINLESS_V "return v / params.p;"},
+    {"m", VERIFY_PAINLESS_V "return (doc[params.t].value % params.p) * (v % params.p) % params.p;"},
+};
+
+/* ,"lo":{"sum":{"script":{...}}},"hi":...,"m":... */
+static ce_err agg_script_sums(const verify_job *j, ce_buf *b)
+{
+    ce_err e = CE_OK;
+    for (size_t i = 0; i < sizeof agg_scripts / sizeof *agg_scripts && !e; i++) {
+        e = ce_buf_printf(b, ",\"%s\":{\"sum\":{\"script\":{\"lang\":\"painless\",\"source\":", agg_scripts[i][0]);
+        e = e ? e : jsonw_cstr(b, agg_scripts[i][1]);
+        e = e ? e : ce_buf_append_str(b, ",\"params\":{\"v\":");
+        e = e ? e : jsonw_cstr(b, j->es_version_field);
+        e = e ? e : ce_buf_append_str(b, ",\"t\":");
+        e = e ? e : jsonw_cstr(b, j->es_token_field);
+        e = e ? e : ce_buf_printf(b, ",\"p\":%lld}}}}", VERIFY_MIX_P);
+    }
+    return e;
+}
+
+/* {"size":0,<live>,"aggs":{"r":{"terms":{"script":<range of the document>,"size":R,
+ *  "shard_size":R},"aggs":{"v":{"sum":{"field":V}} (,"lo","hi","m" for an integer version)}}}} */
+static ce_err agg_body(const verify_job *j, ce_buf *b)
 {
     ce_err e = ce_buf_append_str(b, "{\"size\":0");
     e = e ? e : live_query(j, b);
-    e = e ? e : ce_buf_append_str(b, ",\"aggs\":{\"r\":{\"filters\":{\"filters\":[");
-    for (size_t k = from; k < from + n && !e; k++) {
-        e = k > from ? ce_buf_append_byte(b, ',') : CE_OK;
-        e = e ? e : range_query(j, &j->ranges[k], b);
-    }
-    e = e ? e : ce_buf_append_str(b, "]},\"aggs\":{\"v\":{\"sum\":{\"field\":");
+    e = e ? e : ce_buf_append_str(b, ",\"aggs\":{\"r\":{\"terms\":{\"script\":{\"lang\":\"painless\",\"source\":");
+    e = e ? e : jsonw_cstr(b, agg_range_script);
+    e = e ? e : ce_buf_append_str(b, ",\"params\":{\"t\":");
+    e = e ? e : jsonw_cstr(b, j->es_token_field);
+    e = e ? e : ce_buf_append_str(b, ",\"e\":[");
+    for (size_t k = 0; k < j->nranges && !e; k++)
+        e = ce_buf_printf(b, "%s%lld", k ? "," : "", (long long)j->ranges[k].end);
+    e = e ? e : ce_buf_printf(b, "]}},\"size\":%zu,\"shard_size\":%zu},\"aggs\":{\"v\":{\"sum\":{\"field\":",
+                              j->nranges, j->nranges);
     e = e ? e : jsonw_cstr(b, j->es_version_field);
-    return e ? e : ce_buf_append_str(b, "}}}}}}");
+    e = e ? e : ce_buf_append_str(b, "}}");
+    e = e || !j->es_int_version ? e : agg_script_sums(j, b);
+    return e ? e : ce_buf_append_str(b, "}}}}");
 }
 
-/* Codec: the buckets of one answer into ranges [from, from + n). */
-static ce_err agg_parse(verify_job *j, const char *body, size_t len, size_t from, size_t n)
+static double bucket_sum(const json_t *bk, const char *name)
+{
+    return json_number_value(json_object_get(json_object_get(bk, name), "value"));
+}
+
+/* A bucket's key: the index of its range ("17" or 17 as the servers give it); -1 if none. */
+static long long bucket_key(const json_t *bk)
+{
+    const json_t *k = json_object_get(bk, "key");
+    if (json_is_integer(k))
+        return (long long)json_integer_value(k);
+    char *end = NULL;
+    long long v = json_is_string(k) ? strtoll(json_string_value(k), &end, 10) : -1;
+    return end && *end == 0 ? v : -1;
+}
+
+/* Codec: the buckets of the answer into their ranges (the ranges settled by the verify this
+ * one resumes are left out: they are not compared again). */
+static ce_err agg_parse(verify_job *j, const char *body, size_t len)
 {
     json_error_t je;
     json_t *root = json_loadb(body, len, 0, &je);
     const json_t *buckets = json_object_get(json_object_get(json_object_get(root, "aggregations"), "r"), "buckets");
-    ce_err e = json_is_array(buckets) && json_array_size(buckets) == n ? CE_OK : CE_EJSON;
-    for (size_t k = 0; k < n && !e; k++) {
-        const json_t *bk = json_array_get(buckets, k);
-        verify_range *r = &j->ranges[from + k];
+    ce_err e = json_is_array(buckets) ? CE_OK : CE_EJSON;
+    for (size_t i = 0; i < json_array_size(buckets) && !e; i++) {
+        const json_t *bk = json_array_get(buckets, i);
+        long long k = bucket_key(bk);
+        if (k < 0 || (size_t)k >= j->nranges) {
+            e = CE_EJSON;
+            break;
+        }
+        verify_range *r = &j->ranges[k];
+        if (r->done)
+            continue;
         r->e_agg_count = (uint64_t)json_integer_value(json_object_get(bk, "doc_count"));
-        r->e_agg_sum = json_number_value(json_object_get(json_object_get(bk, "v"), "value"));
+        r->e_agg_sum = bucket_sum(bk, "v");
+        r->e_agg_lo = bucket_sum(bk, "lo");
+        r->e_agg_hi = bucket_sum(bk, "hi");
+        r->e_agg_mix = bucket_sum(bk, "m");
         j->out->e_docs_aggregated += r->e_agg_count;
     }
     json_decref(root);
@@ -396,28 +506,23 @@ static ce_err agg_parse(verify_job *j, const char *body, size_t len, size_t from
 
 ce_err verify_es_aggregate(verify_job *j)
 {
-    if (!j->es_token_field)
+    if (!j->es_token_field || !j->nranges)
         return CE_OK;
     ce_buf path = CE_BUF_INIT, body = CE_BUF_INIT, resp = CE_BUF_INIT;
-    ce_err e = ce_buf_printf(&path, "/%s/_search?filter_path=aggregations", j->ctx.def->index);
+    long st = 0;
+    ce_err e = ce_buf_printf(&path, "/%s/_search?filter_path=aggregations,_shards.failures", j->ctx.def->index);
     e = e ? e : (ce_buf_cstr(&path) ? CE_OK : CE_ENOMEM);
-    for (size_t from = 0; from < j->nranges && !e; from += VERIFY_AGG_BATCH) {
-        size_t n = j->nranges - from < VERIFY_AGG_BATCH ? j->nranges - from : VERIFY_AGG_BATCH;
-        long st = 0;
-        ce_buf_reset(&body);
-        ce_buf_reset(&resp);
-        e = agg_body(j, from, n, &body);
-        e = e ? e : es_client_request(j->ctx.es, "POST", path.data, body.data, body.len, &st, &resp);
-        j->out->es_requests++;
-        if (!e && st != 200) {
-            ce_error("sync=%s msg=\"verify aggregation failed\" status=%ld answer=%.300s", j->ctx.def->name, st,
-                     resp.data ? resp.data : "");
-            e = CE_EHTTP;
-        }
-        e = e ? e : agg_parse(j, resp.data, resp.len, from, n);
-        if (!j->es_threaded)
-            verify_report_progress(j, false);
+    e = e ? e : agg_body(j, &body);
+    if (!e)
+        ce_debug("sync=%s msg=\"verify aggregation\" bytes=%zu", j->ctx.def->name, body.len);
+    e = e ? e : es_client_request(j->ctx.es, "POST", path.data, body.data, body.len, &st, &resp);
+    j->out->es_requests++;
+    if (!e && (st != 200 || strstr(ce_buf_cstr(&resp) ? resp.data : "", "\"failures\""))) {
+        ce_error("sync=%s msg=\"verify aggregation failed\" status=%ld answer=%.300s", j->ctx.def->name, st,
+                 resp.data ? resp.data : "");
+        e = CE_EHTTP;
     }
+    e = e ? e : agg_parse(j, resp.data, resp.len);
     if (e)
         verify_es_fail(j, e, "elasticsearch aggregation: %s", ce_strerror(e));
     ce_buf_free(&path);

@@ -15,7 +15,19 @@
 /* Order-independent summary of a set of (id, version) records. */
 typedef struct {
     uint64_t count, vsum, hash;  /* vsum, hash: sums modulo 2^64 */
+    int64_t mix;                 /* exact sum of verify_mix(token, version) (bounded terms) */
 } verify_sum;
+
+/* The prime of the token-version mix: terms below 2^31, so a sum of up to 2^22 of them
+ * is exact in a double (Elasticsearch's sum aggregation) and in a bigint (Cassandra's). */
+#define VERIFY_MIX_P 2147483647LL
+
+/* ((token % P) * (version % P)) % P with C's (and Java's) truncating %: the same value
+ * Cassandra (CQL arithmetic) and Elasticsearch (a painless script) compute. */
+static inline int64_t verify_mix(int64_t token, int64_t version)
+{
+    return ((token % VERIFY_MIX_P) * (version % VERIFY_MIX_P)) % VERIFY_MIX_P;
+}
 
 /* A token range (start, end] and both sides' summaries. */
 typedef struct {
@@ -23,8 +35,11 @@ typedef struct {
     verify_sum c, e;
     uint64_t e_agg_count;        /* documents with the token field: counted by an aggregation ... */
     double e_agg_sum;            /* ... with the sum of their versions (a double: exact below 2^53) */
+    double e_agg_lo, e_agg_hi;   /* integer versions: sums of version % P and version / P ... */
+    double e_agg_mix;            /* ... and of verify_mix(token, version): each exact below 2^53 */
     bool c_done;                 /* Cassandra's summary is complete (maybe from the progress file) */
     bool differs;                /* summaries differ: descend */
+    bool done;                   /* compared equal (or repaired): a resumed verify skips it */
 } verify_range;
 
 /* One record as the descent sees it. */
@@ -54,6 +69,7 @@ typedef struct {
     sync_table_plan tp;
     /* the Cassandra SELECT: key columns, version, source, deleted_col, WRITETIME(version) */
     ce_buf select;
+    ce_buf select_agg;           /* the summary by CQL aggregates (empty: rows are read) */
     sync_rowmap rm;              /* for sync_row_id / sync_row_version / sync_rowmap_is_deleted */
     const char *names[VERIFY_MAX_CELLS];
     const cql_type *types[VERIFY_MAX_CELLS];
@@ -65,6 +81,8 @@ typedef struct {
     char *es_token_field;        /* token_field when the index maps it: aggregations per range */
     char *es_deleted_field;      /* doc-value name of deleted_col when mapped with doc values */
     const char *es_deleted_type; /* its mapping type ("boolean", "keyword", "date", ...) */
+    bool es_int_version;         /* the version field is an integer type: aggregations sum
+                                  * version % P, version / P and the mix by scripts */
     verify_range *ranges;
     size_t nranges, want;
     int64_t started_ms, start_v; /* the verify's start (in version units: start_v) */
@@ -83,8 +101,8 @@ typedef struct {
 
 /* ---------------------------------------------------------------- verify.c */
 
-/* Add (id, version) to a summary. */
-void verify_sum_add(verify_sum *s, const char *id, size_t n, int64_t version);
+/* Add (id, version) of a record whose partition has that token to a summary. */
+void verify_sum_add(verify_sum *s, const char *id, size_t n, int64_t version, int64_t token);
 /* Index of the range holding token (ranges sorted, covering the ring). */
 size_t verify_range_of(const verify_job *j, int64_t token);
 /* Progress callback (throttled) and the progress file (throttled unless force). */

@@ -17,20 +17,37 @@ static void test_sum_is_order_independent(void **st)
 {
     (void)st;
     verify_sum a = {0}, b = {0}, c = {0};
-    verify_sum_add(&a, "1", 1, 10);
-    verify_sum_add(&a, "2", 1, 20);
-    verify_sum_add(&a, "3", 1, 30);
-    verify_sum_add(&b, "3", 1, 30);
-    verify_sum_add(&b, "1", 1, 10);
-    verify_sum_add(&b, "2", 1, 20);
+    verify_sum_add(&a, "1", 1, 10, 1);
+    verify_sum_add(&a, "2", 1, 20, 2);
+    verify_sum_add(&a, "3", 1, 30, 3);
+    verify_sum_add(&b, "3", 1, 30, 3);
+    verify_sum_add(&b, "1", 1, 10, 1);
+    verify_sum_add(&b, "2", 1, 20, 2);
     assert_memory_equal(&a, &b, sizeof a);
     /* same count and version sum, versions swapped between ids: the hash tells */
-    verify_sum_add(&c, "1", 1, 20);
-    verify_sum_add(&c, "2", 1, 10);
-    verify_sum_add(&c, "3", 1, 30);
+    verify_sum_add(&c, "1", 1, 20, 1);
+    verify_sum_add(&c, "2", 1, 10, 2);
+    verify_sum_add(&c, "3", 1, 30, 3);
     assert_int_equal(a.count, c.count);
     assert_int_equal(a.vsum, c.vsum);
     assert_true(a.hash != c.hash);
+    assert_true(a.mix != c.mix); /* and so does the token-version mix (aggregated ranges) */
+}
+
+/* verify_mix is Java's (Cassandra's CQL arithmetic, painless) truncating %: the values a
+ * Cassandra 5 node answered for SELECT token(id) % P * (version % P) % P. */
+static void test_mix_matches_cassandra(void **st)
+{
+    (void)st;
+    assert_int_equal(verify_mix(-4069959284402364209LL, 9223372036854775000LL), -1670574880);
+    assert_int_equal(verify_mix(-3248873570005575792LL, 9223372036854775000LL), -1332428731);
+    assert_int_equal(verify_mix(9010454139840013625LL, -5), -1493359912);
+    assert_int_equal(verify_mix(INT64_MIN, INT64_MIN), verify_mix(INT64_MIN % VERIFY_MIX_P, INT64_MIN));
+    /* one id replaced by another with the same version: the token changes the mix */
+    verify_sum a = {0}, b = {0};
+    verify_sum_add(&a, "1", 1, 10, 111);
+    verify_sum_add(&b, "2", 1, 10, 222);
+    assert_true(a.mix != b.mix);
 }
 
 static void test_range_of(void **st)
@@ -158,6 +175,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sum_is_order_independent),
+        cmocka_unit_test(test_mix_matches_cassandra),
         cmocka_unit_test(test_range_of),
         cmocka_unit_test(test_id_token),
         cmocka_unit_test(test_row_doc_token_field),
