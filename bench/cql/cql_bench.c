@@ -7,7 +7,8 @@
  *       read the whole table page by page; every cell converted to JSON (what the sync
  *       engine does); prints rows, CPU seconds of this process, rows per CPU-second
  *   cql_bench [...] decode KS TABLE PAGE_SIZE
- *       the same, cells only located (decoded in place), no JSON
+ *       the same, cells only located (decoded in place), no JSON; --pace MS pauses after
+ *       each page (a client consuming at another side's pace)
  *   cql_bench [...] scan KS TABLE PAGE_SIZE RANGES COLUMNS
  *       the engine's query shape for measuring Cassandra's side of a scan: the prepared
  *       "SELECT COLUMNS FROM KS.TABLE WHERE token(id)>? AND token(id)<=?" over RANGES
@@ -32,6 +33,8 @@
 
 #include "conv/conv.h"
 #include "cql/cql.h"
+
+static int pace_ms; /* --pace: a pause after each page (a client that consumes slowly) */
 
 static double clock_s(clockid_t id)
 {
@@ -89,6 +92,8 @@ static int bench_read(cql_session *s, const char *ks, const char *table, int pag
         cql_result_free(r);
         if (!more)
             break;
+        if (pace_ms > 0)
+            nanosleep(&(struct timespec){pace_ms / 1000, (long)(pace_ms % 1000) * 1000000L}, NULL);
     }
     double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = clock_s(CLOCK_MONOTONIC) - w0;
     printf("{\"op\":\"%s\",\"rows\":%zu,\"cpu_s\":%.3f,\"wall_s\":%.3f,\"rows_per_cpu_s\":%.0f,\"bytes\":%zu}\n",
@@ -349,6 +354,8 @@ int main(int argc, char **argv)
             so.compression = true;
         else if (!strcmp(argv[i], "--now") && i + 1 < argc)
             rows.now_ms = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--pace") && i + 1 < argc)
+            pace_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bucketed"))
             rows.bucketed = true;
     }

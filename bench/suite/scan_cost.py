@@ -4,6 +4,7 @@ CI; docs/performance.md "Where the time goes" reports what it showed).
 
   build/venv/bin/python bench/suite/scan_cost.py --ks p14 --table r200k [--rounds 3]
       [--build build/ci] [--variant NAME=JSON ...] [--scan NAME=RANGES:COLUMNS ...]
+      [--cass-host 127.0.0.14]
 
 Per round, alternating: `cql_bench decode` (a bare SELECT *, 5000-row pages, our client) and
 `casselastic once` (C->E initial load, read_mode full_scan) once per variant (JSON: extra
@@ -17,6 +18,7 @@ the medians of ours / bare per variant.
 """
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -52,6 +54,7 @@ def main():
     ap.add_argument("--variant", action="append", default=[], help="NAME=JSON of extra sync keys")
     ap.add_argument("--scan", action="append", default=[], help="NAME=RANGES:COLUMNS for cql_bench scan")
     ap.add_argument("--out", default="build/scan_cost")
+    ap.add_argument("--cass-host", help="a Cassandra node of one's own (e.g. a quiet private node) in place of the bed's")
     a = ap.parse_args()
     variants = [v.split("=", 1) for v in a.variant]
     scans = [v.split("=", 1) for v in a.scan]
@@ -59,6 +62,9 @@ def main():
         variants = [["default", "{}"]]
     e = sb.env()
     osc = sb.opensearch(e)
+    if a.cass_host:
+        e["CE_CASSANDRA_HOST"] = a.cass_host
+        measure.SERVERS["cass"] = (a.cass_host + ":9042",)
     pids = measure.server_pids()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,7 +90,8 @@ def main():
             idle = idle_rate(pids, 2.0)
             osc.indices.delete(index=idx, ignore=[404])
             folder = out / ("%s_%d" % (name, rnd))
-            folder.mkdir(exist_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)  # no checkpoint: an initial load
+            folder.mkdir()
             sync = sb.sdef("c2e", a.table, idx, ks=a.ks, read_mode="full_scan", direction="to_es",
                            **json.loads(extra))
             cfg = sb.write_cfg(folder, e, [sync])
