@@ -4,7 +4,7 @@ CI; docs/performance.md "Where the time goes" reports what it showed).
 
   build/venv/bin/python bench/suite/scan_cost.py --ks p14 --table r200k [--rounds 3]
       [--build build/ci] [--variant NAME=JSON ...] [--scan NAME=RANGES:COLUMNS ...]
-      [--cass-host 127.0.0.14]
+      [--cass-host 127.0.0.14] [--before OTHER_BUILD]
 
 Per round, alternating: `cql_bench decode` (a bare SELECT *, 5000-row pages, our client) and
 `casselastic once` (C->E initial load, read_mode full_scan) once per variant (JSON: extra
@@ -52,14 +52,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", default="build/ci")
     ap.add_argument("--variant", action="append", default=[], help="NAME=JSON of extra sync keys")
+    ap.add_argument("--before", help="another build folder whose casselastic runs as the variant `before`")
     ap.add_argument("--scan", action="append", default=[], help="NAME=RANGES:COLUMNS for cql_bench scan")
     ap.add_argument("--out", default="build/scan_cost")
     ap.add_argument("--cass-host", help="a Cassandra node of one's own (e.g. a quiet private node) in place of the bed's")
     a = ap.parse_args()
-    variants = [v.split("=", 1) for v in a.variant]
+    variants = [v.split("=", 1) + [a.build] for v in a.variant]
+    if a.before:
+        variants.insert(0, ["before", "{}", a.before])
     scans = [v.split("=", 1) for v in a.scan]
     if not variants and not scans:
-        variants = [["default", "{}"]]
+        variants = [["default", "{}", a.build]]
     e = sb.env()
     osc = sb.opensearch(e)
     if a.cass_host:
@@ -68,7 +71,7 @@ def main():
     pids = measure.server_pids()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    ratios = {name: [] for name, _ in variants + scans}
+    ratios = {v[0]: [] for v in variants + scans}
     idx = "p14_scan_cost"
     for rnd in range(a.rounds):
         idle = idle_rate(pids)
@@ -86,7 +89,7 @@ def main():
             ratios[name].append(ours / bare_cpu)
             print("round %d %-12s %.2f s wall, Cassandra %.2f CPU-s (raw %.2f, idle %.2f/s): %.2fx bare" % (
                 rnd, name, st.wall_s, ours, st.cpu["cass"], idle, ours / bare_cpu), flush=True)
-        for name, extra in variants:
+        for name, extra, build in variants:
             idle = idle_rate(pids, 2.0)
             osc.indices.delete(index=idx, ignore=[404])
             folder = out / ("%s_%d" % (name, rnd))
@@ -95,7 +98,7 @@ def main():
             sync = sb.sdef("c2e", a.table, idx, ks=a.ks, read_mode="full_scan", direction="to_es",
                            **json.loads(extra))
             cfg = sb.write_cfg(folder, e, [sync])
-            st = measure.Step(pids).run([Path(a.build) / "casselastic", "once", "-c", cfg])
+            st = measure.Step(pids).run([Path(build) / "casselastic", "once", "-c", cfg])
             ours = st.cpu["cass"] - idle * st.wall_s
             ratios[name].append(ours / bare_cpu)
             print("round %d %-12s %.2f s wall, own %.2f CPU-s, Cassandra %.2f CPU-s (raw %.2f): %.2fx bare" % (

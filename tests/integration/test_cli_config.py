@@ -72,7 +72,7 @@ def test_check_dash_c_and_effective(ce_bin):
     assert r.returncode == 0, r.stderr
     assert "syncs[1].cassandra.table = \"bogus2\"" in r.stdout
     assert "cassandra.port = 9042" in r.stdout
-    assert "syncs[0].safety_lag_ms = 2000" in r.stdout
+    assert "syncs[0].safety_lag_ms = 0" in r.stdout
 
 
 def test_check_reports_every_problem_with_its_path(ce_bin):
