@@ -71,7 +71,7 @@ typedef struct {
     int bulk_concurrency;   /* default 2 */
     int write_concurrency;  /* Cassandra writes in flight, default 256 */
     int write_batch_rows;   /* rows of one replica per unlogged batch, default 10; 1 = none */
-    int scan_ranges;        /* token ranges for full scans; 0 (default) = the ring's, >= 8 a node */
+    int scan_ranges;        /* token ranges for full scans; 0 (default) = 4 x nodes x 16 */
     bool delete_old_versions;   /* PyCassElastic (id, version) layout cleanup; default true */
     bool create_index;      /* default true */
     bool alter_table;       /* add columns for new ES fields; default true */

@@ -169,15 +169,11 @@ static ce_err token_range_tasks(sync_pass_ctx *ctx, sync_scan *s, size_t want)
     return s->tasks ? e : CE_ENOMEM;
 }
 
-/* Scans: at least SYNC_SCAN_RANGES_PER_HOST ranges a node, so that the reader's requests in
- * flight spread over every node, but no split of the ring's own ranges beyond that: each
- * range is a read command of its own on the server (bench/suite/scan_cost.py: 64 ranges a
- * node cost Cassandra about 10 % more CPU than the ring's 16 for the same 200 000 rows). */
-#define SYNC_SCAN_RANGES_PER_HOST 8
+/* Scans: 64 ranges a node, so that many pages are read in parallel. */
 static ce_err tasks_token_ranges(sync_pass_ctx *ctx, sync_scan *s)
 {
     size_t nhosts = cql_session_host_count(ctx->cql, true);
-    return token_range_tasks(ctx, s, SYNC_SCAN_RANGES_PER_HOST * (nhosts ? nhosts : 1));
+    return token_range_tasks(ctx, s, 64 * (nhosts ? nhosts : 1));
 }
 
 /* Index reads: each range's read is an index search on every SSTable of its replica, a
