@@ -7,7 +7,13 @@
  *       read the whole table page by page; every cell converted to JSON (what the sync
  *       engine does); prints rows, CPU seconds of this process, rows per CPU-second
  *   cql_bench [...] decode KS TABLE PAGE_SIZE
- *       the same, cells only located (decoded in place), no JSON
+ *       the same, cells only located (decoded in place), no JSON; --pace MS pauses after
+ *       each page (a client consuming at another side's pace)
+ *   cql_bench [...] scan KS TABLE PAGE_SIZE RANGES COLUMNS
+ *       the engine's query shape for measuring Cassandra's side of a scan: the prepared
+ *       "SELECT COLUMNS FROM KS.TABLE WHERE token(id)>? AND token(id)<=?" over RANGES
+ *       token ranges (0: no WHERE, one prepared full scan), one page in flight, cells
+ *       only located; COLUMNS is the select list text (e.g. "*" or "*,WRITETIME(name)")
  *   cql_bench [...] insert KS TABLE N CONCURRENCY
  *       N prepared INSERTs (id int, a text, b bigint, c double), CONCURRENCY in flight;
  *       prints rows per wall-second and CPU seconds
@@ -27,6 +33,8 @@
 
 #include "conv/conv.h"
 #include "cql/cql.h"
+
+static int pace_ms; /* --pace: a pause after each page (a client that consumes slowly) */
 
 static double clock_s(clockid_t id)
 {
@@ -84,6 +92,8 @@ static int bench_read(cql_session *s, const char *ks, const char *table, int pag
         cql_result_free(r);
         if (!more)
             break;
+        if (pace_ms > 0)
+            nanosleep(&(struct timespec){pace_ms / 1000, (long)(pace_ms % 1000) * 1000000L}, NULL);
     }
     double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = clock_s(CLOCK_MONOTONIC) - w0;
     printf("{\"op\":\"%s\",\"rows\":%zu,\"cpu_s\":%.3f,\"wall_s\":%.3f,\"rows_per_cpu_s\":%.0f,\"bytes\":%zu}\n",
@@ -91,6 +101,84 @@ static int bench_read(cql_session *s, const char *ks, const char *table, int pag
     free(paging);
     ce_buf_free(&json);
     return 0;
+}
+
+/* The pages of one prepared read (vals: its binds) counted into *rows and *bytes. */
+static int scan_pages(cql_session *s, cql_prepared *p, const cql_value *vals, size_t nvals, int page,
+                      size_t *rows, size_t *bytes)
+{
+    cql_query_opts o;
+    cql_query_opts_init(&o);
+    o.page_size = page;
+    o.consistency = CQL_CONSISTENCY_ONE;
+    ce_buf paging = CE_BUF_INIT;
+    int rc = 0;
+    for (;;) {
+        cql_result *r;
+        cql_error_info info;
+        if (cql_session_execute(s, p, vals, nvals, &o, &r, &info)) {
+            fprintf(stderr, "query failed: %s\n", cql_session_errmsg(s));
+            rc = 1;
+            break;
+        }
+        size_t nr = cql_result_row_count(r), nc = cql_result_column_count(r);
+        for (size_t i = 0; i < nr; i++)
+            for (size_t c = 0; c < nc; c++) {
+                cql_value v = cql_result_cell(r, i, c);
+                *bytes += v.len > 0 ? (size_t)v.len : 0;
+            }
+        *rows += nr;
+        bool more = cql_result_has_more_pages(r);
+        if (more) {
+            cql_value ps = cql_result_paging_state(r);
+            paging.len = 0;
+            ce_buf_append(&paging, ps.ptr, (size_t)ps.len);
+            o.paging_state.ptr = (const uint8_t *)paging.data;
+            o.paging_state.len = ps.len;
+        }
+        cql_result_free(r);
+        if (!more)
+            break;
+    }
+    ce_buf_free(&paging);
+    return rc;
+}
+
+static int bench_scan(cql_session *s, const char *ks, const char *table, int page, int nranges, const char *cols)
+{
+    char q[1024];
+    snprintf(q, sizeof q, "SELECT %s FROM \"%s\".\"%s\"%s", cols, ks, table,
+             nranges > 0 ? " WHERE token(id)>? AND token(id)<=?" : "");
+    cql_prepared *p;
+    cql_error_info info;
+    if (cql_session_prepare(s, q, &p, &info)) {
+        fprintf(stderr, "prepare failed: %s\n", cql_session_errmsg(s));
+        return 1;
+    }
+    cql_token_range one = {INT64_MIN, INT64_MAX}, *ranges = &one;
+    size_t nr = 1, rows = 0, bytes = 0;
+    if (nranges > 0 && cql_session_token_ranges(s, (size_t)nranges, &ranges, &nr))
+        return 1;
+    double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), w0 = clock_s(CLOCK_MONOTONIC);
+    int rc = 0;
+    for (size_t k = 0; k < nr && !rc; k++) {
+        uint8_t tok[2][8];
+        int64_t t[2] = {ranges[k].start, ranges[k].end};
+        cql_value vals[2];
+        for (int j = 0; j < 2; j++) {
+            for (int b = 0; b < 8; b++)
+                tok[j][b] = (uint8_t)((uint64_t)t[j] >> (56 - 8 * b));
+            vals[j].ptr = tok[j];
+            vals[j].len = 8;
+        }
+        rc = scan_pages(s, p, vals, nranges > 0 ? 2 : 0, page, &rows, &bytes);
+    }
+    if (ranges != &one)
+        free(ranges);
+    double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = clock_s(CLOCK_MONOTONIC) - w0;
+    printf("{\"op\":\"scan\",\"ranges\":%zu,\"rows\":%zu,\"cpu_s\":%.3f,\"wall_s\":%.3f,\"bytes\":%zu}\n",
+           nranges > 0 ? nr : 0, rows, cpu, wall, bytes);
+    return rc;
 }
 
 /* One row's bound values: fills v (at most MAX_VALUES) for row i, using the row's own
@@ -266,6 +354,8 @@ int main(int argc, char **argv)
             so.compression = true;
         else if (!strcmp(argv[i], "--now") && i + 1 < argc)
             rows.now_ms = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--pace") && i + 1 < argc)
+            pace_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bucketed"))
             rows.bucketed = true;
     }
@@ -274,7 +364,7 @@ int main(int argc, char **argv)
     so.contact_points = hosts;
     so.ncontact_points = nh;
     if (argc - i < 4) {
-        fprintf(stderr, "usage: cql_bench [--host H] [--proto 4|5] [--compression] read|decode KS TABLE PAGE | insert KS TABLE N CONC | [--now MS] [--bucketed] rows KS TABLE N CONC WIDTH\n");
+        fprintf(stderr, "usage: cql_bench [--host H] [--proto 4|5] [--compression] read|decode KS TABLE PAGE | scan KS TABLE PAGE RANGES COLUMNS | insert KS TABLE N CONC | [--now MS] [--bucketed] rows KS TABLE N CONC WIDTH\n");
         return 2;
     }
     cql_session *s;
@@ -286,6 +376,8 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(argv[i], "read") || !strcmp(argv[i], "decode"))
         rc = bench_read(s, argv[i + 1], argv[i + 2], atoi(argv[i + 3]), !strcmp(argv[i], "read"));
+    else if (!strcmp(argv[i], "scan") && argc - i >= 6)
+        rc = bench_scan(s, argv[i + 1], argv[i + 2], atoi(argv[i + 3]), atoi(argv[i + 4]), argv[i + 5]);
     else if (!strcmp(argv[i], "insert") && argc - i >= 5) {
         char q[512];
         snprintf(q, sizeof q, "INSERT INTO \"%s\".\"%s\" (id, a, b, c) VALUES (?, ?, ?, ?)", argv[i + 1], argv[i + 2]);

@@ -332,6 +332,9 @@ static void check_sync(cfg_loader *L, size_t i, sync_def *s)
     if (s->overlap_ms < s->safety_lag_ms) {
         snprintf(p, sizeof p, "syncs[%zu].overlap_ms", i);
         cfg_warn(L, p, "smaller than safety_lag_ms: late writes may be missed");
+    } else if (s->overlap_ms == 0 && s->safety_lag_ms == 0) {
+        snprintf(p, sizeof p, "syncs[%zu].overlap_ms", i);
+        cfg_warn(L, p, "0 with safety_lag_ms 0: a write still in flight when a pass ends may be missed");
     }
 }
 

@@ -209,9 +209,10 @@ static const cli_config_key keys[] = {
              "of this name, so `verify` compares by aggregations instead of streaming ids (docs/verify.md)."},
     {.path = "syncs[].version_unit", .type = CFG_T_ENUM, .flags = CFG_F_IN_SYNC, S(version_unit_us), .def = "ms",
      .enum_values = version_unit_values, .help = "Unit of version_col: ms, us or s since the Unix epoch."},
-    {.path = "syncs[].safety_lag_ms", .type = CFG_T_INT64, .flags = CFG_F_IN_SYNC, S(safety_lag_ms), .def = "2000",
+    {.path = "syncs[].safety_lag_ms", .type = CFG_T_INT64, .flags = CFG_F_IN_SYNC, S(safety_lag_ms), .def = "0",
      .min = 0, .max = 3600000,
-     .help = "A pass reads versions up to now minus this lag (writes still in flight are left for the next pass)."},
+     .help = "A pass reads versions up to now minus this lag. Writes still in flight when a pass ends are "
+             "read again by the next pass's overlap, so a lag is needed only with a small overlap_ms."},
     {.path = "syncs[].overlap_ms", .type = CFG_T_INT64, .flags = CFG_F_IN_SYNC, S(overlap_ms), .def = "60000", .min = 0,
      .max = 86400000, .help = "Each window starts this much before the checkpoint (late writes, clock skew)."},
     {.path = "syncs[].page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(page_size), .def = "5000", .min = 1,

@@ -72,7 +72,7 @@ def test_check_dash_c_and_effective(ce_bin):
     assert r.returncode == 0, r.stderr
     assert "syncs[1].cassandra.table = \"bogus2\"" in r.stdout
     assert "cassandra.port = 9042" in r.stdout
-    assert "syncs[0].safety_lag_ms = 2000" in r.stdout
+    assert "syncs[0].safety_lag_ms = 0" in r.stdout
 
 
 def test_check_reports_every_problem_with_its_path(ce_bin):
@@ -324,6 +324,21 @@ def test_check_warns_tls_not_verified_and_plain_credentials(ce_bin, tmp_path):
                                             "password": "pw"})
     r = run(ce_bin, "check", cfg)
     assert r.returncode == 0 and "warning: cassandra.password: sent without TLS" in r.stderr
+
+
+def test_check_warns_when_neither_overlap_nor_safety_lag_covers_writes_in_flight(ce_bin, tmp_path):
+    sync = {"name": "s1", "id_col": "id", "version_col": "version", "cassandra": {"table": "t"},
+            "elasticsearch": {"index": "i"}}
+    cfg = write_config(tmp_path, syncs=[dict(sync, overlap_ms=0)])
+    r = run(ce_bin, "check", cfg)
+    assert r.returncode == 0, r.stderr
+    assert "warning: syncs[0].overlap_ms: 0 with safety_lag_ms 0" in r.stderr
+    cfg = write_config(tmp_path, syncs=[dict(sync, overlap_ms=0, safety_lag_ms=2000)])
+    r = run(ce_bin, "check", cfg)
+    assert "warning: syncs[0].overlap_ms: smaller than safety_lag_ms" in r.stderr
+    cfg = write_config(tmp_path, syncs=[sync])  # the defaults: overlap 60 s, no lag
+    r = run(ce_bin, "check", cfg)
+    assert r.returncode == 0 and "overlap_ms" not in r.stderr, r.stderr
 
 
 def _daemon_until_pidfile(ce_bin, cfg, state, *extra, preexec_fn=None):
