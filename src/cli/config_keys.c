@@ -215,9 +215,9 @@ static const cli_config_key keys[] = {
              "read again by the next pass's overlap, so a lag is needed only with a small overlap_ms."},
     {.path = "syncs[].overlap_ms", .type = CFG_T_INT64, .flags = CFG_F_IN_SYNC, S(overlap_ms), .def = "60000", .min = 0,
      .max = 86400000, .help = "Each window starts this much before the checkpoint (late writes, clock skew)."},
-    {.path = "syncs[].page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(page_size), .def = "5000", .min = 1,
+    {.path = "syncs[].page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(page_size), .def = "20000", .min = 1,
      .max = 100000, .help = "Cassandra rows per page at most (fewer when rows are large: pages are sized by "
-                               "their measured bytes to fit memory_limit_mb)."},
+                               "their measured bytes to fit memory_limit_mb, and a page's body stays under 8 MiB)."},
     {.path = "syncs[].es_page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(es_page_size), .def = "2000", .min = 1,
      .max = 10000, .help = "Documents per Elasticsearch search page at most (fewer when documents are large: a probe of "
              "a few documents sizes the page to fit memory_limit_mb)."},
@@ -233,8 +233,8 @@ static const cli_config_key keys[] = {
      .min = 1, .max = 10,
      .help = "Elasticsearch -> Cassandra: rows of one replica sent as one unlogged batch (1 = one INSERT a request)."},
     {.path = "syncs[].scan_ranges", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(scan_ranges), .def = "0",
-     .def_doc = "0 (= 4 x nodes x 16)", .min = 0, .max = 65536,
-     .help = "Token ranges of a full scan; 0 chooses from the cluster size."},
+     .def_doc = "0 (= the ring's own ranges, at least 16)", .min = 0, .max = 65536,
+     .help = "Token ranges of a full scan; 0 takes the ring's own ranges (a killed load resumes inside a range)."},
     {.path = "syncs[].delete_old_versions", .type = CFG_T_BOOL, .flags = CFG_F_IN_SYNC, S(delete_old_versions),
      .def = "true",
      .help = "Delete older copies left by PyCassElastic's (id, version) key layout once the newest is copied."},

@@ -50,6 +50,8 @@ enum {
 #define CQL_FLAG_WARNING 0x08
 
 #define CQL_HEADER_LEN 9
+/* Bodies and cell indexes from this size on come from the ce_bigmem free list. */
+#define CQL_BIGMEM_MIN ((size_t)64 << 10)
 #define CQL_DEFAULT_MAX_BODY CQL_MAX_MESSAGE_DEFAULT
 /* v5 frame payloads carry at most 2^17 - 1 bytes (17-bit length field). */
 #define CQL_V5_MAX_PAYLOAD 131071u
@@ -193,8 +195,9 @@ ce_err cql_wr_short_bytes(ce_buf *b, const uint8_t *p, size_t n);
 
 /* ---------------------------------------------------------------- envelopes + frames (frame.c) */
 
-/* One decoded message (envelope). body is malloc'd and owned by whoever holds the
- * message; free with cql_msg_clear. */
+/* One decoded message (envelope). body is owned by whoever holds the message; free with
+ * cql_msg_clear. A large body lives in a block of the ce_bigmem free list (mem, mem_cap:
+ * body points into it) and goes back there; otherwise mem is NULL and body is malloc'd. */
 typedef struct {
     uint8_t version; /* without the direction bit */
     uint8_t flags;
@@ -202,6 +205,8 @@ typedef struct {
     uint8_t opcode;
     uint8_t *body;
     size_t len;
+    uint8_t *mem;
+    size_t mem_cap;
     size_t dropped;  /* > 0: the body (this many bytes) was over the limit: read and
                         dropped without being kept; body is NULL, len 0 */
 } cql_msg;
@@ -331,6 +336,9 @@ struct cql_result {
     cql_result_kind kind;
     uint8_t *body;          /* the response body: cells point into it */
     size_t body_len;
+    uint8_t *mem;           /* the body's ce_bigmem block (NULL: body is malloc'd) */
+    size_t mem_cap;
+    size_t cell_cap;        /* cell_off's ce_bigmem block size (0: malloc'd) */
     /* rows */
     cql_colset own_cols;    /* metadata from this result */
     const cql_colset *cols; /* = &own_cols, or a prepared statement's (skip-metadata) */

@@ -27,9 +27,35 @@ void cql_msg_clear(cql_msg *m)
 {
     if (!m)
         return;
-    free(m->body);
-    m->body = NULL;
-    m->len = 0;
+    if (m->mem)
+        ce_bigmem_put(m->mem, m->mem_cap);
+    else
+        free(m->body);
+    m->body = m->mem = NULL;
+    m->len = m->mem_cap = 0;
+}
+
+/* Room for a body of n bytes in m: a large one from the ce_bigmem free list. */
+static bool msg_body_alloc(cql_msg *m, size_t n)
+{
+    if (n >= CQL_BIGMEM_MIN) {
+        m->mem = ce_bigmem_get(n, &m->mem_cap);
+        m->body = m->mem;
+    } else {
+        m->body = malloc(n ? n : 1);
+    }
+    return m->body != NULL;
+}
+
+/* The whole of src (one envelope, header first) becomes m's body without a copy: a large
+ * message assembled from frames. */
+static void msg_body_steal(cql_msg *m, ce_buf *src, size_t len)
+{
+    m->mem = (uint8_t *)src->data;
+    m->mem_cap = src->cap;
+    m->body = m->mem + src->off + CQL_HEADER_LEN;
+    m->len = len;
+    ce_buf_init(src, src->max);
 }
 
 static uint32_t get_be32(const uint8_t *p)
@@ -205,8 +231,7 @@ static ce_err take_envelope(cql_decoder *d, ce_buf *src, bool allow_lz4, cql_msg
         }
         if (!lz4_size_plausible(len - 4, ulen))
             return dec_fail(d, CE_EPROTO, "LZ4 body claims more than its compressed size can hold");
-        m->body = malloc(ulen ? ulen : 1);
-        if (!m->body)
+        if (!msg_body_alloc(m, ulen))
             return dec_fail(d, CE_ENOMEM, "out of memory");
         if (len - 4 > (uint32_t)INT32_MAX)
             return dec_fail(d, CE_EPROTO, "bad compressed length");
@@ -217,14 +242,35 @@ static ce_err take_envelope(cql_decoder *d, ce_buf *src, bool allow_lz4, cql_msg
         }
         m->len = ulen;
         m->flags &= (uint8_t)~CQL_FLAG_COMPRESSION;
+    } else if (src == &d->large) {
+        msg_body_steal(m, src, len);
+        return CE_OK;
     } else {
-        m->body = malloc(len ? len : 1);
-        if (!m->body)
+        if (!msg_body_alloc(m, len))
             return dec_fail(d, CE_ENOMEM, "out of memory");
         memcpy(m->body, body, len);
         m->len = len;
     }
     src->off += CQL_HEADER_LEN + len;
+    return CE_OK;
+}
+
+/* The whole message's room at once, in a block of the ce_bigmem free list (reused from
+ * one page to the next, never grown by doubling). CE_ENOMEM. */
+static ce_err large_room(cql_decoder *d)
+{
+    size_t want = d->large_need + 1; /* ce_buf keeps room for a NUL */
+    if (d->large.cap >= want)
+        return CE_OK;
+    size_t cap = 0;
+    char *p = ce_bigmem_get(want, &cap);
+    if (!p)
+        return CE_ENOMEM;
+    if (d->large.len)
+        memcpy(p, d->large.data, d->large.len);
+    free(d->large.data);
+    d->large.data = p;
+    d->large.cap = cap;
     return CE_OK;
 }
 
@@ -248,6 +294,9 @@ static ce_err large_track(cql_decoder *d)
                 return dec_fail(d, CE_EPROTO, "large message frames overrun the message");
             return CE_OK;
         }
+        /* sized at once up to 16 MiB; a larger claim grows as its bytes arrive */
+        if (d->large.len <= d->large_need && d->large_need <= ((size_t)16 << 20) && large_room(d))
+            return dec_fail(d, CE_ENOMEM, "out of memory");
     }
     if (d->large.len > d->large_need)
         return dec_fail(d, CE_EPROTO, "large message frames overrun the message");

@@ -232,7 +232,11 @@ static ce_err read_rows(cql_rd *r, cql_result *res)
     res->nrows = (size_t)nrows;
     if (ncells == 0)
         return CE_OK;
-    res->cell_off = malloc(ncells * sizeof *res->cell_off);
+    size_t bytes = ncells * sizeof *res->cell_off;
+    if (bytes >= CQL_BIGMEM_MIN)
+        res->cell_off = ce_bigmem_get(bytes, &res->cell_cap); /* reused page after page */
+    else
+        res->cell_off = malloc(bytes);
     if (!res->cell_off)
         return CE_ENOMEM;
     const uint8_t *base = res->body;
@@ -270,9 +274,11 @@ ce_err cql_result_parse(cql_msg *m, int version, const cql_colset *skip_cols, cq
     }
     res->body = m->body;
     res->body_len = m->len;
+    res->mem = m->mem;
+    res->mem_cap = m->mem_cap;
     res->cols = &res->own_cols;
-    m->body = NULL;
-    m->len = 0;
+    m->body = m->mem = NULL;
+    m->len = m->mem_cap = 0;
     cql_msg tmp = {.flags = m->flags, .body = res->body, .len = res->body_len};
     cql_rd r;
     ce_err e = CE_OK;
@@ -379,8 +385,14 @@ void cql_result_free(cql_result *r)
         return;
     cql_colset_free(&r->own_cols);
     cql_colset_free(&r->bind_cols);
-    free(r->cell_off);
-    free(r->body);
+    if (r->cell_cap)
+        ce_bigmem_put(r->cell_off, r->cell_cap);
+    else
+        free(r->cell_off);
+    if (r->mem)
+        ce_bigmem_put(r->mem, r->mem_cap);
+    else
+        free(r->body);
     free(r->keyspace);
     free(r->change_type);
     free(r->target);

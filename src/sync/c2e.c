@@ -40,6 +40,7 @@ typedef struct {
     sync_index_setup ix;
     sync_cleanup cleanup;
     sync_scan_ack ack;           /* ranges acknowledged (resumable plans) */
+    int64_t page_at;             /* the page's position in its range (scanack.c) */
     es_bulk *bulk;
     sync_pass_ctx *ctx;          /* for the bulk's item callback */
     const char *type;            /* mapping type for servers that have them */
@@ -290,9 +291,25 @@ static void convert_poison(sync_pass_ctx *ctx, c2e *c, bool filter)
     sync_pass_dead_letter(ctx, no_id ? NULL : ce_buf_cstr(&c->id), reason, NULL, 0);
 }
 
+/* The position a page reaches in its token range: every partition before the one of its
+ * last row was read whole (rows come in token order; that last partition may go on in the
+ * next page). INT64_MIN: none (a key that has no token). */
+static int64_t page_position(const c2e *c, const cql_result *r, size_t last)
+{
+    size_t npk = c->tp.meta->npartition_keys;
+    cql_value key[SYNC_MAX_KEY_PARTS];
+    if (!c->ack.on || npk == 0 || npk > SYNC_MAX_KEY_PARTS)
+        return INT64_MIN;
+    for (size_t i = 0; i < npk; i++)
+        key[i] = cql_result_cell(r, last, i); /* the partition key comes first in the SELECT */
+    int64_t token;
+    return cql_partition_token(key, npk, &token) && token > INT64_MIN ? token - 1 : INT64_MIN;
+}
+
 static sync_phase c2e_convert(sync_pass_ctx *ctx, void *state)
 {
     c2e *c = state;
+    c->page_at = INT64_MIN;
     if (ctx->rc)
         return SYNC_PHASE_WRITE; /* failed: pages still arriving are only released */
     if (c->page.poison_bytes) {
@@ -312,6 +329,8 @@ static sync_phase c2e_convert(sync_pass_ctx *ctx, void *state)
     }
     if (e)
         sync_pass_fail(ctx, e, NULL, NULL);
+    else if (nrows > 0)
+        c->page_at = page_position(c, r, nrows - 1);
     return SYNC_PHASE_WRITE;
 }
 
@@ -320,8 +339,11 @@ static sync_phase c2e_write(sync_pass_ctx *ctx, void *state)
     c2e *c = state;
     sync_page_release(&c->page);
     c->tasks_done += c->page.task_done;
-    if (c->page.task_done && !ctx->rc) /* a failed pass skips rows: its ranges are not done */
-        sync_scan_ack_read_done(&c->ack, (size_t)(c->page.task - c->scan.tasks));
+    size_t task = (size_t)(c->page.task - c->scan.tasks);
+    if (!ctx->rc) /* a failed pass skips rows: its pages and ranges are not done */
+        sync_scan_ack_page_done(&c->ack, task, c->page_at);
+    if (c->page.task_done && !ctx->rc)
+        sync_scan_ack_read_done(&c->ack, task);
     sync_scan_ack_save(ctx, &c->ack, false);
     if (ctx->rc || sync_stop_requested(ctx))
         sync_reader_stop(&c->reader); /* pages already read are still taken (and released) */

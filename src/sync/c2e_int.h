@@ -111,6 +111,9 @@ ce_err sync_scan_plan(sync_pass_ctx *ctx, const sync_table_plan *tp, const char 
                       sync_scan *s);
 /* Waits for a page request still in flight, then frees. */
 void sync_scan_free(sync_scan *s);
+/* A token-range task resumed at a saved position: it reads token > max(its start, after)
+ * (its first bind). */
+void sync_scan_task_start_after(sync_scan_task *t, int64_t after);
 /* What a pass of ctx (its window, its sync) would read, without reading: the table plan,
  * the resolved mode and its check (`casselastic check`). Every outcome is in *out. */
 void sync_read_forecast_fill(sync_pass_ctx *ctx, sync_read_forecast *out);
@@ -201,8 +204,25 @@ void sync_cleanup_free(sync_cleanup *c);
 
 typedef struct {
     uint32_t task;             /* UINT32_MAX: outcome received */
+    uint32_t page;             /* the page of its task it came in (sync_ack_pages seq) */
     int64_t version;
 } sync_ack_slot;
+
+/* One page of a range being converted or waiting for its documents' outcomes. */
+typedef struct {
+    int64_t at;                /* the range's position once the page is acknowledged
+                                  (INT64_MIN: none) */
+    uint32_t pending;          /* its documents without a final outcome */
+    bool closed;               /* converted to its end: no more documents */
+    bool failed;               /* a document FAILED: the position stops before it */
+} sync_ack_page;
+
+/* Per range: its pages not yet acknowledged, oldest first (a small ring). */
+typedef struct {
+    sync_ack_page *p;
+    uint32_t cap, head, count;
+    uint32_t seq;              /* sequence number of the oldest */
+} sync_ack_pages;
 
 typedef struct {
     bool on;                   /* the read plan is resumable */
@@ -212,6 +232,8 @@ typedef struct {
     size_t skipped;            /* ranges acknowledged before this pass */
     uint32_t *pending;         /* per range: documents sent without a final outcome */
     uint8_t *flags;            /* per range: read to its end, a document failed */
+    sync_ack_pages *pages;     /* per range: pages whose documents are in flight */
+    size_t npages;
     sync_ack_slot *ring;       /* documents in flight, oldest first */
     size_t cap, head, count;
     uint64_t base;             /* tag of the oldest */
@@ -229,6 +251,10 @@ ce_err sync_scan_ack_commit(sync_scan_ack *a, size_t task, int64_t version, uint
 /* A document's final outcome (final = indexed, conflict or dead-lettered; false = FAILED).
  * Returns the version it was sent with. */
 int64_t sync_scan_ack_outcome(sync_scan_ack *a, uint64_t tag, bool final);
+/* A page of range `task` was converted to its end: once its documents and those of the
+ * range's earlier pages have final outcomes, the range's saved position moves to `at`
+ * (every partition with a token <= at read; INT64_MIN: the page moves nothing). */
+void sync_scan_ack_page_done(sync_scan_ack *a, size_t task, int64_t at);
 /* The last page of range `task` was converted (every row committed or judged). */
 void sync_scan_ack_read_done(sync_scan_ack *a, size_t task);
 /* Save the progress into the checkpoint when ranges were acknowledged since the last save

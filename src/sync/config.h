@@ -64,14 +64,14 @@ typedef struct {
     int64_t safety_lag_ms;  /* default 2000 */
     int64_t overlap_ms;     /* default 60000 */
     /* sizes */
-    int page_size;          /* Cassandra page size, default 5000 */
+    int page_size;          /* Cassandra page size, default 20000 */
     int es_page_size;       /* ES read page size, default 2000 */
     int bulk_max_docs;      /* default 5000 */
     int bulk_max_bytes;     /* default 5 MiB */
     int bulk_concurrency;   /* default 2 */
     int write_concurrency;  /* Cassandra writes in flight, default 256 */
     int write_batch_rows;   /* rows of one replica per unlogged batch, default 10; 1 = none */
-    int scan_ranges;        /* token ranges for full scans; 0 (default) = 4 x nodes x 16 */
+    int scan_ranges;        /* token ranges for full scans; 0 (default) = the ring's, >= 16 */
     bool delete_old_versions;   /* PyCassElastic (id, version) layout cleanup; default true */
     bool create_index;      /* default true */
     bool alter_table;       /* add columns for new ES fields; default true */

@@ -33,6 +33,9 @@
 #define SYNC_READ_QUEUE 3      /* pages read and not yet converted */
 #define SYNC_READ_RETRIES 3
 #define SYNC_PAGE_COST 2       /* budget bytes per byte of a page's body */
+/* Page body bytes at most (rows x measured bytes): large pages cost the server less per row
+ * than many small ones (docs/performance.md), but each is built whole in its heap. */
+#define SYNC_PAGE_MAX_BYTES (8u << 20)
 
 /* The reader thread's own bookkeeping: a FIFO of the tasks in flight, the tasks whose next
  * page waits for room in the budget, and the rows' measured size. */
@@ -118,12 +121,18 @@ static void fail(read_loop *L, sync_scan_task *t, ce_err e)
 
 /* The rows and bytes of the next request: page_size rows without a budget; with one, a
  * single row until a row was measured (unknown rows come a few at a time, never a page of
- * page_size of them), then what keeps a page under its part. */
+ * page_size of them), then what keeps a page under its part. Once rows were measured, a
+ * page also stays under SYNC_PAGE_MAX_BYTES of body, which the server builds in its heap:
+ * narrow rows come in pages of page_size, wide ones in fewer rows. */
 static void page_plan(const read_loop *L, const sync_scan_task *t, int32_t *rows, size_t *bytes)
 {
     int32_t max = L->rd->ctx->def->page_size;
     if (t->rows_cap > 0 && t->rows_cap < max)
         max = t->rows_cap; /* an answer of this task was over the message limit */
+    if (L->row_bytes > 0) {
+        size_t cap = (size_t)SYNC_PAGE_MAX_BYTES * SYNC_PAGE_COST / L->row_bytes;
+        max = cap < 1 ? 1 : cap < (size_t)max ? (int32_t)cap : max;
+    }
     *rows = max;
     *bytes = 0;
     if (!L->budget)

@@ -169,11 +169,16 @@ static ce_err token_range_tasks(sync_pass_ctx *ctx, sync_scan *s, size_t want)
     return s->tasks ? e : CE_ENOMEM;
 }
 
-/* Scans: 64 ranges a node, so that many pages are read in parallel. */
+/* Scans: the ring's own ranges, split only when there are fewer than
+ * SYNC_SCAN_MIN_RANGES (the reader keeps 6 requests in flight, one a range: a few more
+ * ranges keep them going until the last ones). Each range is a read command of its own
+ * on the server, and fewer, longer reads cost Cassandra less per row
+ * (docs/performance.md); a killed load resumes inside a range (scanack.c), so long ranges
+ * cost a resume nothing. */
+#define SYNC_SCAN_MIN_RANGES 16
 static ce_err tasks_token_ranges(sync_pass_ctx *ctx, sync_scan *s)
 {
-    size_t nhosts = cql_session_host_count(ctx->cql, true);
-    return token_range_tasks(ctx, s, 64 * (nhosts ? nhosts : 1));
+    return token_range_tasks(ctx, s, SYNC_SCAN_MIN_RANGES);
 }
 
 /* Index reads: each range's read is an index search on every SSTable of its replica, a
@@ -373,6 +378,20 @@ void sync_read_forecast_fill(sync_pass_ctx *ctx, sync_read_forecast *out)
         snprintf(out->create_index, sizeof out->create_index, "%s", stmt.data);
     ce_buf_free(&stmt);
     sync_table_plan_free(&tp);
+}
+
+void sync_scan_task_start_after(sync_scan_task *t, int64_t after)
+{
+    uint8_t *p = (uint8_t *)t->binds.data + t->offs[0];
+    if (t->nvals < 2 || t->lens[0] != 8)
+        return;
+    uint64_t start = 0;
+    for (int i = 0; i < 8; i++)
+        start = start << 8 | p[i];
+    if ((int64_t)start >= after)
+        return;
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)((uint64_t)after >> (56 - 8 * i));
 }
 
 void sync_scan_free(sync_scan *s)

@@ -6,11 +6,17 @@
  * "scan_resume", so a killed load resumes at the ranges not done yet. The progress is
  * only good for the same pass: the same window start, the same split of the ring into
  * ranges and the same read mode, table and index. Done ranges are a bitmap in hex (128
- * ranges = 32 characters). Other keys of `extra` are kept as they are.
+ * ranges = 32 characters). A range not done may have a position ("at": its index -> a
+ * token in 16 hex digits): every partition of the range with a token up to it got its
+ * final outcome, so the range resumes after it instead of at its start. Progress saved
+ * before positions existed has no "at" and reads the same (its ranges restart whole);
+ * a build without positions ignores the key and restarts them whole too. Other keys of
+ * `extra` are kept as they are.
  *
  *   "extra": {"scan_resume": {"format": 1, "window_start_ms": 0, "window_end_ms": ...,
  *             "ranges": 128, "ring": "<16 hex>", "target": "<16 hex>", "position": false,
- *             "send_echoes": true, "done_count": 40, "done": "<hex bitmap>"}}
+ *             "send_echoes": true, "done_count": 40, "done": "<hex bitmap>",
+ *             "at": {"41": "<16 hex>", ...}}}
  */
 #include "sync/sync_int.h"
 
@@ -36,6 +42,7 @@ void sync_resume_free(sync_resume *r)
     if (!r)
         return;
     free(r->done);
+    free(r->at);
     memset(r, 0, sizeof *r);
 }
 
@@ -44,7 +51,20 @@ ce_err sync_resume_init(sync_resume *r, size_t nranges)
     memset(r, 0, sizeof *r);
     r->nranges = nranges;
     r->done = calloc(nranges / 8 + 1, 1);
-    return r->done ? CE_OK : CE_ENOMEM;
+    r->at = malloc((nranges ? nranges : 1) * sizeof *r->at);
+    if (!r->done || !r->at) {
+        sync_resume_free(r);
+        return CE_ENOMEM;
+    }
+    for (size_t k = 0; k < nranges; k++)
+        r->at[k] = INT64_MIN;
+    return CE_OK;
+}
+
+void sync_resume_advance(sync_resume *r, size_t k, int64_t at)
+{
+    if (k < r->nranges && at > r->at[k])
+        r->at[k] = at;
 }
 
 bool sync_resume_is_done(const sync_resume *r, size_t k)
@@ -103,18 +123,43 @@ static bool bitmap_parse(sync_resume *r, const char *s)
     return true;
 }
 
+static void hex64(char out[17], uint64_t v)
+{
+    snprintf(out, 17, "%016" PRIx64, v);
+}
+
+/* {"<k>": "<token hex>"} of the ranges not done that have a position. */
+static json_t *positions_json(const sync_resume *r)
+{
+    json_t *o = json_object();
+    for (size_t k = 0; k < r->nranges && o; k++) {
+        if (r->at[k] == INT64_MIN || sync_resume_is_done(r, k))
+            continue;
+        char key[24], tok[17];
+        snprintf(key, sizeof key, "%zu", k);
+        hex64(tok, (uint64_t)r->at[k]);
+        if (json_object_set_new(o, key, json_string(tok)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
 static json_t *resume_json(const sync_resume *r)
 {
     char ring[17], target[17];
-    snprintf(ring, sizeof ring, "%016" PRIx64, r->ring);
-    snprintf(target, sizeof target, "%016" PRIx64, r->target);
+    hex64(ring, r->ring);
+    hex64(target, r->target);
     char *done = bitmap_hex(r);
-    json_t *o = done ? json_pack("{s:i,s:I,s:I,s:I,s:s,s:s,s:b,s:b,s:I,s:s}", "format", RESUME_FORMAT,
+    json_t *at = positions_json(r);
+    json_t *o = done && at ? json_pack("{s:i,s:I,s:I,s:I,s:s,s:s,s:b,s:b,s:I,s:s,s:O}", "format", RESUME_FORMAT,
                                  "window_start_ms", (json_int_t)r->window_start_ms, "window_end_ms",
                                  (json_int_t)r->window_end_ms, "ranges", (json_int_t)r->nranges, "ring", ring,
                                  "target", target, "position", r->has_position, "send_echoes", r->send_echoes,
-                                 "done_count", (json_int_t)r->ndone, "done", done)
+                                 "done_count", (json_int_t)r->ndone, "done", done, "at", at)
                      : NULL;
+    json_decref(at); /* "O" took a reference of its own */
     free(done);
     return o;
 }
@@ -144,9 +189,8 @@ ce_err sync_resume_encode(const sync_resume *r, const char *extra, char **out)
     return e;
 }
 
-static bool get_hex64(json_t *o, const char *k, uint64_t *out)
+static bool parse_hex64(const char *s, uint64_t *out)
 {
-    const char *s = json_string_value(json_object_get(o, k));
     if (!s || strlen(s) != 16)
         return false;
     uint64_t v = 0;
@@ -157,6 +201,31 @@ static bool get_hex64(json_t *o, const char *k, uint64_t *out)
         v = v << 4 | (uint64_t)d;
     }
     *out = v;
+    return true;
+}
+
+static bool get_hex64(json_t *o, const char *k, uint64_t *out)
+{
+    return parse_hex64(json_string_value(json_object_get(o, k)), out);
+}
+
+/* The optional "at" object: range index -> token. false when malformed. */
+static bool positions_parse(sync_resume *r, json_t *at)
+{
+    if (!at)
+        return true; /* saved before positions existed */
+    if (!json_is_object(at))
+        return false;
+    const char *key;
+    json_t *v;
+    json_object_foreach(at, key, v) {
+        char *end;
+        unsigned long long k = strtoull(key, &end, 10);
+        uint64_t tok;
+        if (!*key || *end || k >= r->nranges || !parse_hex64(json_string_value(v), &tok))
+            return false;
+        r->at[k] = (int64_t)tok;
+    }
     return true;
 }
 
@@ -177,7 +246,8 @@ static ce_err resume_from_json(json_t *o, sync_resume *r)
     r->window_end_ms = json_integer_value(we);
     r->has_position = json_is_true(pos);
     r->send_echoes = json_is_true(echo);
-    if (!get_hex64(o, "ring", &r->ring) || !get_hex64(o, "target", &r->target) || !bitmap_parse(r, done)) {
+    if (!get_hex64(o, "ring", &r->ring) || !get_hex64(o, "target", &r->target) || !bitmap_parse(r, done) ||
+        !positions_parse(r, json_object_get(o, "at"))) {
         sync_resume_free(r);
         return CE_EJSON;
     }

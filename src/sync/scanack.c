@@ -19,7 +19,9 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define SYNC_RESUME_SAVE_S 2.0 /* bounded fsync cost: one small file every 2 s at most */
+/* A small file written (with fsync) at most this often: in practice after each bulk
+ * answer, so what a kill loses is about the documents in flight. */
+#define SYNC_RESUME_SAVE_S 0.2
 
 #define TASK_READ_DONE 1u
 #define TASK_FAILED 2u
@@ -49,10 +51,15 @@ static ce_err identity(sync_pass_ctx *ctx, const sync_scan *s, sync_resume *r)
 /* Saved progress that fits this pass: its ranges skipped, its window end and echo rule. */
 static void adopt(sync_pass_ctx *ctx, sync_scan *s, sync_scan_ack *a, const sync_resume *saved)
 {
+    size_t at = 0;
     for (size_t k = 0; k < s->ntasks; k++) {
         if (sync_resume_is_done(saved, k)) {
             sync_resume_mark(&a->prog, k);
             s->tasks[k].skip = true;
+        } else if (saved->at[k] != INT64_MIN) {
+            sync_resume_advance(&a->prog, k, saved->at[k]);
+            sync_scan_task_start_after(&s->tasks[k], saved->at[k]);
+            at++;
         }
     }
     a->skipped = a->prog.ndone;
@@ -63,7 +70,8 @@ static void adopt(sync_pass_ctx *ctx, sync_scan *s, sync_scan_ack *a, const sync
     ctx->res->window_end_ms = saved->window_end_ms;
     s->hi_v = sync_version_ceil(saved->window_end_ms, ctx->def->version_unit_us);
     ce_info("sync=%s dir=to_es msg=\"resuming an interrupted load\" mode=%s ranges=%zu ranges_done=%zu "
-            "ranges_left=%zu", ctx->def->name, s->plan->name, s->ntasks, a->skipped, s->ntasks - a->skipped);
+            "ranges_left=%zu ranges_at_position=%zu", ctx->def->name, s->plan->name, s->ntasks, a->skipped,
+            s->ntasks - a->skipped, at);
 }
 
 ce_err sync_scan_ack_plan(sync_pass_ctx *ctx, sync_scan *s, sync_scan_ack *a)
@@ -74,7 +82,9 @@ ce_err sync_scan_ack_plan(sync_pass_ctx *ctx, sync_scan *s, sync_scan_ack *a)
         return CE_OK;
     a->pending = calloc(s->ntasks ? s->ntasks : 1, sizeof *a->pending);
     a->flags = calloc(s->ntasks ? s->ntasks : 1, 1);
-    ce_err e = a->pending && a->flags ? identity(ctx, s, &a->prog) : CE_ENOMEM;
+    a->pages = calloc(s->ntasks ? s->ntasks : 1, sizeof *a->pages);
+    a->npages = s->ntasks;
+    ce_err e = a->pending && a->flags && a->pages ? identity(ctx, s, &a->prog) : CE_ENOMEM;
     if (e) {
         sync_pass_fail(ctx, e, "%s", "out of memory");
         return e;
@@ -113,19 +123,85 @@ static ce_err ring_grow(sync_scan_ack *a)
     return CE_OK;
 }
 
+/* Page seq of range P (it must be in the ring). */
+static sync_ack_page *page_at(sync_ack_pages *P, uint32_t seq)
+{
+    return &P->p[(P->head + (seq - P->seq)) % P->cap];
+}
+
+/* The range's page being converted: the newest when still open, else a new one. NULL
+ * when out of memory. *seq: its sequence number. */
+static sync_ack_page *page_open(sync_ack_pages *P, uint32_t *seq)
+{
+    if (P->count > 0 && !page_at(P, P->seq + P->count - 1)->closed) {
+        *seq = P->seq + P->count - 1;
+        return page_at(P, *seq);
+    }
+    if (P->count == P->cap) {
+        uint32_t cap = P->cap ? P->cap * 2 : 4;
+        sync_ack_page *n = malloc(cap * sizeof *n);
+        if (!n)
+            return NULL;
+        for (uint32_t i = 0; i < P->count; i++)
+            n[i] = P->p[(P->head + i) % P->cap];
+        free(P->p);
+        P->p = n;
+        P->cap = cap;
+        P->head = 0;
+    }
+    *seq = P->seq + P->count++;
+    sync_ack_page *pg = page_at(P, *seq);
+    *pg = (sync_ack_page){INT64_MIN, 0, false, false};
+    return pg;
+}
+
+/* Move range k's position over its oldest pages that are acknowledged. */
+static void page_advance(sync_scan_ack *a, size_t k)
+{
+    sync_ack_pages *P = &a->pages[k];
+    while (P->count > 0) {
+        sync_ack_page *pg = &P->p[P->head];
+        if (!pg->closed || pg->pending > 0 || pg->failed)
+            return;
+        if (pg->at > a->prog.at[k] && !sync_resume_is_done(&a->prog, k)) {
+            sync_resume_advance(&a->prog, k, pg->at);
+            a->unsaved++;
+        }
+        P->head = (P->head + 1) % P->cap;
+        P->count--;
+        P->seq++;
+    }
+}
+
 ce_err sync_scan_ack_commit(sync_scan_ack *a, size_t task, int64_t version, uint64_t *tag)
 {
     if (!a->on) {
         *tag = (uint64_t)version;
         return CE_OK;
     }
-    ce_err e = ring_grow(a);
+    uint32_t seq = 0;
+    sync_ack_page *pg = page_open(&a->pages[task], &seq);
+    ce_err e = pg ? ring_grow(a) : CE_ENOMEM;
     if (e)
         return e;
-    a->ring[(a->head + a->count) % a->cap] = (sync_ack_slot){(uint32_t)task, version};
+    a->ring[(a->head + a->count) % a->cap] = (sync_ack_slot){(uint32_t)task, seq, version};
     *tag = a->base + a->count++;
     a->pending[task]++;
+    pg->pending++;
     return CE_OK;
+}
+
+void sync_scan_ack_page_done(sync_scan_ack *a, size_t task, int64_t at)
+{
+    if (!a->on)
+        return;
+    uint32_t seq = 0;
+    sync_ack_page *pg = page_open(&a->pages[task], &seq);
+    if (!pg)
+        return; /* out of memory: the position stays where it is (safe) */
+    pg->at = at;
+    pg->closed = true;
+    page_advance(a, task);
 }
 
 /* Range k is acknowledged when read to its end, nothing pending and nothing failed. */
@@ -149,9 +225,14 @@ int64_t sync_scan_ack_outcome(sync_scan_ack *a, uint64_t tag, bool final)
     sl->task = SLOT_FREE;
     if (k != SLOT_FREE) {
         a->pending[k]--;
-        if (!final)
+        sync_ack_page *pg = page_at(&a->pages[k], sl->page);
+        pg->pending--;
+        if (!final) {
             a->flags[k] |= TASK_FAILED;
+            pg->failed = true;
+        }
         check_done(a, k);
+        page_advance(a, k);
     }
     while (a->count > 0 && a->ring[a->head].task == SLOT_FREE) {
         a->head = (a->head + 1) % a->cap;
@@ -220,6 +301,9 @@ void sync_scan_ack_free(sync_scan_ack *a)
     sync_resume_free(&a->prog);
     free(a->pending);
     free(a->flags);
+    for (size_t k = 0; a->pages && k < a->npages; k++)
+        free(a->pages[k].p);
+    free(a->pages);
     free(a->ring);
     memset(a, 0, sizeof *a);
 }

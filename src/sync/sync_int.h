@@ -288,6 +288,9 @@ typedef struct {
     bool send_echoes;          /* the index started empty: rows from Elasticsearch are sent */
     uint8_t *done;             /* bitmap: range k is bit k % 8 of byte k / 8; owned */
     size_t ndone;
+    int64_t *at;               /* per range: every partition with token <= at[k] of range k
+                                  is acknowledged, so it resumes at token > at[k] (INT64_MIN:
+                                  from its start); owned */
 } sync_resume;
 
 /* FNV-1a of n bytes, continuing from h (start with SYNC_RESUME_HASH_INIT). */
@@ -297,6 +300,9 @@ ce_err sync_resume_init(sync_resume *r, size_t nranges);
 void sync_resume_free(sync_resume *r); /* NULL: no-op */
 bool sync_resume_is_done(const sync_resume *r, size_t k);
 void sync_resume_mark(sync_resume *r, size_t k); /* out of range: ignored */
+/* Range k acknowledged up to token `at` (a position never moves back; out of range:
+ * ignored). */
+void sync_resume_advance(sync_resume *r, size_t k, int64_t at);
 /* extra (NULL or the checkpoint's JSON text) with r under SYNC_RESUME_KEY, or without the
  * key when r is NULL; other keys kept (an extra that is not an object is replaced). *out
  * is malloc'd (free()), NULL when nothing is left. CE_ENOMEM. */

@@ -1,6 +1,8 @@
 /* buf.c - growable byte buffer (see buf.h). */
 #include "util/buf.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +154,83 @@ ce_err ce_buf_put_u64(ce_buf *b, uint64_t v)
     for (int i = 0; i < 8; i++)
         x[i] = (uint8_t)(v >> (56 - 8 * i));
     return ce_buf_append(b, x, 8);
+}
+
+/* ---------------------------------------------------------------- large blocks */
+
+#define BIGMEM_MIN ((size_t)128 << 10)
+#define BIGMEM_MAX ((size_t)16 << 20)
+#define BIGMEM_KEEP 8
+#define BIGMEM_KEEP_BYTES ((size_t)48 << 20)
+
+static struct {
+    pthread_mutex_t mu;
+    void *p[BIGMEM_KEEP];
+    size_t cap[BIGMEM_KEEP];
+    size_t n, bytes;
+} bigmem = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The smallest kept block of at least need bytes, taken out of the list (NULL: none). */
+static void *bigmem_take(size_t need, size_t *cap)
+{
+    void *p = NULL;
+    pthread_mutex_lock(&bigmem.mu);
+    size_t best = BIGMEM_KEEP;
+    for (size_t i = 0; i < bigmem.n; i++)
+        if (bigmem.cap[i] >= need && (best == BIGMEM_KEEP || bigmem.cap[i] < bigmem.cap[best]))
+            best = i;
+    if (best < BIGMEM_KEEP) {
+        p = bigmem.p[best];
+        *cap = bigmem.cap[best];
+        bigmem.bytes -= *cap;
+        bigmem.n--;
+        bigmem.p[best] = bigmem.p[bigmem.n];
+        bigmem.cap[best] = bigmem.cap[bigmem.n];
+    }
+    pthread_mutex_unlock(&bigmem.mu);
+    return p;
+}
+
+void *ce_bigmem_get(size_t need, size_t *cap)
+{
+    if (need >= BIGMEM_MIN / 2 && need <= BIGMEM_MAX) {
+        void *p = bigmem_take(need, cap);
+        if (p)
+            return p;
+        size_t c = BIGMEM_MIN;
+        while (c < need)
+            c *= 2;
+        need = c;
+    }
+    void *p = malloc(need ? need : 1);
+    *cap = p ? need : 0;
+    return p;
+}
+
+void ce_bigmem_put(void *p, size_t cap)
+{
+    if (!p)
+        return;
+    if (cap >= BIGMEM_MIN && cap <= BIGMEM_MAX) {
+        pthread_mutex_lock(&bigmem.mu);
+        bool kept = bigmem.n < BIGMEM_KEEP && bigmem.bytes + cap <= BIGMEM_KEEP_BYTES;
+        if (kept) {
+            bigmem.p[bigmem.n] = p;
+            bigmem.cap[bigmem.n++] = cap;
+            bigmem.bytes += cap;
+        }
+        pthread_mutex_unlock(&bigmem.mu);
+        if (kept)
+            return;
+    }
+    free(p);
+}
+
+void ce_bigmem_trim(void)
+{
+    pthread_mutex_lock(&bigmem.mu);
+    for (size_t i = 0; i < bigmem.n; i++)
+        free(bigmem.p[i]);
+    bigmem.n = bigmem.bytes = 0;
+    pthread_mutex_unlock(&bigmem.mu);
 }

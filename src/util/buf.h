@@ -63,6 +63,18 @@ void ce_buf_compact(ce_buf *b);
  * The buffer is left empty. NULL on allocation failure. */
 char *ce_buf_steal(ce_buf *b, size_t *len_out);
 
+/* Large blocks (page bodies, frame assembly): a small process-wide free list, so that a
+ * block of a size seen before is reused instead of being mapped afresh and faulted in
+ * page by page. ce_bigmem_get returns a malloc'd block of at least `need` bytes (its size
+ * in *cap; sizes from 128 KiB to 16 MiB are rounded up to a power of two), or NULL.
+ * ce_bigmem_put gives it back (kept when the list has room: at most 4 blocks, 32 MiB; else
+ * freed); a block from ce_bigmem_get may also be free()d or realloc()ed like any other.
+ * NULL is a no-op. Thread-safe. */
+void *ce_bigmem_get(size_t need, size_t *cap);
+void ce_bigmem_put(void *p, size_t cap);
+/* Free every block the list keeps (tests, leak checks). */
+void ce_bigmem_trim(void);
+
 /* Big-endian appends for protocol encoders. */
 ce_err ce_buf_put_u8(ce_buf *b, uint8_t v);
 ce_err ce_buf_put_u16(ce_buf *b, uint16_t v);

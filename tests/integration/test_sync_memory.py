@@ -57,7 +57,7 @@ def test_big_rows_c2e_under_the_budget(cassandra_session, keyspace, opensearch_o
         cassandra_session.execute(ins, (i, v + i, payload(i)), timeout=60)
     cfg = write_config(tmp_path, testbed_env, search.url,
                        # one token range: every row in one scan, so only the budget keeps a
-                       # page of page_size (5000) rows, the whole table, from coming at once
+                       # page of page_size (20000) rows, the whole table, from coming at once
                        [sync_def("big", keyspace, "items", index, direction="to_es", scan_ranges=1)],
                        memory_limit_mb=LIMIT_MB)
     _, peak = run_measured(ce_bin, cfg)

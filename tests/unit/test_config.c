@@ -111,7 +111,7 @@ static void test_pyce_old_test_config(void **st)
         assert_int_equal(s->direction, SYNC_DIR_BOTH);
         assert_int_equal(s->read_mode, SYNC_READ_AUTO);
         assert_int_equal(s->version_unit_us, 1000);
-        assert_int_equal(s->page_size, 5000);
+        assert_int_equal(s->page_size, 20000);
         assert_int_equal(s->bulk_max_bytes, 5 * 1024 * 1024);
         assert_int_equal(s->safety_lag_ms, 0);
         assert_int_equal(s->overlap_ms, 60000);

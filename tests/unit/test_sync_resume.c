@@ -185,7 +185,73 @@ static void ack_make(sync_scan_ack *a, size_t n)
     a->on = true;
     a->pending = calloc(n, sizeof *a->pending);
     a->flags = calloc(n, 1);
+    a->pages = calloc(n, sizeof *a->pages);
+    a->npages = n;
     assert_int_equal(sync_resume_init(&a->prog, n), CE_OK);
+}
+
+/* Positions inside a range: a page's position counts once it and the range's earlier
+ * pages are acknowledged; a FAILED document stops it; they survive the codec. */
+static void test_ack_positions(void **st)
+{
+    (void)st;
+    sync_scan_ack a;
+    ack_make(&a, 2);
+    uint64_t t[6];
+    /* range 0: page A (2 docs, position 100), page B (2 docs, position 200) */
+    assert_int_equal(sync_scan_ack_commit(&a, 0, 1, &t[0]), CE_OK);
+    assert_int_equal(sync_scan_ack_commit(&a, 0, 2, &t[1]), CE_OK);
+    sync_scan_ack_page_done(&a, 0, 100);
+    assert_int_equal(sync_scan_ack_commit(&a, 0, 3, &t[2]), CE_OK);
+    assert_int_equal(sync_scan_ack_commit(&a, 0, 4, &t[3]), CE_OK);
+    sync_scan_ack_page_done(&a, 0, 200);
+    /* range 1: one page, one document that fails */
+    assert_int_equal(sync_scan_ack_commit(&a, 1, 5, &t[4]), CE_OK);
+    sync_scan_ack_page_done(&a, 1, 300);
+    /* page B acknowledged first: no move while A waits */
+    sync_scan_ack_outcome(&a, t[2], true);
+    sync_scan_ack_outcome(&a, t[3], true);
+    assert_true(a.prog.at[0] == INT64_MIN);
+    sync_scan_ack_outcome(&a, t[0], true);
+    assert_true(a.prog.at[0] == INT64_MIN);
+    sync_scan_ack_outcome(&a, t[1], true);
+    assert_true(a.prog.at[0] == 200);
+    assert_true(a.unsaved > 0);
+    sync_scan_ack_outcome(&a, t[4], false);
+    assert_true(a.prog.at[1] == INT64_MIN);
+    /* a page without documents (rows filtered out) moves at once; never backwards */
+    sync_scan_ack_page_done(&a, 0, 250);
+    sync_scan_ack_page_done(&a, 0, 150);
+    assert_true(a.prog.at[0] == 250);
+    char *text = NULL;
+    assert_int_equal(sync_resume_encode(&a.prog, NULL, &text), CE_OK);
+    assert_non_null(strstr(text, "\"at\":{\"0\":\"00000000000000fa\"}"));
+    sync_resume back;
+    assert_int_equal(sync_resume_decode(text, &back), CE_OK);
+    assert_true(back.at[0] == 250 && back.at[1] == INT64_MIN);
+    sync_resume_free(&back);
+    free(text);
+    /* a done range keeps no position; negative tokens round-trip */
+    sync_resume_advance(&a.prog, 1, -5);
+    sync_scan_ack_read_done(&a, 0);
+    assert_true(sync_resume_is_done(&a.prog, 0));
+    assert_int_equal(sync_resume_encode(&a.prog, NULL, &text), CE_OK);
+    assert_non_null(strstr(text, "\"at\":{\"1\":\"fffffffffffffffb\"}"));
+    assert_int_equal(sync_resume_decode(text, &back), CE_OK);
+    assert_true(back.at[1] == -5);
+    sync_resume_free(&back);
+    free(text);
+    /* malformed positions: index out of range, bad token */
+    const char *head = "{\"scan_resume\":{\"format\":1,\"window_start_ms\":0,\"window_end_ms\":5,\"ranges\":2,"
+                       "\"ring\":\"0000000000000001\",\"target\":\"0000000000000002\",\"position\":true,"
+                       "\"send_echoes\":false,\"done\":\"00\",\"at\":";
+    const char *bad[] = {"{\"2\":\"0000000000000001\"}", "{\"0\":\"01\"}", "{\"x\":\"0000000000000001\"}", "[]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char doc[512];
+        snprintf(doc, sizeof doc, "%s%s}}", head, bad[i]);
+        assert_int_equal(sync_resume_decode(doc, &back), CE_EJSON);
+    }
+    sync_scan_ack_free(&a);
 }
 
 static void test_ack_out_of_order(void **st)
@@ -237,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_compact),
         cmocka_unit_test(test_other_keys_kept), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_validity),        cmocka_unit_test(test_ack_out_of_order),
+        cmocka_unit_test(test_ack_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
