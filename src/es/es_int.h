@@ -161,6 +161,16 @@ ce_err es_json_copy_exact(const char *p, size_t n, ce_buf *out);
  * NULL with *err filled. */
 json_t *es_json_load_exact(const char *p, size_t n, ce_buf *scratch, json_error_t *err);
 
+/* ---- json_arena.c: jansson's allocations of one page parse cut from one arena. */
+typedef struct es_json_arena es_json_arena;
+/* From now until es_json_arena_close on this thread, jansson allocates from a new arena;
+ * its values may be freed on any thread, the memory goes back when the last one is. NULL
+ * (plain malloc, nothing to close) when an arena is already open on this thread, when
+ * arenas are off (sanitizer builds) or out of memory. */
+es_json_arena *es_json_arena_open(void);
+/* Stop allocating from a (NULL: no-op); it lives on while its values do. */
+void es_json_arena_close(es_json_arena *a);
+
 /* ---- search_parse.c: the answers of a read (codecs, no I/O). */
 enum {
     ES_PAGE_LEAN = 1,      /* filter_path answer: a missing hits array means no hits */
