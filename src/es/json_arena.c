@@ -140,6 +140,8 @@ static void install(void)
         return; /* no arenas: plain malloc */
     region = r;
     json_set_alloc_funcs(hook_malloc, hook_free);
+#else
+    (void)hook_malloc, (void)hook_free;
 #endif
 }
 
