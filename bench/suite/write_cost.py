@@ -5,7 +5,7 @@ time goes" reports what it showed).
 
   build/venv/bin/python bench/suite/write_cost.py --cass-host 127.0.0.15 [--rows 200000]
       [--rounds 3] [--build build/ci] [--variant NAME=JSON ...] [--before OTHER_BUILD]
-      [--prepare]
+      [--prepare] [--bare-paced CONC ...]
 
 --prepare (once): keyspace KS (RF 1) on the node, table src filled by `cql_bench rows`, and
 its documents loaded into the index SRC_INDEX by `casselastic once` (C->E). Then per round,
@@ -13,7 +13,9 @@ alternating: `cql_bench rows` into a fresh table (the bare INSERTs), then `casse
 E->C from the index into a fresh table once per variant (JSON: extra keys of the sync, e.g.
 '{"write_batch_rows": 1}'). Each step's Cassandra CPU is utime+stime of the node's JVM minus
 its idle rate (measured just before) times the step's wall time. Prints one line per step
-and the medians per variant: ours / bare INSERTs, own CPU-s per million rows.
+and the medians per variant: ours / bare INSERTs, own CPU-s per million rows, and the
+ratio of the machine bound (OpenSearch's CPU for a bare scroll of the index + Cassandra's for
+the bare INSERTs + ours, over the cores) to our wall time (1.0: as fast as the machine allows).
 """
 import argparse
 import json
@@ -30,6 +32,18 @@ from scan_cost import idle_rate, sb  # noqa: E402
 
 KS = "e2cp"
 SRC_INDEX = "e2cp_src"
+
+
+def bare_scroll(osc, size=5000):
+    """Every document of the source index by a plain scroll in _doc order (as run.py's)."""
+    r = osc.search(index=SRC_INDEX, scroll="2m", body={"size": size, "sort": ["_doc"]})
+    n, sid = 0, r["_scroll_id"]
+    while r["hits"]["hits"]:
+        n += len(r["hits"]["hits"])
+        r = osc.scroll(scroll_id=sid, scroll="2m")
+        sid = r["_scroll_id"]
+    osc.clear_scroll(scroll_id=sid)
+    return n
 
 
 def fresh_table(s, name, pids=None):
@@ -70,6 +84,8 @@ def main():
     ap.add_argument("--cass-host", required=True, help="a quiet Cassandra node of one's own")
     ap.add_argument("--prepare", action="store_true")
     ap.add_argument("--no-bare", action="store_true", help="skip the bare INSERTs")
+    ap.add_argument("--bare-paced", action="append", default=[], type=int,
+                    help="also bare INSERTs with this many in flight (a slower client), per round")
     a = ap.parse_args()
     variants = [v.split("=", 1) + [a.build] for v in a.variant]
     if a.before:
@@ -87,7 +103,14 @@ def main():
     ratios = {v[0]: [] for v in variants}
     own = {v[0]: [] for v in variants}
     bare_cpu = None
+    bound_ratio = {v[0]: [] for v in variants}
     for rnd in range(a.rounds):
+        idle = idle_rate(pids, 2.0)
+        with measure.Step(pids) as sc:
+            got = bare_scroll(osc)
+        scroll_os = sc.cpu["os"]
+        print("round %d bare scroll  %.2f s wall, OpenSearch %.2f CPU-s, %d documents" % (
+            rnd, sc.wall_s, scroll_os, got), flush=True)
         if not a.no_bare:
             fresh_table(s, "bare", pids)
             idle = idle_rate(pids, 2.0)
@@ -96,6 +119,14 @@ def main():
             bare_cpu = st.cpu["cass"] - idle * st.wall_s
             print("round %d bare INSERTs  %.2f s wall, own %.2f CPU-s, Cassandra %.2f CPU-s (raw %.2f, idle %.2f/s)" % (
                 rnd, st.wall_s, st.client_cpu_s, bare_cpu, st.cpu["cass"], idle), flush=True)
+        for conc in a.bare_paced:
+            fresh_table(s, "bare", pids)
+            idle = idle_rate(pids, 2.0)
+            st = measure.Step(pids).run([Path(a.build) / "cql_bench", "--host", a.cass_host, "rows", KS, "bare",
+                                         a.rows, conc, 150])
+            cpu = st.cpu["cass"] - idle * st.wall_s
+            print("round %d bare, %4d in flight %.2f s wall, Cassandra %.2f CPU-s: %.2fx bare" % (
+                rnd, conc, st.wall_s, cpu, cpu / bare_cpu if bare_cpu else float("nan")), flush=True)
         for name, extra, build in variants:
             fresh_table(s, "back", pids)
             folder = Path(a.out) / ("%s_%d" % (name, rnd))
@@ -111,6 +142,9 @@ def main():
             own[name].append(st.client_cpu_s / a.rows * 1e6)
             r = ours / bare_cpu if bare_cpu else float("nan")
             ratios[name].append(r)
+            # the machine bound: the servers' CPU for the work done bare, plus ours, over the cores
+            bound_s = (scroll_os + (bare_cpu or 0) + st.client_cpu_s) / measure.NCORES
+            bound_ratio[name].append(bound_s / st.wall_s)
             print("round %d %-12s %.2f s wall, own %.2f CPU-s, Cassandra %.2f CPU-s, OpenSearch %.2f CPU-s, "
                   "rows %d, idle %.2f/s: %.2fx bare" % (rnd, name, st.wall_s, st.client_cpu_s, ours, st.cpu["os"], got,
                                                        idle, r),
@@ -119,6 +153,8 @@ def main():
         print("%-12s Cassandra ours / bare: median %.2f (%s); own CPU-s per million rows: median %.1f (%s)" % (
             name, statistics.median(ratios[name]), " ".join("%.2f" % x for x in ratios[name]),
             statistics.median(own[name]), " ".join("%.1f" % x for x in own[name])))
+        print("%-12s wall / machine bound: median %.2f (%s)" % (
+            name, statistics.median(bound_ratio[name]), " ".join("%.2f" % x for x in bound_ratio[name])))
     cluster.shutdown()
 
 
