@@ -166,6 +166,10 @@ json_t *es_json_load_exact(const char *p, size_t n, ce_buf *scratch, json_error_
 
 /* ---- json_arena.c: jansson's allocations of one page parse cut from one arena. */
 typedef struct es_json_arena es_json_arena;
+/* Install jansson's allocation hooks (once; later calls do nothing). Called early, by
+ * es_client_new before any pass thread starts, so that no parse races the switch;
+ * es_json_arena_open calls it too. */
+void es_json_arena_init(void);
 /* From now until es_json_arena_close on this thread, jansson allocates from a new arena;
  * its values may be freed on any thread, the memory goes back when the last one is. NULL
  * (plain malloc, nothing to close) when an arena is already open on this thread, when

@@ -9,7 +9,7 @@
  * and the blocks go back to a pool when the last value of the page is freed.
  *
  * jansson has one pair of allocation hooks for the process, so they are installed once
- * (the first page) and serve everything: outside a page parse (any other thread, or no
+ * (es_client_new, or the first page) and serve everything: outside a page parse (any other thread, or no
  * arena open) they are plain malloc and free, so strings json_dumps returns may still be
  * given to free(). A free tells an arena allocation by its address: arena blocks are cut
  * from one reserved address range. Values of a page may be freed on any thread (the pass
@@ -145,9 +145,14 @@ static void install(void)
 #endif
 }
 
-es_json_arena *es_json_arena_open(void)
+void es_json_arena_init(void)
 {
     pthread_once(&once, install);
+}
+
+es_json_arena *es_json_arena_open(void)
+{
+    es_json_arena_init();
     if (!region || current)
         return NULL;
     es_json_arena *a = calloc(1, sizeof *a);
