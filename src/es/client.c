@@ -266,6 +266,7 @@ ce_err es_client_new(const es_client_opts *o, es_client **out)
 {
     *out = NULL;
     pthread_once(&curl_once, curl_init_once);
+    es_json_arena_init(); /* jansson's hooks in place before the client's threads exist */
     es_client *c = calloc(1, sizeof *c);
     if (!c)
         return CE_ENOMEM;

@@ -154,12 +154,29 @@ bool es_json_skip(const char *p, size_t n, size_t *pos, ce_buf *stack);
 /* True when jansson holds the JSON number t[0..n) exactly: an integer within int64, or a
  * real of at most 15 significant digits (trailing zeros count) well inside a double's range. */
 bool es_json_number_exact(const char *t, size_t n);
+/* The length of the JSON number at t[0..n) (RFC 8259 grammar); 0 when there is none. */
+size_t es_json_number_len(const char *t, size_t n);
 /* Append p[0..n) to out, every number that es_json_number_exact refuses written as a
  * JSON string of the same digits. CE_ENOMEM when out cannot grow. */
 ce_err es_json_copy_exact(const char *p, size_t n, ce_buf *out);
-/* json_loadb (any value) of es_json_copy_exact(p, n) (scratch holds the copy): a new reference, or
- * NULL with *err filled. */
+/* ---- json_load.c: the value p[0..n) (any JSON value, alone) as json_loadb would read
+ * es_json_copy_exact(p, n): a new reference, or NULL with err->text saying why (what
+ * jansson refuses is refused). scratch is working space. */
 json_t *es_json_load_exact(const char *p, size_t n, ce_buf *scratch, json_error_t *err);
+
+/* ---- json_arena.c: jansson's allocations of one page parse cut from one arena. */
+typedef struct es_json_arena es_json_arena;
+/* Install jansson's allocation hooks (once; later calls do nothing). Called early, by
+ * es_client_new before any pass thread starts, so that no parse races the switch;
+ * es_json_arena_open calls it too. */
+void es_json_arena_init(void);
+/* From now until es_json_arena_close on this thread, jansson allocates from a new arena;
+ * its values may be freed on any thread, the memory goes back when the last one is. NULL
+ * (plain malloc, nothing to close) when an arena is already open on this thread, when
+ * arenas are off (sanitizer builds) or out of memory. */
+es_json_arena *es_json_arena_open(void);
+/* Stop allocating from a (NULL: no-op); it lives on while its values do. */
+void es_json_arena_close(es_json_arena *a);
 
 /* ---- search_parse.c: the answers of a read (codecs, no I/O). */
 enum {

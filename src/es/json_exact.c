@@ -12,7 +12,8 @@
  * - a copy (es_json_copy_exact) that turns every number jansson cannot hold exactly
  *   into a JSON string of the same digits. The converters (src/conv) read numeric
  *   strings for numeric columns, so varint and decimal columns get every digit and
- *   text columns get the text; the number jansson can hold is left as it is.
+ *   text columns get the text; the number jansson can hold is left as it is. A page's
+ *   envelope is read through it; each hit is read by json_load.c, with the same rule.
  *
  * See docs/json.md for why this and not another parser, and what it costs.
  */
@@ -155,8 +156,7 @@ static size_t digits(const char *t, size_t n, size_t i)
     return i;
 }
 
-/* The length of the JSON number at t (RFC 8259 grammar); 0 when there is none. */
-static size_t number_len(const char *t, size_t n)
+size_t es_json_number_len(const char *t, size_t n)
 {
     size_t i = (n > 0 && t[0] == '-') ? 1 : 0, d;
     if ((d = digits(t, n, i)) == i || (t[i] == '0' && d > i + 1))
@@ -185,7 +185,7 @@ ce_err es_json_copy_exact(const char *p, size_t n, ce_buf *out)
         if (c == '"') {
             i = skip_string(p, n, i);
         } else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t l = number_len(p + i, n - i);
+            size_t l = es_json_number_len(p + i, n - i);
             if (l == 0) {
                 i++; /* not a number: jansson says so */
                 continue;
@@ -203,14 +203,4 @@ ce_err es_json_copy_exact(const char *p, size_t n, ce_buf *out)
         }
     }
     return e ? e : ce_buf_append(out, p + run, n - run);
-}
-
-json_t *es_json_load_exact(const char *p, size_t n, ce_buf *scratch, json_error_t *err)
-{
-    ce_buf_reset(scratch);
-    if (es_json_copy_exact(p, n, scratch)) {
-        snprintf(err->text, sizeof err->text, "out of memory");
-        return NULL;
-    }
-    return json_loadb(scratch->len ? (const char *)scratch->data : "", scratch->len, JSON_DECODE_ANY, err);
 }

@@ -282,7 +282,9 @@ ce_err es_search_page_parse(const char *body, size_t len, unsigned flags, es_sea
         return page_fail(out, any ? CE_EPROTO : CE_EJSON,
                          any ? "malformed answer: not an object" : "malformed answer: not JSON");
     }
+    es_json_arena *arena = es_json_arena_open(); /* the page's values die together */
     ce_err e = page_load(out, body, len);
+    es_json_arena_close(arena);
     if (e)
         return page_fail(out, e, NULL);
     if (!json_is_object(out->root))

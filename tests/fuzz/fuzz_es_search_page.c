@@ -10,7 +10,8 @@
  * strings, and a search_after read never gets a last hit without sort values; a hit
  * that could not be read is a stand-in with a reason and nothing but _id and sort; the
  * scanner of json_exact.c never steps past the end and its exact copy of a text
- * jansson reads is read the same way (numbers jansson holds exactly are left alone).
+ * jansson reads is read the same way (numbers jansson holds exactly are left alone); the
+ * hit loader (json_load.c) builds the tree jansson builds from that copy, or refuses both.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,6 +79,19 @@ static void check_exact(const char *body, size_t len)
         abort();
     if (plain && (json_is_object(plain) || json_is_array(plain)) && json_typeof(plain) != json_typeof(exact))
         abort();
+    /* the hit loader (json_load.c) against jansson reading the exact copy: the same tree, or
+     * both refusing (NUL bytes outside strings aside, as above). Where the copy quoted a big
+     * number the loader may refuse what jansson reads of the copy: a number as an object
+     * key is not JSON, though quoted it becomes a key. */
+    ce_buf cp = CE_BUF_INIT;
+    if (!memchr(body, '\0', len) && es_json_copy_exact(body, len, &cp) == CE_OK) {
+        json_t *ref = json_loadb(cp.len ? (const char *)cp.data : "", cp.len, JSON_DECODE_ANY, &jerr);
+        bool quoted = cp.len != len || (len > 0 && memcmp(cp.data, body, len) != 0);
+        if ((exact && (!ref || !json_equal(ref, exact))) || (!exact && ref && !quoted))
+            abort();
+        json_decref(ref);
+    }
+    ce_buf_free(&cp);
     json_decref(plain);
     json_decref(exact);
     ce_buf_free(&stk);

@@ -268,6 +268,53 @@ static void test_number_exact(void **st)
             fail_msg("%s taken as exact", inexact[i]);
 }
 
+/* The hit loader (json_load.c) against jansson reading es_json_copy_exact's copy: the same
+ * tree for what jansson reads, a refusal for what it refuses. */
+static void test_load_exact_matches_jansson(void **st)
+{
+    (void)st;
+    static const char *const texts[] = {
+        "{}", "[]", " {\"a\" : 1 , \"b\":[true,false,null,\"x\"]} ", "\"\"", "0", "-0", "-12", "1.5", "-2.25e10",
+        "1E3", "0e99999", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "1e400",
+        "0.30000000000000004", "{\"n\":1267650600228229401496703205376}", "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+        "\"\\u00e9\\u20ac\\ud83d\\ude00\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "{\"a\":1,\"a\":2}",
+        "{\"k\\u0041\":{\"x\":[[],[{}]]}}", "[1,2,3", "[1,]", "{,}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "01",
+        "-", "1.", ".5", "1e", "+1", "tru", "truex", "nul", "[1]x", "", "  ", "\"abc", "\"\\u0000\"",
+        "{\"a\\u0000b\":1}", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\x\"", "\"\\u12g4\"",
+        "\"\x01\"", "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"",
+        "[\"\\", "1 2", "{\"a\":1 \"b\":2}", "[1 2]", "-01", "1.2.3", "2.", "[-]", "{\"a\":-1e-3}"};
+    ce_buf scratch = CE_BUF_INIT, copy = CE_BUF_INIT;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_error_t e1, e2;
+        size_t n = strlen(texts[i]);
+        json_t *ours = es_json_load_exact(texts[i], n, &scratch, &e1);
+        ce_buf_reset(&copy);
+        assert_int_equal(es_json_copy_exact(texts[i], n, &copy), CE_OK);
+        json_t *ref = json_loadb(copy.len ? (const char *)copy.data : "", copy.len, JSON_DECODE_ANY, &e2);
+        if (!ours != !ref)
+            fail_msg("%s: ours %s (%s), jansson %s (%s)", texts[i], ours ? "read" : "refused", e1.text,
+                     ref ? "read" : "refused", e2.text);
+        if (ours && !json_equal(ours, ref))
+            fail_msg("%s: trees differ", texts[i]);
+        json_decref(ours);
+        json_decref(ref);
+    }
+    /* nesting: jansson's limit, not one level more */
+    ce_buf deep = CE_BUF_INIT;
+    for (int d = 0; d < JSON_PARSER_MAX_DEPTH + 1; d++)
+        assert_int_equal(ce_buf_append_byte(&deep, '['), CE_OK);
+    for (int d = 0; d < JSON_PARSER_MAX_DEPTH + 1; d++)
+        assert_int_equal(ce_buf_append_byte(&deep, ']'), CE_OK);
+    json_error_t e;
+    assert_null(es_json_load_exact(deep.data, deep.len, &scratch, &e));
+    json_t *ok = es_json_load_exact((const char *)deep.data + 1, deep.len - 2, &scratch, &e);
+    assert_non_null(ok);
+    json_decref(ok);
+    ce_buf_free(&deep);
+    ce_buf_free(&scratch);
+    ce_buf_free(&copy);
+}
+
 static json_t *hit_source(const es_search_page *pg, size_t i, const char *field)
 {
     return json_object_get(json_object_get(json_array_get(pg->hits, i), "_source"), field);
@@ -350,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_pit_open),        cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_number_exact),    cmocka_unit_test(test_big_numbers),
         cmocka_unit_test(test_broken_hits),
+        cmocka_unit_test(test_load_exact_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
