@@ -217,7 +217,7 @@ static const cli_config_key keys[] = {
      .max = 86400000, .help = "Each window starts this much before the checkpoint (late writes, clock skew)."},
     {.path = "syncs[].page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(page_size), .def = "20000", .min = 1,
      .max = 100000, .help = "Cassandra rows per page at most (fewer when rows are large: pages are sized by "
-                               "their measured bytes to fit memory_limit_mb, and a page's body stays under 8 MiB)."},
+                               "their measured bytes to fit memory_limit_mb, and a page's body stays under 2 MiB)."},
     {.path = "syncs[].es_page_size", .type = CFG_T_INT, .flags = CFG_F_IN_SYNC, S(es_page_size), .def = "2000", .min = 1,
      .max = 10000, .help = "Documents per Elasticsearch search page at most (fewer when documents are large: a probe of "
              "a few documents sizes the page to fit memory_limit_mb)."},

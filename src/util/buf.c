@@ -161,7 +161,7 @@ ce_err ce_buf_put_u64(ce_buf *b, uint64_t v)
 #define BIGMEM_MIN ((size_t)128 << 10)
 #define BIGMEM_MAX ((size_t)16 << 20)
 #define BIGMEM_KEEP 8
-#define BIGMEM_KEEP_BYTES ((size_t)48 << 20)
+#define BIGMEM_KEEP_BYTES ((size_t)16 << 20)
 
 static struct {
     pthread_mutex_t mu;

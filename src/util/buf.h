@@ -67,7 +67,7 @@ char *ce_buf_steal(ce_buf *b, size_t *len_out);
  * block of a size seen before is reused instead of being mapped afresh and faulted in
  * page by page. ce_bigmem_get returns a malloc'd block of at least `need` bytes (its size
  * in *cap; sizes from 128 KiB to 16 MiB are rounded up to a power of two), or NULL.
- * ce_bigmem_put gives it back (kept when the list has room: at most 4 blocks, 32 MiB; else
+ * ce_bigmem_put gives it back (kept when the list has room: at most 8 blocks, 16 MiB; else
  * freed); a block from ce_bigmem_get may also be free()d or realloc()ed like any other.
  * NULL is a no-op. Thread-safe. */
 void *ce_bigmem_get(size_t need, size_t *cap);
