@@ -281,11 +281,6 @@ def two_nodes(testbed_env):
 def os_search(opensearch, testbed_env):
     """test_sync_engine's Search helper on OpenSearch; the indexes it tracks are deleted after
     the test."""
-    from test_sync_engine import Search
+    from test_sync_engine import tracked_search
 
-    s = Search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)
-    made = []
-    s.track = made.append
-    yield s
-    for ix in made:
-        s.delete(ix)
+    yield from tracked_search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)

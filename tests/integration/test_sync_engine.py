@@ -93,9 +93,9 @@ class Search:
         return dict(m)[index]["mappings"]["properties"]
 
 
-@pytest.fixture
-def search(es_clients):
-    kind, url, client = es_clients
+def tracked_search(kind, url, client):
+    """A Search for a fixture to yield from: the indexes a test passes to s.track are
+    deleted after it."""
     s = Search(kind, url, client)
     created = []
     s.track = created.append
@@ -105,13 +105,13 @@ def search(es_clients):
 
 
 @pytest.fixture
+def search(es_clients):
+    yield from tracked_search(*es_clients)
+
+
+@pytest.fixture
 def opensearch_only(opensearch, testbed_env):
-    s = Search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)
-    created = []
-    s.track = created.append
-    yield s
-    for ix in created:
-        s.delete(ix)
+    yield from tracked_search("opensearch", testbed_env["CE_OPENSEARCH_URL"], opensearch)
 
 
 def sync_def(name, ks, table, index, **kw):

@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from test_sync_engine import (Search, checkpoint, now_ms, pyce_table, run_ce,  # noqa: F401
+from test_sync_engine import (checkpoint, now_ms, pyce_table, run_ce, tracked_search,  # noqa: F401
                               sync_def, write_config)
 from test_sync_poison import dead_letters
 
@@ -28,12 +28,7 @@ def elasticsearch_only(elasticsearch, testbed_env):
     """Elasticsearch 8.17: point in time + _shard_doc, so every E->C page can change size
     (OpenSearch 2.19 has no _shard_doc: its version window is a scroll, whose later pages
     cannot; docs/sync.md)."""
-    s = Search("elasticsearch", testbed_env["CE_ELASTICSEARCH_URL"], elasticsearch)
-    created = []
-    s.track = created.append
-    yield s
-    for ix in created:
-        s.delete(ix)
+    yield from tracked_search("elasticsearch", testbed_env["CE_ELASTICSEARCH_URL"], elasticsearch)
 
 
 def pass_line(stderr, direction):
