@@ -105,17 +105,30 @@ ce_err sync_scan_ack_plan(sync_pass_ctx *ctx, sync_scan *s, sync_scan_ack *a)
     return CE_OK;
 }
 
+/* A copy of the count elements (elem bytes each) of a circular buffer of cap starting at
+ * head, oldest first, in a new buffer of newcap elements; NULL when out of memory. */
+static void *ring_unwrap(const void *ring, size_t elem, size_t head, size_t count, size_t cap, size_t newcap)
+{
+    char *n = malloc(newcap * elem);
+    if (!n)
+        return NULL;
+    size_t first = count < cap - head ? count : cap - head; /* head .. the end of the buffer */
+    if (count > 0) {
+        memcpy(n, (const char *)ring + head * elem, first * elem);
+        memcpy(n + first * elem, ring, (count - first) * elem);
+    }
+    return n;
+}
+
 /* Room for one more slot in the ring (doubling, oldest first). */
 static ce_err ring_grow(sync_scan_ack *a)
 {
     if (a->count < a->cap)
         return CE_OK;
     size_t cap = a->cap ? a->cap * 2 : 1024;
-    sync_ack_slot *n = malloc(cap * sizeof *n);
+    sync_ack_slot *n = ring_unwrap(a->ring, sizeof *n, a->head, a->count, a->cap, cap);
     if (!n)
         return CE_ENOMEM;
-    for (size_t i = 0; i < a->count; i++)
-        n[i] = a->ring[(a->head + i) % a->cap];
     free(a->ring);
     a->ring = n;
     a->cap = cap;
@@ -139,11 +152,9 @@ static sync_ack_page *page_open(sync_ack_pages *P, uint32_t *seq)
     }
     if (P->count == P->cap) {
         uint32_t cap = P->cap ? P->cap * 2 : 4;
-        sync_ack_page *n = malloc(cap * sizeof *n);
+        sync_ack_page *n = ring_unwrap(P->p, sizeof *n, P->head, P->count, P->cap, cap);
         if (!n)
             return NULL;
-        for (uint32_t i = 0; i < P->count; i++)
-            n[i] = P->p[(P->head + i) % P->cap];
         free(P->p);
         P->p = n;
         P->cap = cap;
