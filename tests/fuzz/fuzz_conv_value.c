@@ -24,6 +24,8 @@ static void check_json(const cql_type *t, const ce_buf *b)
     if (!j) {
         if (json_error_code(&je) == json_error_numeric_overflow)
             return; /* e.g. 1E+2147483648 from a decimal: valid JSON, beyond double */
+        if (json_error_code(&je) == json_error_null_byte_in_key)
+            return; /* a map key with a NUL ("\u0000"): valid JSON, refused by jansson */
         fprintf(stderr, "invalid JSON (%s): %.*s\n", je.text, (int)b->len, b->data);
         abort();
     }
