@@ -7,7 +7,9 @@ For each size: N rows in a new Cassandra table, loaded into a new OpenSearch ind
     its peak RSS (wait4 rusage),
   - a row-by-row compare with the official drivers: every row (SELECT *) and every
     document (_source, scroll) read, versions compared by id.
-Usage: bench_verify.py [--rows 50000,200000] [--build build/ci]
+Usage: bench_verify.py [--rows 50000,200000] [--build build/ci] [--fast-load]
+(--fast-load fills the table with cql_bench rows, ~150 B rows of bench/sync's shape, in
+seconds instead of minutes: the way to prepare 1M rows.)
 Each figure is the best of two runs (the test bed is shared); the index's request cache is
 cleared before each verify (an aggregation answered from it would cost nothing). Prints one line per
 measurement and a Markdown table at the end."""
@@ -38,6 +40,19 @@ def load(session, ks, n):
     args = [(i, t - i, "row %d with some text to make it a realistic document" % i, t - i) for i in range(n)]
     for k in range(0, n, 20000):
         execute_concurrent_with_args(session, ins, args[k:k + 20000], concurrency=150, raise_on_first_error=True)
+
+
+def fast_load(session, ks, n, build):
+    """The table `items` in bench/sync's shape, n rows of ~150 B by cql_bench rows
+    (pipelined prepared INSERTs on our own CQL client)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
+    import bench as sb
+    session.execute("CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', "
+                    "'replication_factor': 1}" % ks, timeout=120)
+    sb.create_table(session, ks, "items")
+    p = subprocess.run([str(Path(build) / "cql_bench"), "--host", HOST, "rows", ks, "items", str(n), "1024", "150"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
 
 
 def run_timed(argv):
@@ -86,6 +101,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="50000,200000")
     ap.add_argument("--build", default="build/ci")
+    ap.add_argument("--fast-load", action="store_true", help="fill the table with cql_bench rows")
     ap.add_argument("--keyspace", help="use this keyspace's items table as loaded by an earlier run "
                                        "(one size in --rows); it is not dropped")
     a = ap.parse_args()
@@ -98,7 +114,10 @@ def main():
         ks = a.keyspace or "bench_verify_%d" % int(time.time())
         with tempfile.TemporaryDirectory() as tmp:
             if not a.keyspace:
-                load(session, ks, n)
+                if a.fast_load:
+                    fast_load(session, ks, n, a.build)
+                else:
+                    load(session, ks, n)
             for tf in (None, "_ce_token"):
                 index = "bench-verify-%s-%s" % (ks.replace("_", "-"), "tok" if tf else "plain")
                 cfg = config(tmp, ks, index, tf)

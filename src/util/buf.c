@@ -23,7 +23,7 @@ void ce_buf_free(ce_buf *b)
     b->len = b->cap = b->off = 0;
 }
 
-ce_err ce_buf_reserve(ce_buf *b, size_t extra)
+ce_err ce_buf_reserve_slow(ce_buf *b, size_t extra)
 {
     if (extra > SIZE_MAX - b->len - 1)
         return CE_ELIMIT;
@@ -40,18 +40,6 @@ ce_err ce_buf_reserve(ce_buf *b, size_t extra)
         return CE_ENOMEM;
     b->data = nd;
     b->cap = ncap;
-    return CE_OK;
-}
-
-ce_err ce_buf_append(ce_buf *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return CE_OK;
-    ce_err e = ce_buf_reserve(b, n);
-    if (e)
-        return e;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
     return CE_OK;
 }
 
