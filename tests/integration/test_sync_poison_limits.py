@@ -131,13 +131,16 @@ def test_e2c_page_over_the_response_limit(cassandra_session, keyspace, elasticse
     assert len(dead_letters(tmp_path)) == 1
 
 
-def test_e2c_later_scroll_page_over_the_response_limit(cassandra_session, keyspace, opensearch_only, ce_bin,
-                                                       tmp_path, testbed_env, unique_name):
-    """OpenSearch 2.19's version window is a scroll (no _shard_doc): its first page fits, a
-    later one is over the 8 MiB limit and cannot change size. The scroll is closed and the
-    window read again from the start sorted on _id (search_after): every page can shrink, the
-    9 MiB document is dead-lettered, the documents the scroll handed out are written again
-    (idempotent: same version, same timestamp)."""
+@pytest.mark.parametrize("poison_first", [False, True], ids=["later_page", "first_page"])
+def test_e2c_scroll_page_over_the_response_limit(cassandra_session, keyspace, opensearch_only, ce_bin,
+                                                 tmp_path, testbed_env, unique_name, poison_first):
+    """OpenSearch 2.19's version window is a scroll (no _shard_doc). later_page: its first
+    page fits, a later one is over the 8 MiB limit and cannot change size. first_page: the
+    9 MiB document comes first; the first page shrinks to that one hit, still over. Either
+    way the scroll is closed and the window read again from the start sorted on _id
+    (search_after): every page can shrink, the 9 MiB document is dead-lettered, the
+    documents the scroll handed out are written again (idempotent: same version, same
+    timestamp)."""
     search = opensearch_only
     pyce_table(cassandra_session, keyspace)
     index = unique_name("ix")
@@ -146,16 +149,21 @@ def test_e2c_later_scroll_page_over_the_response_limit(cassandra_session, keyspa
         "id": {"type": "integer"}, "version": {"type": "long"}, "source": {"type": "keyword"},
         "text": {"type": "text", "index": False}}})
     v0 = now_ms() - 600000
+    if poison_first:
+        search.index(index, 200, {"id": 200, "version": v0 + 200, "text": text_of(200, 9 * MIB)})
+        search.refresh(index)
     # in _doc order: small documents first (the scroll's first page), then the big ones
     sizes = {i: 64 * 1024 for i in range(24)}
     search.bulk_index(index, {i: {"id": i, "version": v0 + i, "text": text_of(i, size)} for i, size in sizes.items()})
     search.refresh(index)
     big = {100 + k: 1536 * 1024 for k in range(10)}
-    big[200] = 9 * MIB
+    if not poison_first:
+        big[200] = 9 * MIB
     for i, size in big.items():
         search.index(index, i, {"id": i, "version": v0 + i, "text": text_of(i, size)})
     search.refresh(index)
     sizes.update(big)
+    sizes[200] = 9 * MIB
     cfg = write_config(tmp_path, testbed_env, search.url,
                        [sync_def("s1", keyspace, "items", index, direction="to_cassandra", es_read_mode="version",
                                  es_page_size=16)],
@@ -165,8 +173,12 @@ def test_e2c_later_scroll_page_over_the_response_limit(cassandra_session, keyspa
     log = p.stderr.splitlines()
     resorted = [n for n, x in enumerate(log) if "es scroll page over the response limit, re-reading" in x]
     assert len(resorted) == 1, p.stderr[-6000:]
-    # the scroll's first page fitted: no page was halved before the scroll was left
-    assert not [x for x in log[:resorted[0]] if "es page over the response limit" in x], p.stderr[-6000:]
+    halved = [x for x in log[:resorted[0]] if "es page over the response limit" in x]
+    if poison_first:    # the first page was halved down to the one hit, still over
+        assert len(halved) == 4 and "page_size=1 " in halved[-1], p.stderr[-6000:]
+        assert "page_size=1 " in log[resorted[0]]
+    else:               # the scroll's first page fitted: no page was halved before the scroll was left
+        assert not halved, p.stderr[-6000:]
     shrinks = re.search(r"page_shrinks=(\d+)", line)
     assert shrinks and int(shrinks.group(1)) >= 1, line
     assert "rejected=1 failed=0" in line, line
