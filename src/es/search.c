@@ -443,8 +443,10 @@ static ce_err fetch_smaller(es_search *s, long *st, ce_buf *resp, bool *over)
  * index path without a PIT), at half the failing page size; from then on every page can
  * shrink and a hit alone over the limit becomes a stand-in. The hits the scroll handed out
  * are handed out again: the E->C writes carry the document's version as their timestamp,
- * so writing them twice changes nothing. A sliced scroll cannot (a slice needs a scroll or
- * a PIT) and fails as before. False when the read cannot be resorted. */
+ * so writing them twice changes nothing. That read is no snapshot (each page sees the index
+ * as it is then), but a hit keeps its _id: none comes twice from it. A sliced scroll cannot
+ * (a slice needs a scroll or a PIT) and fails as before. False when the read cannot be
+ * resorted. */
 static bool resort(es_search *s)
 {
     if (paged_by_sort(s) || s->o.slice_max > 1)
