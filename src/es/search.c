@@ -178,7 +178,6 @@ static bool paged_by_sort(const es_search *s)
 }
 
 /* Copy the options the read keeps; defaults for what the caller left at 0. */
-
 static ce_err search_copy_opts(es_search *s, const es_search_opts *o)
 {
     s->o = *o;
