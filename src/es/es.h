@@ -257,7 +257,9 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out);
  * hold exactly come as strings of the same digits (docs/json.md). A hit that cannot be
  * read alone is a stand-in for which es_hit_error gives the reason; so is a hit alone over
  * the client's response limit (read without its _source, on search_after reads). A page
- * over that limit is asked again with half the hits, down to one. */
+ * over that limit is asked again with half the hits, down to one; a scroll page that
+ * cannot shrink ends the scroll and the read starts again sorted on _id by search_after,
+ * so hits already handed out come again (the caller's writes must be idempotent). */
 ce_err es_search_next(es_search *s, void **hits);
 /* Why the hit (json_t*) of a page could not be read: a string owned by the hit, or NULL
  * for a hit read whole. A stand-in carries the hit's _id and sort values when those read. */

@@ -19,11 +19,13 @@
  *
  * An answer over the client's response limit (es_client_opts.max_response_bytes): the same
  * page again with half the hits, down to one (search_after pages and a scroll's first page
- * can change size; a scroll's later pages cannot, and fail). Page sizes double back after
- * pages under a quarter of the limit. One hit alone still over it (search_after reads): the
- * same page without _source names it (_id, _version, sort) and it is handed over as a
- * stand-in (es_hit_error: "over the response limit"), so the caller dead-letters it and the
- * read moves past it.
+ * can change size). A scroll page still over it (a later one cannot change size) ends the
+ * scroll: the read starts again from the beginning as a search_after read sorted on _id
+ * (resort; the hits already handed out come again). Page sizes double back after pages
+ * under a quarter of the limit. One hit alone still over it (search_after reads): the same
+ * page without _source names it (_id, _version, sort) and it is handed over as a stand-in
+ * (es_hit_error: "over the response limit"), so the caller dead-letters it and the read
+ * moves past it.
  */
 #include "es/es_int.h"
 
@@ -70,6 +72,7 @@ struct es_search {
     bool first, done;
     size_t page_size_asked;  /* the caller's page size (halved pages grow back to it) */
     bool ids_only;         /* the next request asks for no _source (a hit over the limit) */
+    bool resorted;         /* a scroll over the limit, read again by search_after on _id */
     size_t shrinks;        /* pages read again smaller */
 };
 
@@ -167,13 +170,14 @@ static void close_pit_or_scroll(es_search *s)
     ce_buf_free(&body);
 }
 
-/* Copy the options the read keeps; defaults for what the caller left at 0. */
-/* A read paged by search_after on its sort values (a PIT read or a sort_unique one). */
+/* A read paged by search_after on its sort values (a PIT read, a sort_unique one, or a
+ * scroll read again sorted by _id). */
 static bool paged_by_sort(const es_search *s)
 {
-    return s->pit || (s->o.sort_unique && s->sort_field);
+    return s->pit || s->resorted || (s->o.sort_unique && s->sort_field);
 }
 
+/* Copy the options the read keeps; defaults for what the caller left at 0. */
 static ce_err search_copy_opts(es_search *s, const es_search_opts *o)
 {
     s->o = *o;
@@ -230,9 +234,11 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out)
     return CE_OK;
 }
 
-/* The "sort" value: the caller's field, then the unique tiebreaker of a PIT read. */
+/* The "sort" value: the caller's field, then the unique tiebreaker of a PIT read or of a
+ * scroll read again by search_after (_id: no _shard_doc without a PIT). */
 static ce_err write_sort(es_search *s, ce_buf *b)
 {
+    bool tiebreak = s->pit || s->resorted;
     ce_err e = ce_buf_append_str(b, ",\"sort\":[");
     if (!e && s->sort_field) {
         e = ce_buf_append_byte(b, '{');
@@ -240,12 +246,12 @@ static ce_err write_sort(es_search *s, ce_buf *b)
             e = jsonw_key(b, s->sort_field, strlen(s->sort_field));
         if (!e)
             e = ce_buf_append_str(b, "\"asc\"}");
-        if (!e && s->pit)
+        if (!e && tiebreak)
             e = ce_buf_append_byte(b, ',');
     }
-    if (!e && s->pit)
-        e = ce_buf_append_str(b, s->caps->shard_doc_sort ? "{\"_shard_doc\":\"asc\"}"
-                                                         : "{\"_id\":\"asc\"}");
+    if (!e && tiebreak)
+        e = ce_buf_append_str(b, s->pit && s->caps->shard_doc_sort ? "{\"_shard_doc\":\"asc\"}"
+                                                                   : "{\"_id\":\"asc\"}");
     else if (!e && !s->sort_field)
         e = ce_buf_append_str(b, "\"_doc\"");
     if (!e)
@@ -407,8 +413,8 @@ static bool pit_refused(const es_search *s, long st)
 }
 
 /* A page over the response limit: the same page again, smaller (search_after pages and a
- * scroll's first page can change size; a scroll's later pages cannot). At one hit, a
- * search_after read asks for the page without _source: its hit becomes a stand-in. */
+ * scroll's first page can change size; a scroll's later pages cannot: see resort). At one
+ * hit, a search_after read asks for the page without _source: its hit becomes a stand-in. */
 static ce_err fetch_smaller(es_search *s, long *st, ce_buf *resp, bool *over)
 {
     ce_err e = CE_ELIMIT;
@@ -428,6 +434,32 @@ static ce_err fetch_smaller(es_search *s, long *st, ce_buf *resp, bool *over)
         *over = e == CE_OK;
     }
     return e;
+}
+
+/* A scroll page still over the response limit (a later page, which cannot change size, or
+ * a first page of one hit): close the scroll and read the same query again from its start,
+ * sorted on [field,] _id and paged by search_after (OpenSearch 2.19 sorts on _id on the
+ * index path without a PIT), at half the failing page size; from then on every page can
+ * shrink and a hit alone over the limit becomes a stand-in. The hits the scroll handed out
+ * are handed out again: the E->C writes carry the document's version as their timestamp,
+ * so writing them twice changes nothing. That read is no snapshot (each page sees the index
+ * as it is then), but a hit keeps its _id: none comes twice from it. A sliced scroll cannot
+ * (a slice needs a scroll or a PIT) and fails as before. False when the read cannot be
+ * resorted. */
+static bool resort(es_search *s)
+{
+    if (paged_by_sort(s) || s->o.slice_max > 1)
+        return false;
+    size_t failed = s->o.page_size;
+    close_pit_or_scroll(s);
+    free(s->scroll_id);
+    s->scroll_id = NULL;
+    s->resorted = true;
+    s->o.page_size = failed > 1 ? failed / 2 : 1;
+    s->shrinks++;
+    ce_warn("msg=\"es scroll page over the response limit, re-reading the window sorted by _id\" index=\"%s\" "
+            "page_size=%zu limit=%zu", s->index, s->o.page_size, es_client_response_max(s->c));
+    return true;
 }
 
 /* The stand-in of each hit of an ids-only page (one hit over the response limit). */
@@ -467,6 +499,10 @@ ce_err es_search_next(es_search *s, void **hits)
     ce_err e = page_fetch(s, &st, &resp);
     if (e == CE_ELIMIT)
         e = fetch_smaller(s, &st, &resp, &over);
+    if (e == CE_ELIMIT && resort(s)) {
+        ce_buf_free(&resp);
+        return es_search_next(s, hits);
+    }
     if (!e && pit_refused(s, st)) {
         ce_warn("msg=\"es point in time read refused, falling back to scroll\" index=\"%s\" "
                 "status=%ld",
@@ -479,7 +515,8 @@ ce_err es_search_next(es_search *s, void **hits)
         return es_search_next(s, hits);
     }
     if (!e && st != 200)
-        e = answer_error(s, "search", st, &resp, !s->pit && (s->first || paged_by_sort(s)));
+        e = answer_error(s, s->resorted ? "search sorted by _id (a scroll page was over the response limit)" : "search",
+                         st, &resp, !s->pit && (s->first || paged_by_sort(s)));
     if (!e) {
         unsigned flags = (s->o.lean ? ES_PAGE_LEAN : 0) | (paged_by_sort(s) ? ES_PAGE_NEED_SORT : 0);
         es_search_page pg;
