@@ -7,7 +7,9 @@ from /proc/<pid>/stat before and after the step; the Cassandra figure sums every
 bed's cluster (127.0.0.1 and, when it runs, 127.0.0.2 — not the separate auth node). The
 command runs under /usr/bin/time (a small parent: the ru_maxrss of a child forked from this
 Python process would count the pages it had before exec); its RSS over time comes from
-sampling /proc/<child>/status VmRSS every 100 ms.
+sampling /proc/<child>/status VmRSS every 100 ms. Before each step the servers are let go
+quiet (wait_idle: under 0.15 cores together for two seconds in a row, at most 90 s), so the
+compactions and merges a step leaves behind are not counted in the next one.
 """
 import os
 import signal
@@ -74,18 +76,34 @@ def _child_of(pid):
     return int(kids[0]) if kids else None
 
 
+def wait_idle(pids, cores=0.15, window=1.0, timeout=90.0):
+    """Waits until the servers together use under `cores` cores for two windows in a row
+    (the compactions, merges and collections a previous step left running would otherwise be
+    counted in the next one), at most timeout seconds. Returns the seconds waited."""
+    t0 = time.monotonic()
+    calm = 0
+    while calm < 2 and time.monotonic() - t0 < timeout:
+        a = sum(servers_cpu(pids).values())
+        time.sleep(window)
+        calm = calm + 1 if (sum(servers_cpu(pids).values()) - a) / window < cores else 0
+    return time.monotonic() - t0
+
+
 class Step:
     """One measured step. Use run() for a command, or `with step:` around work done in
     this process or by servers only (then client_cpu_s, peak_rss_mb stay None).
     After it: wall_s, client_cpu_s, peak_rss_mb, rss (list of (t_s, MB)), cpu ({server: s}),
     output (the command's stdout+stderr)."""
 
-    def __init__(self, pids):
+    def __init__(self, pids, settle=True):
         self.pids = pids
+        self.settle = settle
         self.wall_s = self.client_cpu_s = self.peak_rss_mb = None
         self.rss, self.cpu, self.output = [], {}, ""
 
     def __enter__(self):
+        if self.settle:
+            wait_idle(self.pids)
         self._c0 = servers_cpu(self.pids)
         self._t0 = time.monotonic()
         return self
