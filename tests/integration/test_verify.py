@@ -421,3 +421,21 @@ def test_records_marked_deleted_count_as_absent(cassandra_session, keyspace, os_
     rows = {r.id: r.deleted for r in s.execute("SELECT id, deleted FROM %s.items" % ks, timeout=60)}
     assert all(rows[rid] is True for rid in range(0, 20))      # marked rows are never removed
     assert all(os_search.c.exists(index=index, id=str(rid)) for rid in range(40, 45))  # nor marked docs
+
+
+def test_repair_over_a_fresh_es_delete_is_not_claimed(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                                      testbed_env, unique_name):
+    """A document removed by a plain DELETE (which raises its version) within index.gc_deletes:
+    the copy of its row is refused with a conflict. The repair must not count that as fixed
+    (exit 0 would say "equal" while the document is still missing)."""
+    n = 50
+    cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n,
+                        direction="to_es")
+    os_search.c.delete(index=index, id="7", refresh=True)
+    res, p = verify(ce_bin, cfg, 1, "--repair")
+    assert [(d["id"], d["kind"], d["fix"], d["fixed"]) for d in res["differences"]] == \
+        [("7", "only_cassandra", "copy_to_es", False)]
+    assert res["fixed"] == 0 and res["fix_failed"] == 1 and not res["equal"]
+    assert "index.gc_deletes" in p.stderr
+    _, e = side_versions(cassandra_session, keyspace, os_search, index)
+    assert "7" not in e and len(e) == n - 1
