@@ -439,3 +439,19 @@ def test_repair_over_a_fresh_es_delete_is_not_claimed(cassandra_session, keyspac
     assert "index.gc_deletes" in p.stderr
     _, e = side_versions(cassandra_session, keyspace, os_search, index)
     assert "7" not in e and len(e) == n - 1
+
+
+def test_token_field_that_is_a_column_is_refused(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                                 testbed_env, unique_name):
+    """token_field naming a column of the table would give each document the field twice:
+    `check` (connected) and the C->E pass refuse it, naming the key."""
+    load_rows(cassandra_session, keyspace, "items", 3, now_ms() - 3600000, now_ms() - 60000)
+    index = unique_name("ix")
+    os_search.track(index)
+    cfg = write_config(tmp_path, testbed_env, os_search.url,
+                       [sync_def("s", keyspace, "items", index, direction="to_es", token_field="text")])
+    p = run_ce(ce_bin, cfg, cmd="check", expect=2)
+    assert 'token_field "text" is a column of the table' in p.stderr, p.stdout + p.stderr
+    p = run_ce(ce_bin, cfg, expect=1)
+    assert 'token_field "text" is a column of the table' in p.stdout, p.stdout + p.stderr[-2000:]
+    assert not os_search.exists(index)
