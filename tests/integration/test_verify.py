@@ -451,7 +451,8 @@ def test_token_field_that_is_a_column_is_refused(cassandra_session, keyspace, os
     cfg = write_config(tmp_path, testbed_env, os_search.url,
                        [sync_def("s", keyspace, "items", index, direction="to_es", token_field="text")])
     p = run_ce(ce_bin, cfg, cmd="check", expect=2)
-    assert 'token_field "text" is a column of the table' in p.stderr, p.stdout + p.stderr
+    assert 'error: syncs[0] (sync s): token_field "text" is a column of the table' in p.stderr, p.stderr
+    assert "1 error against the table: configuration refused" in p.stderr, p.stderr
     p = run_ce(ce_bin, cfg, expect=1)
     assert 'token_field "text" is a column of the table' in p.stdout, p.stdout + p.stderr[-2000:]
     assert not os_search.exists(index)
