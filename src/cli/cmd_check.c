@@ -63,11 +63,12 @@ static void print_effective(const sync_config *c)
     ce_buf_free(&b);
 }
 
-/* One sync's read, as a pass would do it. Returns false when the pass would refuse. */
-static bool print_forecast(const sync_def *s, const sync_read_forecast *f)
+/* One sync's read, as a pass would do it (syncs[i] of the file path). Returns false when the
+ * pass would refuse: said on stderr as the offline problems are, with the sync's path. */
+static bool print_forecast(const char *path, size_t i, const sync_def *s, const sync_read_forecast *f)
 {
     if (f->refused) {
-        fprintf(stderr, "%s: sync %s: %s\n", "casselastic", s->name, f->problem);
+        fprintf(stderr, "%s: error: syncs[%zu] (sync %s): %s\n", path, i, s->name, f->problem);
         return false;
     }
     if (!f->mode[0]) {
@@ -96,13 +97,16 @@ static bool check_reads(const sync_config *cfg)
     ce_log_set_level(CE_LOG_OFF); /* the client's own lines: the summary below says it all */
     ce_err rc = sync_engine_forecast(cfg, CHECK_TIMEOUT_MS, f, why, sizeof why);
     ce_log_set_level(saved);
-    bool ok = true;
     if (rc)
         printf("  cassandra not reachable (%s): read modes not checked\n", why[0] ? why : ce_strerror(rc));
+    size_t refused = 0;
     for (size_t i = 0; !rc && i < cfg->nsyncs; i++)
-        ok = print_forecast(&cfg->syncs[i], &f[i]) && ok;
+        refused += !print_forecast(cfg->config_path, i, &cfg->syncs[i], &f[i]);
+    if (refused)
+        fprintf(stderr, "%s: %zu error%s against the table%s: configuration refused\n", cfg->config_path, refused,
+                refused == 1 ? "" : "s", refused == 1 ? "" : "s");
     free(f);
-    return ok;
+    return refused == 0;
 }
 
 int cli_cmd_check(const cli_opts *o)

@@ -286,7 +286,7 @@ int cli_cmd_stop(const cli_opts *o)
         sync_config_free(&cfg);
         return CLI_EXIT_FAILED;
     }
-    printf("casselastic: sent SIGTERM to pid %ld; waiting for it to finish its batch and save checkpoints\n", pid);
+    printf("casselastic: sent SIGTERM to pid %ld; waiting for it to finish the requests in flight\n", pid);
     fflush(stdout);
     int64_t start = cli_mono_ms(), last_note = start;
     rc = CLI_EXIT_FAILED;

@@ -275,27 +275,31 @@ static void check_sync_name(cfg_loader *L, size_t i, const sync_def *s)
         }
 }
 
-/* deleted_col: a column of its own, not one of the columns the sync already gives a job
- * (whether the table has it is checked when a pass reads the table). */
-static void check_deleted_col(cfg_loader *L, size_t i, const sync_def *s)
+/* deleted_col and token_field: a column / field of its own, not one the sync already gives a
+ * job (whether the table has it is checked when a pass reads the table). key names the key,
+ * name its value. */
+static void check_own_column(cfg_loader *L, size_t i, const sync_def *s, const char *key, const char *name)
 {
-    const char *dc = s->deleted_col;
-    if (!dc)
+    if (!name)
         return;
+    bool is_deleted_col = strcmp(key, "deleted_col") == 0;
     char p[96];
-    snprintf(p, sizeof p, "syncs[%zu].deleted_col", i);
-    if (!dc[0]) {
-        cfg_err(L, p, "must name a column");
+    snprintf(p, sizeof p, "syncs[%zu].%s", i, key);
+    if (!name[0]) {
+        if (is_deleted_col) /* an empty token_field means off */
+            cfg_err(L, p, "must name a column");
         return;
     }
-    const char *clash = s->version_col && strcmp(dc, s->version_col) == 0       ? "version_col"
-                        : s->source_field && strcmp(dc, s->source_field) == 0 ? "source_field"
-                                                                                : NULL;
+    const char *clash = s->version_col && strcmp(name, s->version_col) == 0       ? "version_col"
+                        : s->source_field && strcmp(name, s->source_field) == 0 ? "source_field"
+                        : !is_deleted_col && s->deleted_col && strcmp(name, s->deleted_col) == 0
+                            ? "deleted_col"
+                            : NULL;
     for (size_t k = 0; !clash && k < s->nid_cols; k++)
-        if (strcmp(dc, s->id_cols[k]) == 0)
+        if (strcmp(name, s->id_cols[k]) == 0)
             clash = "id_col";
     if (clash)
-        cfg_err(L, p, "\"%s\" is already the %s", dc, clash);
+        cfg_err(L, p, "\"%s\" is already the %s", name, clash);
 }
 
 static void check_sync(cfg_loader *L, size_t i, sync_def *s)
@@ -328,7 +332,8 @@ static void check_sync(cfg_loader *L, size_t i, sync_def *s)
         snprintf(p, sizeof p, "syncs[%zu].elasticsearch.source_id", i);
         cfg_err(L, p, "must differ from cassandra.source_id (\"%s\")", s->es_source_id);
     }
-    check_deleted_col(L, i, s);
+    check_own_column(L, i, s, "deleted_col", s->deleted_col);
+    check_own_column(L, i, s, "token_field", s->token_field);
     if (s->overlap_ms < s->safety_lag_ms) {
         snprintf(p, sizeof p, "syncs[%zu].overlap_ms", i);
         cfg_warn(L, p, "smaller than safety_lag_ms: late writes may be missed");

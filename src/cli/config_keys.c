@@ -206,7 +206,8 @@ static const cli_config_key keys[] = {
      .help = "Column/field recording which side wrote the row (holds a source_id)."},
     {.path = "syncs[].token_field", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(token_field), .def_doc = "(off)",
      .help = "Cassandra -> Elasticsearch: add the partition key's Murmur3 token to each document as a long field "
-             "of this name, so `verify` compares by aggregations instead of streaming ids (docs/verify.md)."},
+             "of this name, so `verify` compares by aggregations instead of streaming ids (docs/verify.md). A name of "
+             "its own: not a column of the table, version_col, source_field, deleted_col or an id column."},
     {.path = "syncs[].version_unit", .type = CFG_T_ENUM, .flags = CFG_F_IN_SYNC, S(version_unit_us), .def = "ms",
      .enum_values = version_unit_values, .help = "Unit of version_col: ms, us or s since the Unix epoch."},
     {.path = "syncs[].safety_lag_ms", .type = CFG_T_INT64, .flags = CFG_F_IN_SYNC, S(safety_lag_ms), .def = "0",

@@ -373,12 +373,13 @@ static void apply_env(loader *L, const cli_config_key *k, const json_t *v, const
         store_string(L, (char **)taddr, val);
 }
 
-/* "90s", "30m", "24h", "7d" (a number and one unit) -> seconds. */
+/* "90s", "30m", "24h", "7d" (a number and one unit) -> seconds. Refuses NaN and infinity
+ * (strtod reads "nan" and "inf"), which no bounds check would catch. */
 static bool parse_duration(const char *s, double *out)
 {
     char *end;
     double d = strtod(s, &end);
-    if (end == s || d < 0)
+    if (end == s || !(d >= 0) || d > 1e300)
         return false;
     static const struct {
         char unit;
@@ -401,6 +402,10 @@ static void apply_number(loader *L, const cli_config_key *k, void *addr, const j
         d = json_real_value(v);
     } else if (json_is_string(v) && k->type == CFG_T_SECONDS && parse_duration(json_string_value(v), &d)) {
         /* a duration: seconds already */
+    } else if (json_is_string(v) && k->type == CFG_T_SECONDS) {
+        cfg_err(L, disp, "expected a number, got a string that is not a duration (\"%s\"; a number and one of "
+                "s, m, h, d, such as \"24h\")", json_string_value(v));
+        return;
     } else {
         cfg_err(L, disp, "expected %s, got %s", k->type == CFG_T_SECONDS ? "a number" : "an integer",
                 cfg_json_type_name(v));

@@ -145,7 +145,7 @@ static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
     c->ctx = ctx;
     c->type = d->type && *d->type ? d->type : (es_client_caps(ctx->es)->has_types ? "_doc" : NULL);
     ce_err e = sync_table_plan_load(ctx, &c->tp);
-    e = e ? e : sync_table_check_deleted_col(ctx, &c->tp);
+    e = e ? e : sync_table_check_columns(ctx, &c->tp);
     e = e ? e : sync_rows_plan(d, &c->tp, &c->rows);
     e = e ? e : sync_scan_plan(ctx, &c->tp, c->rows.select.data, &c->scan);
     e = e ? e : sync_scan_ack_plan(ctx, &c->scan, &c->ack);

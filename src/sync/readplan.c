@@ -369,7 +369,7 @@ void sync_read_forecast_fill(sync_pass_ctx *ctx, sync_read_forecast *out)
     snprintf(out->mode, sizeof out->mode, "%s", p->name);
     out->version_index = tp.version_index;
     out->scans_table = !p->window || (p->allow_filtering && !tp.version_index && p->mode == SYNC_READ_FILTER);
-    if ((p->check && p->check(ctx, &tp) != CE_OK) || sync_table_check_deleted_col(ctx, &tp) != CE_OK) {
+    if ((p->check && p->check(ctx, &tp) != CE_OK) || sync_table_check_columns(ctx, &tp) != CE_OK) {
         out->refused = true;
         snprintf(out->problem, sizeof out->problem, "%s", ctx->res->error);
     }

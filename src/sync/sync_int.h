@@ -341,10 +341,11 @@ typedef struct {
  * Replaces (and frees) a plan loaded before. */
 ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp);
 void sync_table_plan_free(sync_table_plan *tp);
-/* Cassandra -> Elasticsearch reads the soft-delete mark from a column: a deleted_col the
- * table lacks fails the pass (CE_ECONFIG, "deleted_col \"x\" is not a column of the
- * table"). E->C reads it from the documents and needs no column. */
-ce_err sync_table_check_deleted_col(sync_pass_ctx *ctx, const sync_table_plan *tp);
+/* Cassandra -> Elasticsearch's columns with a job: a deleted_col the table lacks fails the
+ * pass (CE_ECONFIG, "deleted_col \"x\" is not a column of the table"; E->C reads the mark
+ * from the documents and needs no column), and so does a token_field that is a column of the
+ * table (the document would carry the field twice). */
+ce_err sync_table_check_columns(sync_pass_ctx *ctx, const sync_table_plan *tp);
 /* Whether a storage-attached index (system_schema.indexes: kind CUSTOM, class_name "sai"
  * or ...StorageAttachedIndex) has column col of keyspace.table as its target: *found. The
  * query's error otherwise (cql_session_errmsg says why). */

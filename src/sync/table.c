@@ -125,12 +125,17 @@ ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp)
     return resolve_ids(ctx, tp);
 }
 
-ce_err sync_table_check_deleted_col(sync_pass_ctx *ctx, const sync_table_plan *tp)
+ce_err sync_table_check_columns(sync_pass_ctx *ctx, const sync_table_plan *tp)
 {
-    if (!ctx->def->deleted_col || tp->deleted_idx >= 0)
+    const char *dc = ctx->def->deleted_col, *tf = ctx->def->token_field;
+    char what[256] = "";
+    if (dc && tp->deleted_idx < 0)
+        snprintf(what, sizeof what, "deleted_col \"%.150s\" is not a column of the table", dc);
+    else if (tf && *tf && sync_table_column(tp->meta, tf) >= 0)
+        snprintf(what, sizeof what, "token_field \"%.120s\" is a column of the table: the token needs a field of "
+                 "its own", tf);
+    if (!what[0])
         return CE_OK;
-    char what[200];
-    snprintf(what, sizeof what, "deleted_col \"%.150s\" is not a column of the table", ctx->def->deleted_col);
     sync_pass_fail(ctx, CE_ECONFIG, "%s", what);
     return CE_ECONFIG;
 }

@@ -116,10 +116,20 @@ static void on_item(const es_bulk_item_result *r, void *ud)
 {
     es_fixer *f = ud;
     sync_diff *df = &f->j->out->diffs[r->tag];
-    /* a conflict: Elasticsearch holds this or a newer version already; 404: already gone */
-    df->fixed = r->status == ES_ITEM_OK || r->status == ES_ITEM_CONFLICT ||
-                (df->fix == SYNC_FIX_DELETE_ES && r->http_status == 404);
-    if (!df->fixed)
+    /* A conflict: Elasticsearch holds this or a newer version already; 404: already gone.
+     * Except a copy of a record Elasticsearch did not have: there a conflict is the
+     * version Elasticsearch remembers of a document deleted less than index.gc_deletes ago
+     * (a plain DELETE raises it above the document's): the document is still absent. */
+    bool absent_refused = df->fix == SYNC_FIX_COPY_TO_ES && df->kind == SYNC_DIFF_ONLY_CASSANDRA &&
+                          r->status == ES_ITEM_CONFLICT;
+    df->fixed = !absent_refused && (r->status == ES_ITEM_OK || r->status == ES_ITEM_CONFLICT ||
+                                    (df->fix == SYNC_FIX_DELETE_ES && r->http_status == 404));
+    if (absent_refused)
+        ce_warn("sync=%s msg=\"verify repair refused: Elasticsearch remembers a delete of this document with a "
+                "version at or above the row's; it forgets it after index.gc_deletes (default 60 s): repair again "
+                "then\" id=\"%s\"",
+                f->j->ctx.def->name, df->id);
+    else if (!df->fixed)
         ce_warn("sync=%s msg=\"verify repair failed\" id=\"%s\" status=%d reason=\"%s\"", f->j->ctx.def->name,
                 df->id, r->http_status, r->error_reason ? r->error_reason : "");
 }

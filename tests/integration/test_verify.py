@@ -421,3 +421,38 @@ def test_records_marked_deleted_count_as_absent(cassandra_session, keyspace, os_
     rows = {r.id: r.deleted for r in s.execute("SELECT id, deleted FROM %s.items" % ks, timeout=60)}
     assert all(rows[rid] is True for rid in range(0, 20))      # marked rows are never removed
     assert all(os_search.c.exists(index=index, id=str(rid)) for rid in range(40, 45))  # nor marked docs
+
+
+def test_repair_over_a_fresh_es_delete_is_not_claimed(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                                      testbed_env, unique_name):
+    """A document removed by a plain DELETE (which raises its version) within index.gc_deletes:
+    the copy of its row is refused with a conflict. The repair must not count that as fixed
+    (exit 0 would say "equal" while the document is still missing)."""
+    n = 50
+    cfg, index = loaded(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env, unique_name, n,
+                        direction="to_es")
+    os_search.c.delete(index=index, id="7", refresh=True)
+    res, p = verify(ce_bin, cfg, 1, "--repair")
+    assert [(d["id"], d["kind"], d["fix"], d["fixed"]) for d in res["differences"]] == \
+        [("7", "only_cassandra", "copy_to_es", False)]
+    assert res["fixed"] == 0 and res["fix_failed"] == 1 and not res["equal"]
+    assert "index.gc_deletes" in p.stderr
+    _, e = side_versions(cassandra_session, keyspace, os_search, index)
+    assert "7" not in e and len(e) == n - 1
+
+
+def test_token_field_that_is_a_column_is_refused(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
+                                                 testbed_env, unique_name):
+    """token_field naming a column of the table would give each document the field twice:
+    `check` (connected) and the C->E pass refuse it, naming the key."""
+    load_rows(cassandra_session, keyspace, "items", 3, now_ms() - 3600000, now_ms() - 60000)
+    index = unique_name("ix")
+    os_search.track(index)
+    cfg = write_config(tmp_path, testbed_env, os_search.url,
+                       [sync_def("s", keyspace, "items", index, direction="to_es", token_field="text")])
+    p = run_ce(ce_bin, cfg, cmd="check", expect=2)
+    assert 'error: syncs[0] (sync s): token_field "text" is a column of the table' in p.stderr, p.stderr
+    assert "1 error against the table: configuration refused" in p.stderr, p.stderr
+    p = run_ce(ce_bin, cfg, expect=1)
+    assert 'token_field "text" is a column of the table' in p.stdout, p.stdout + p.stderr[-2000:]
+    assert not os_search.exists(index)

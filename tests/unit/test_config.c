@@ -327,6 +327,20 @@ static void test_bad_values(void **st)
         {BASE_PREFIX "\"syncs\": [3]}", "syncs[0]", "expected an object, got an integer"},
         {BASE_PREFIX "\"period\": -1, \"syncs\": [3]}", "period", "between 0 and 604800"},
         {BASE_PREFIX "\"log_level\": \"verbose\", \"syncs\": [3]}", "log_level", "bad value \"verbose\""},
+        /* token_field and deleted_col: a field of their own, not one the sync gives a job */
+        {ONE_SYNC("\"token_field\": \"v\","), "syncs[0].token_field", "\"v\" is already the version_col"},
+        {ONE_SYNC("\"token_field\": \"id\","), "syncs[0].token_field", "\"id\" is already the id_col"},
+        {ONE_SYNC("\"token_field\": \"source\","), "syncs[0].token_field", "is already the source_field"},
+        {ONE_SYNC("\"deleted_col\": \"gone\", \"token_field\": \"gone\","), "syncs[0].token_field",
+         "\"gone\" is already the deleted_col"},
+        {ONE_SYNC("\"deleted_col\": \"v\","), "syncs[0].deleted_col", "\"v\" is already the version_col"},
+        {ONE_SYNC("\"deleted_col\": \"\","), "syncs[0].deleted_col", "must name a column"},
+        /* durations: a bad unit is named as such; strtod's "nan" / "inf" are no durations */
+        {BASE_PREFIX "\"verify_every\": \"2x\", \"syncs\": [3]}", "verify_every", "not a duration (\"2x\""},
+        {BASE_PREFIX "\"period\": \"nans\", \"syncs\": [3]}", "period", "not a duration (\"nans\""},
+        {BASE_PREFIX "\"verify_every\": \"nanh\", \"syncs\": [3]}", "verify_every", "not a duration"},
+        {BASE_PREFIX "\"verify_every\": \"infd\", \"syncs\": [3]}", "verify_every", "not a duration"},
+        {BASE_PREFIX "\"verify_every\": \"-1h\", \"syncs\": [3]}", "verify_every", "not a duration"},
         {"{\"cassandra\": {\"url\": [\"a:1\", \"b:2\"]}, \"elasticsearch\": {\"url\": \"e\"}, \"syncs\": [3]}",
          "cassandra.url[1]", "all hosts use one port"},
         {"{\"cassandra\": {\"url\": \"a:x\"}, \"elasticsearch\": {\"url\": \"ftp://e\"}, \"syncs\": [3]}",
@@ -357,6 +371,16 @@ static void test_bad_values(void **st)
         }
         cli_config_problems_free(&p);
     }
+    /* durations with a unit, fractions included */
+    assert_int_equal(load_str(BASE_PREFIX "\"verify_every\": \"1.5h\", \"period\": \"2m\", "
+                                          "\"syncs\": [{\"name\": \"s\", \"id_col\": \"id\", \"version_col\": \"v\", "
+                                          "\"cassandra\": {\"table\": \"t\"}, \"elasticsearch\": {\"index\": \"i\"}}]}",
+                              &c, &p),
+                     CE_OK);
+    assert_true(c.verify_every_s == 5400.0);
+    assert_true(c.period_s == 120.0);
+    sync_config_free(&c);
+    cli_config_problems_free(&p);
     /* The fixed example itself is valid: the cases fail for their one reason. */
     assert_int_equal(load_str(ONE_SYNC(""), &c, &p), CE_OK);
     assert_string_equal(c.cassandra.hosts[0], "h");
