@@ -9,6 +9,14 @@
  * that passes those items is saved, so a burst of rejected documents costs one disk
  * flush per pass, not one per line; close syncs too. A line torn by a full disk or a
  * crash (the file does not end with '\n') is cut off at the next open, with a warning.
+ *
+ * One bad item costs one line: the writer remembers a fingerprint (64-bit FNV-1a) of
+ * each line's bytes after its "ts" field (sync, direction, id, reason, doc) for the last
+ * DL_MEMORY_LINES lines, fed at open from the last DL_TAIL_BYTES of the file, so a line
+ * equal to one remembered is not written again (a "repeat": the windows' overlap reads
+ * the same poison item pass after pass). The memory is a ring of fingerprints in write
+ * order (the oldest is forgotten first) indexed by an open-addressing table of ring
+ * positions (linear probing, deletion by backward shift): 1 MiB in all.
  */
 #include "sync/deadletter.h"
 
@@ -25,14 +33,27 @@
 #include <unistd.h>
 
 #include "sync/checkpoint.h"
+#include "sync/sync_int.h"
 #include "util/buf.h"
 #include "util/jsonw.h"
 #include "util/log.h"
 
+#define DL_MEMORY_LINES ((size_t)1 << 16) /* fingerprints remembered */
+#define DL_TAIL_BYTES ((size_t)4 << 20)    /* read at open to remember the file's lines */
+
+/* The fingerprints of the last cap lines: ring in write order, slot -> ring position + 1. */
+typedef struct {
+    uint64_t *ring;
+    uint32_t *slot;            /* 2 x cap (a power of two), 0 = empty */
+    size_t cap, n, next;       /* ring: capacity, used, where the next goes */
+} dl_memory;
+
 struct sync_deadletter {
     int fd;
     pthread_mutex_t mu;
+    dl_memory mem;
     size_t count;
+    size_t repeats;            /* writes not done: the line was in the memory */
     uint64_t dropped;          /* bytes of a torn last line cut at open */
     bool dirty;                /* lines written since the last fdatasync */
 };
@@ -95,24 +116,176 @@ static ce_err repair_tail(int fd, const char *path, uint64_t *dropped)
     return CE_OK;
 }
 
+/* ---------------------------------------------------------------- the memory */
+
+static size_t mem_home(const dl_memory *m, uint64_t fp)
+{
+    uint64_t h = fp ^ (fp >> 29); /* FNV's low bits alone spread poorly */
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return (size_t)(h ^ (h >> 32)) & (2 * m->cap - 1);
+}
+
+static ce_err mem_init(dl_memory *m, size_t cap)
+{
+    size_t c = 1;
+    while (c < cap)
+        c <<= 1;
+    m->cap = c;
+    m->ring = malloc(c * sizeof *m->ring);
+    m->slot = calloc(2 * c, sizeof *m->slot);
+    return m->ring && m->slot ? CE_OK : CE_ENOMEM;
+}
+
+static void mem_free(dl_memory *m)
+{
+    free(m->ring);
+    free(m->slot);
+}
+
+/* The table slot holding fp, or the empty slot where it would go. */
+static size_t mem_find(const dl_memory *m, uint64_t fp)
+{
+    size_t mask = 2 * m->cap - 1, i = mem_home(m, fp);
+    while (m->slot[i] && m->ring[m->slot[i] - 1] != fp)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static bool mem_has(const dl_memory *m, uint64_t fp)
+{
+    return m->slot[mem_find(m, fp)] != 0;
+}
+
+/* Empty slot i, moving later entries of its probe run back (no tombstones). */
+static void mem_unslot(dl_memory *m, size_t i)
+{
+    size_t mask = 2 * m->cap - 1, j = i;
+    m->slot[i] = 0;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->slot[j])
+            return;
+        size_t home = mem_home(m, m->ring[m->slot[j] - 1]);
+        /* the entry at j may move to i when its home is not in (i, j] (cyclically) */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            m->slot[i] = m->slot[j];
+            m->slot[j] = 0;
+            i = j;
+        }
+    }
+}
+
+/* Remember fp (known or not); a full ring forgets its oldest first. */
+static void mem_add(dl_memory *m, uint64_t fp)
+{
+    if (mem_has(m, fp))
+        return;
+    if (m->n == m->cap)
+        mem_unslot(m, mem_find(m, m->ring[m->next]));
+    else
+        m->n++;
+    m->ring[m->next] = fp;
+    m->slot[mem_find(m, fp)] = (uint32_t)(m->next + 1);
+    m->next = (m->next + 1) % m->cap;
+}
+
+/* The part of a line its fingerprint covers: after {"ts":"...", up to the '\n'
+ * (excluded). false for a line that does not start so (not one of ours). */
+static bool line_body(const char *line, size_t len, const char **body, size_t *blen)
+{
+    static const char head[] = "{\"ts\":\"";
+    size_t hl = sizeof head - 1;
+    if (len < hl || memcmp(line, head, hl) != 0)
+        return false;
+    const char *q = memchr(line + hl, '"', len - hl);
+    if (!q || (size_t)(q - line) + 2 > len || q[1] != ',')
+        return false;
+    *body = q + 2;
+    *blen = len - (size_t)(q + 2 - line);
+    if (*blen > 0 && (*body)[*blen - 1] == '\n')
+        (*blen)--;
+    return true;
+}
+
+static uint64_t fingerprint(const char *body, size_t len)
+{
+    return sync_resume_hash(SYNC_RESUME_HASH_INIT, body, len);
+}
+
+/* Remember the complete lines of the last tail bytes of fd (repaired: ends with '\n');
+ * a line cut by the start of that tail is skipped. */
+static ce_err remember_tail(sync_deadletter *d, size_t tail)
+{
+    struct stat sb;
+    if (fstat(d->fd, &sb) != 0)
+        return CE_EIO;
+    size_t size = (size_t)sb.st_size, n = size < tail ? size : tail;
+    if (n == 0)
+        return CE_OK;
+    char *buf = malloc(n);
+    if (!buf)
+        return CE_ENOMEM;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(d->fd, buf + got, n - got, (off_t)(size - n + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    const char *p = buf, *end = buf + got;
+    if (n < size || got < n) { /* the first line may be cut: start after its '\n' */
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) /* only when the read came short: not a complete line */
+            break;
+        const char *body;
+        size_t blen;
+        if (line_body(p, (size_t)(nl - p), &body, &blen))
+            mem_add(&d->mem, fingerprint(body, blen));
+        p = nl + 1;
+    }
+    free(buf);
+    return got == n ? CE_OK : CE_EIO;
+}
+
+/* ---------------------------------------------------------------- the file */
+
 ce_err sync_deadletter_open(const char *path, sync_deadletter **out)
 {
-    if (!path || !out)
+    return sync_deadletter_open_sized(path, DL_MEMORY_LINES, DL_TAIL_BYTES, out);
+}
+
+ce_err sync_deadletter_open_sized(const char *path, size_t lines, size_t tail_bytes, sync_deadletter **out)
+{
+    if (!path || !out || lines == 0 || lines > UINT32_MAX / 4)
         return CE_EINVAL;
     *out = NULL;
     sync_deadletter *d = calloc(1, sizeof *d);
     if (!d)
         return CE_ENOMEM;
+    if (mem_init(&d->mem, lines) != CE_OK) {
+        mem_free(&d->mem);
+        free(d);
+        return CE_ENOMEM;
+    }
     /* 0600: rejected documents may hold anything the tables hold. */
     d->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (d->fd < 0) {
         int e = errno;
+        mem_free(&d->mem);
         free(d);
         return e == ENOENT ? CE_ENOTFOUND : CE_EIO;
     }
     ce_err rc = repair_tail(d->fd, path, &d->dropped);
+    rc = rc ? rc : remember_tail(d, tail_bytes);
     if (rc) {
         close(d->fd);
+        mem_free(&d->mem);
         free(d);
         return rc;
     }
@@ -126,72 +299,96 @@ static ce_err opt_string(ce_buf *b, const char *s)
     return s ? jsonw_cstr(b, s) : jsonw_null(b);
 }
 
-ce_err sync_deadletter_write(sync_deadletter *d, const char *sync, const char *direction,
-                             const char *id, const char *reason, const char *doc, size_t doc_len)
+/* The line of one dead letter, '\n' included, into b. */
+static ce_err build_line(ce_buf *b, const char *sync, const char *direction, const char *id,
+                         const char *reason, const char *doc, size_t doc_len)
 {
-    if (!d)
-        return CE_EINVAL;
-    ce_buf b = CE_BUF_INIT;
     char iso[32];
     sync_format_iso_ms(wall_ms(), iso);
-    ce_err err = ce_buf_printf(&b, "{\"ts\":\"%s\",\"sync\":", iso);
+    ce_err err = ce_buf_printf(b, "{\"ts\":\"%s\",\"sync\":", iso);
     if (!err)
-        err = opt_string(&b, sync);
+        err = opt_string(b, sync);
     if (!err)
-        err = ce_buf_append_str(&b, ",\"direction\":");
+        err = ce_buf_append_str(b, ",\"direction\":");
     if (!err)
-        err = opt_string(&b, direction);
+        err = opt_string(b, direction);
     if (!err)
-        err = ce_buf_append_str(&b, ",\"id\":");
+        err = ce_buf_append_str(b, ",\"id\":");
     if (!err)
-        err = opt_string(&b, id);
+        err = opt_string(b, id);
     if (!err)
-        err = ce_buf_append_str(&b, ",\"reason\":");
+        err = ce_buf_append_str(b, ",\"reason\":");
     if (!err)
-        err = opt_string(&b, reason);
+        err = opt_string(b, reason);
     if (!err)
-        err = ce_buf_append_str(&b, ",\"doc\":");
+        err = ce_buf_append_str(b, ",\"doc\":");
     if (!err) {
         if (!doc) {
-            err = jsonw_null(&b);
+            err = jsonw_null(b);
         } else {
             /* Raw only when it is one valid JSON value: the line must stay parseable. */
             json_error_t jerr;
             json_t *v = json_loadb(doc, doc_len, JSON_DECODE_ANY, &jerr);
             if (!v) {
-                err = jsonw_string(&b, doc, doc_len);
+                err = jsonw_string(b, doc, doc_len);
             } else if (!memchr(doc, '\n', doc_len) && !memchr(doc, '\r', doc_len)) {
-                err = jsonw_raw(&b, doc, doc_len);
+                err = jsonw_raw(b, doc, doc_len);
             } else { /* pretty-printed: re-encode on one line */
                 char *one = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                err = one ? ce_buf_append_str(&b, one) : CE_ENOMEM;
+                err = one ? ce_buf_append_str(b, one) : CE_ENOMEM;
                 free(one);
             }
             json_decref(v);
         }
     }
-    if (!err)
-        err = ce_buf_append_str(&b, "}\n");
-    if (err) {
-        ce_buf_free(&b);
-        return err;
-    }
-    pthread_mutex_lock(&d->mu);
-    const char *p = b.data;
-    size_t n = b.len;
-    while (n > 0 && !err) {
-        ssize_t w = write(d->fd, p, n);
+    return err ? err : ce_buf_append_str(b, "}\n");
+}
+
+/* Append n bytes with write(2) (one call unless the kernel takes less). */
+static ce_err append(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
         if (w < 0) {
             if (errno != EINTR)
-                err = CE_EIO;
+                return CE_EIO;
             continue;
         }
         p += w;
         n -= (size_t)w;
     }
-    if (!err) {
-        d->count++;
-        d->dirty = true;
+    return CE_OK;
+}
+
+ce_err sync_deadletter_write(sync_deadletter *d, const char *sync, const char *direction,
+                             const char *id, const char *reason, const char *doc, size_t doc_len,
+                             bool *repeat)
+{
+    if (repeat)
+        *repeat = false;
+    if (!d)
+        return CE_EINVAL;
+    ce_buf b = CE_BUF_INIT;
+    ce_err err = build_line(&b, sync, direction, id, reason, doc, doc_len);
+    const char *body;
+    size_t blen;
+    if (err || !line_body(b.data, b.len, &body, &blen)) {
+        ce_buf_free(&b);
+        return err ? err : CE_EINVAL;
+    }
+    uint64_t fp = fingerprint(body, blen);
+    pthread_mutex_lock(&d->mu);
+    if (mem_has(&d->mem, fp)) {
+        d->repeats++;
+        if (repeat)
+            *repeat = true;
+    } else {
+        err = append(d->fd, b.data, b.len);
+        if (!err) {
+            mem_add(&d->mem, fp);
+            d->count++;
+            d->dirty = true;
+        }
     }
     pthread_mutex_unlock(&d->mu);
     ce_buf_free(&b);
@@ -239,6 +436,16 @@ size_t sync_deadletter_count(const sync_deadletter *d)
     return n;
 }
 
+size_t sync_deadletter_repeats(const sync_deadletter *d)
+{
+    if (!d)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&d->mu);
+    size_t n = d->repeats;
+    pthread_mutex_unlock((pthread_mutex_t *)&d->mu);
+    return n;
+}
+
 void sync_deadletter_close(sync_deadletter *d)
 {
     if (!d)
@@ -247,5 +454,6 @@ void sync_deadletter_close(sync_deadletter *d)
         fdatasync(d->fd);
     close(d->fd);
     pthread_mutex_destroy(&d->mu);
+    mem_free(&d->mem);
     free(d);
 }

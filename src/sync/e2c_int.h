@@ -196,7 +196,8 @@ void sync_writer_drain(sync_writer *w);
 void sync_writer_close(sync_writer *w);
 /* Put ts as the bound timestamp v (big-endian bigint; bytes: its storage, kept by the caller). */
 void sync_writer_bind_ts(cql_value *v, uint8_t bytes[8], int64_t ts);
-/* A document given up on: counted, logged, dead-lettered. */
+/* A document given up on: counted, logged, dead-lettered; a repeat of a line the dead-letter
+ * file has is counted as a repeat, not rejected (sync_pass_dead_letter_counted). */
 void sync_writer_reject(sync_writer *w, const struct json_t *hit, const char *reason);
 
 #endif

@@ -142,9 +142,12 @@ static void log_summary(const sync_pass_ctx *ctx, double secs)
     format_ms(ctx->win.start_ms, ws);
     format_ms(ctx->win.end_ms, we);
     ce_err rc = ctx->rc;
-    char shrinks[48] = "";
+    char shrinks[96] = "";
     if (f.page_shrinks) /* only when it happened: pages read again smaller */
         snprintf(shrinks, sizeof shrinks, " page_shrinks=%llu", (unsigned long long)f.page_shrinks);
+    if (ctx->dl_repeats) /* only when it happened: dead letters the file had already */
+        snprintf(shrinks + strlen(shrinks), sizeof shrinks - strlen(shrinks), " dead_letter_repeats=%llu",
+                 (unsigned long long)ctx->dl_repeats);
     ce_log(rc == CE_OK ? CE_LOG_INFO : rc == CE_ECANCELED ? CE_LOG_WARN : CE_LOG_ERROR,
            "sync=%s dir=%s msg=\"pass %s\" window_start=%s window_end=%s read=%llu %s=%llu "
            "deleted=%llu conflicts=%llu skipped=%llu rejected=%llu failed=%llu seconds=%.3f rate=%.0f%s%s%s",

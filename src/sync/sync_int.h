@@ -239,6 +239,7 @@ struct sync_pass_ctx {
     ce_err rc;                     /* the outcome so far: the first error wins */
     bool stopped;                  /* stop requested: finish what is in flight */
     bool dl_failed;                /* a dead letter could not be written */
+    uint64_t dl_repeats;           /* dead letters the file had already (not written again) */
     sync_def sized;                /* storage of def */
 };
 
@@ -361,7 +362,13 @@ bool sync_table_is_key(const cql_table_meta *m, size_t i);
 void sync_def_sizes(const sync_def *d, sync_def *out);
 
 /* A record one direction gives up on: dead-letter file (when there is one); a failed write
- * marks ctx->dl_failed (the pass then fails). The caller counts and logs it. */
+ * marks ctx->dl_failed (the pass then fails). The caller counts it in *rejected first and
+ * logs it; a repeat (the file has that line already: deadletter.h) is not written, is
+ * taken back out of *rejected (rejected may be NULL) and counted in ctx->dl_repeats, with
+ * a debug line. Returns whether it was a repeat; either way the record is settled. */
+bool sync_pass_dead_letter_counted(sync_pass_ctx *ctx, uint64_t *rejected, const char *id, const char *reason,
+                                   const char *doc, size_t doc_len);
+/* sync_pass_dead_letter_counted for C->E's records (c2e.c counts them in res->c2e_rejected). */
 void sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
                            size_t doc_len);
 

@@ -168,9 +168,28 @@ void sync_def_sizes(const sync_def *d, sync_def *out)
     out->version_unit_us = sync_version_unit(out->version_unit_us);
 }
 
+bool sync_pass_dead_letter_counted(sync_pass_ctx *ctx, uint64_t *rejected, const char *id, const char *reason,
+                                   const char *doc, size_t doc_len)
+{
+    bool repeat = false;
+    if (!ctx->dl)
+        return false;
+    if (sync_deadletter_write(ctx->dl, ctx->def->name, ctx->dir->name, id, reason, doc, doc_len, &repeat) != CE_OK) {
+        ctx->dl_failed = true;
+        return false;
+    }
+    if (repeat) { /* settled as a rejected item is, counted apart */
+        if (rejected && *rejected > 0)
+            (*rejected)--;
+        ctx->dl_repeats++;
+        ce_debug("sync=%s dir=%s msg=\"dead letter already in the file; not written again\" id=%s", ctx->def->name,
+                 ctx->dir->name, SYNC_LOGQ(id ? id : ""));
+    }
+    return repeat;
+}
+
 void sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
                            size_t doc_len)
 {
-    if (ctx->dl && sync_deadletter_write(ctx->dl, ctx->def->name, ctx->dir->name, id, reason, doc, doc_len) != CE_OK)
-        ctx->dl_failed = true;
+    sync_pass_dead_letter_counted(ctx, &ctx->res->c2e_rejected, id, reason, doc, doc_len);
 }

@@ -334,7 +334,7 @@ static ce_err copy_docs(verify_job *j)
         ce_err fe = sync_writer_flush(&w);
         sync_writer_drain(&w);
         e = e ? e : fe; /* failed writes: counted by the writer, those records left unfixed */
-        if (j->res.e2c_failed || j->res.e2c_rejected)
+        if (j->res.e2c_failed || j->res.e2c_rejected || j->ctx.dl_repeats)
             for (size_t i = 0; i < j->out->ndiffs; i++)
                 if (j->out->diffs[i].fix == SYNC_FIX_COPY_TO_CASSANDRA)
                     j->out->diffs[i].fixed = false; /* the writer counts, it does not say which */

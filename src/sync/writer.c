@@ -68,14 +68,14 @@ void sync_writer_reject(sync_writer *w, const json_t *hit, const char *reason)
 {
     sync_pass_ctx *ctx = w->ctx;
     ctx->res->e2c_rejected++;
-    ce_warn("sync=%s dir=to_cassandra msg=\"document rejected\" id=%s reason=%s", ctx->def->name,
-            SYNC_LOGQ(hit_id(hit)), SYNC_LOGQ(reason));
-    if (!ctx->dl)
-        return;
-    const json_t *src = json_object_get(hit, "_source");
+    const json_t *src = ctx->dl ? json_object_get(hit, "_source") : NULL;
     char *doc = src ? json_dumps(src, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    sync_pass_dead_letter(ctx, hit_id(hit), reason, doc, doc ? strlen(doc) : 0);
+    bool repeat = sync_pass_dead_letter_counted(ctx, &ctx->res->e2c_rejected, hit_id(hit), reason, doc,
+                                                doc ? strlen(doc) : 0);
     free(doc);
+    if (!repeat) /* a repeat has its debug line (sync_pass_dead_letter_counted) */
+        ce_warn("sync=%s dir=to_cassandra msg=\"document rejected\" id=%s reason=%s", ctx->def->name,
+                SYNC_LOGQ(hit_id(hit)), SYNC_LOGQ(reason));
 }
 
 void sync_writer_bind_ts(cql_value *v, uint8_t bytes[8], int64_t ts)
