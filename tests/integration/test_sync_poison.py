@@ -139,3 +139,92 @@ def test_c2e_unconvertible_row_never_stalls(cassandra_session, keyspace, opensea
     assert checkpoint(tmp_path, "s1", "to_es")["position_ms"] > v0 + 20
     p = run_ce(ce_bin, cfg)
     assert "rejected 0" in p.stdout and len(dead_letters(tmp_path)) == 1, p.stdout
+
+
+def pass_line(stderr, direction):
+    """The one summary line of a direction's pass."""
+    lines = [x for x in stderr.splitlines() if "dir=%s" % direction in x and 'msg="pass done"' in x]
+    assert len(lines) == 1, stderr[-4000:]
+    return lines[0]
+
+
+def direction_totals(folder, direction):
+    st = json.loads((Path(folder) / "casselastic.status.json").read_text())
+    return st["syncs"][0]["directions"][direction]
+
+
+def test_e2c_poison_document_costs_one_dead_letter_line(cassandra_session, keyspace, opensearch_only, ce_bin,
+                                                        tmp_path, testbed_env, unique_name):
+    """E->C: a document whose field the column cannot take, read again by three passes (its
+    version stays inside the windows' overlap), is one dead-letter line: the first pass counts
+    it rejected, the later ones count it as a repeat (pass line dead_letter_repeats=1,
+    rejected 0, status and metric totals 0). A newer version of it, still poison, is a
+    second line."""
+    search = opensearch_only
+    cassandra_session.execute("CREATE TABLE %s.items (pk text PRIMARY KEY, id text, version bigint, "
+                              "qty int, text varchar, source varchar)" % keyspace, timeout=60)
+    index = unique_name("ix")
+    search.track(index)
+    search.create(index, mappings={"properties": {"qty": {"type": "keyword"}, "version": {"type": "long"}}})
+    v0 = now_ms() - 5000  # inside the next passes' overlap (60 s)
+    docs = {"k%d" % i: {"pk": "p%d" % i, "id": "k%d" % i, "version": v0 + i, "qty": i} for i in range(10)}
+    docs["k5"]["qty"] = "many"  # cannot be converted to int
+    search.bulk_index(index, docs)
+    search.refresh(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, direction="to_cassandra", alter_table=False)])
+    for n in range(3):
+        p = run_ce(ce_bin, cfg)
+        line = pass_line(p.stderr, "to_cassandra")
+        assert "read 10," in p.stdout, p.stdout  # the overlap reads every document again
+        if n == 0:
+            assert "rejected 1," in p.stdout and "rejected=1 " in line, p.stdout + line
+            assert "dead_letter_repeats" not in line, line
+        else:
+            assert "rejected 0," in p.stdout and "rejected=0 " in line, p.stdout + line
+            assert "dead_letter_repeats=1" in line, line
+        assert "failed 0" in p.stdout, p.stdout
+        assert direction_totals(tmp_path, "to_cassandra")["dead_letters_total"] == (1 if n == 0 else 0)
+    bad = dead_letters(tmp_path)
+    assert [x["id"] for x in bad] == ["k5"], bad
+    assert bad[0]["doc"]["qty"] == "many"
+    rows = {r.pk: r.qty for r in cassandra_session.execute("SELECT pk, qty FROM %s.items" % keyspace)}
+    assert rows == {"p%d" % i: i for i in range(10) if i != 5}
+    assert checkpoint(tmp_path, "s1", "to_cassandra")["last_rejected"] == 0
+
+    # a newer version, still poison: a new line (the old one is not repeated)
+    search.bulk_index(index, {"k5": {"pk": "p5", "id": "k5", "version": now_ms() - 1000, "qty": "lots"}})
+    search.refresh(index)
+    p = run_ce(ce_bin, cfg)
+    assert "rejected 1," in p.stdout, p.stdout
+    assert "dead_letter_repeats" not in pass_line(p.stderr, "to_cassandra")
+    bad = dead_letters(tmp_path)
+    assert [(x["id"], x["doc"]["qty"]) for x in bad] == [("k5", "many"), ("k5", "lots")], bad
+
+
+def test_c2e_poison_row_costs_one_dead_letter_line(cassandra_session, keyspace, opensearch_only, ce_bin, tmp_path,
+                                                  testbed_env, unique_name):
+    """C->E: a row that cannot be converted (a varint over the 10,000-digit limit), read again
+    by the next pass's overlap, is one dead-letter line; the second pass counts a repeat."""
+    search = opensearch_only
+    cassandra_session.execute("CREATE TABLE %s.items (id int PRIMARY KEY, version bigint, n varint, "
+                              "date timestamp)" % keyspace, timeout=60)
+    index = unique_name("ix")
+    search.track(index)
+    v0 = now_ms() - 5000
+    ins = cassandra_session.prepare("INSERT INTO %s.items (id, version, n, date) VALUES (?, ?, ?, ?)" % keyspace)
+    import datetime
+    for i in range(1, 11):
+        cassandra_session.execute(ins, (i, v0 + i, 10 ** 10001 if i == 4 else i,
+                                        datetime.datetime.fromtimestamp((v0 + i) / 1000, datetime.timezone.utc)))
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("s1", keyspace, "items", index, direction="to_es", filter_date=True)])
+    p = run_ce(ce_bin, cfg)
+    assert "rejected 1," in p.stdout and "dead_letter_repeats" not in pass_line(p.stderr, "to_es"), p.stdout
+    p = run_ce(ce_bin, cfg)
+    line = pass_line(p.stderr, "to_es")
+    assert "read 10," in p.stdout and "rejected 0," in p.stdout, p.stdout
+    assert "dead_letter_repeats=1" in line and "rejected=0 " in line, line
+    search.refresh(index)
+    assert set(search.hits(index)) == {str(i) for i in range(1, 11)} - {"4"}
+    assert [x["id"] for x in dead_letters(tmp_path)] == ["4"]
