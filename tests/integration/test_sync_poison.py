@@ -221,10 +221,12 @@ def test_c2e_poison_row_costs_one_dead_letter_line(cassandra_session, keyspace, 
                        [sync_def("s1", keyspace, "items", index, direction="to_es", filter_date=True)])
     p = run_ce(ce_bin, cfg)
     assert "rejected 1," in p.stdout and "dead_letter_repeats" not in pass_line(p.stderr, "to_es"), p.stdout
-    p = run_ce(ce_bin, cfg)
+    p = run_ce(ce_bin, cfg, extra=("--log-level", "debug"))
     line = pass_line(p.stderr, "to_es")
     assert "read 10," in p.stdout and "rejected 0," in p.stdout, p.stdout
     assert "dead_letter_repeats=1" in line and "rejected=0 " in line, line
+    assert [x for x in p.stderr.splitlines() if "not written again" in x and "id=4" in x and "level=debug" in x], \
+        p.stderr[-4000:]
     search.refresh(index)
     assert set(search.hits(index)) == {str(i) for i in range(1, 11)} - {"4"}
     assert [x["id"] for x in dead_letters(tmp_path)] == ["4"]
