@@ -151,7 +151,7 @@ static const struct {
     size_t off;
     int value;
 } size_defaults[] = {
-    {offsetof(sync_def, page_size), 5000},         {offsetof(sync_def, es_page_size), 2000},
+    {offsetof(sync_def, page_size), 20000},        {offsetof(sync_def, es_page_size), 2000},
     {offsetof(sync_def, bulk_max_docs), 5000},     {offsetof(sync_def, bulk_max_bytes), 5 << 20},
     {offsetof(sync_def, bulk_concurrency), 2},     {offsetof(sync_def, write_concurrency), 256},
     {offsetof(sync_def, write_batch_rows), 10},    {offsetof(sync_def, max_new_columns), 20},

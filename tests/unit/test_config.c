@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "cli/config_load.h"
+#include "sync/sync_int.h"
 
 #define CONFIGS CE_TEST_DATA_DIR "/configs/"
 
@@ -696,6 +697,39 @@ static void test_defaults_from_table(void **st)
     cli_config_problems_free(&p);
 }
 
+/* The engine's fallback sizes (sync_def_sizes, for a sync_def with zeros, as the library's
+ * own callers may build) are the key table's defaults: they are written in two places. */
+static void test_engine_sizes_match_key_table(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *path;
+        size_t off;
+    } f[] = {
+        {"syncs[].page_size", offsetof(sync_def, page_size)},
+        {"syncs[].es_page_size", offsetof(sync_def, es_page_size)},
+        {"syncs[].bulk_max_docs", offsetof(sync_def, bulk_max_docs)},
+        {"syncs[].bulk_max_bytes", offsetof(sync_def, bulk_max_bytes)},
+        {"syncs[].bulk_concurrency", offsetof(sync_def, bulk_concurrency)},
+        {"syncs[].write_concurrency", offsetof(sync_def, write_concurrency)},
+        {"syncs[].write_batch_rows", offsetof(sync_def, write_batch_rows)},
+        {"syncs[].max_new_columns", offsetof(sync_def, max_new_columns)},
+    };
+    sync_def zero, sized;
+    memset(&zero, 0, sizeof zero);
+    sync_def_sizes(&zero, &sized);
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        const cli_config_key *k = cli_config_key_find(f[i].path);
+        assert_non_null(k);
+        assert_non_null(k->def);
+        int got = *(const int *)((const char *)&sized + f[i].off);
+        if (got != atoi(k->def)) {
+            fprintf(stderr, "%s: key table %s, sync_def_sizes %d\n", f[i].path, k->def, got);
+            fail();
+        }
+    }
+}
+
 /* metrics_listen and log_format: defaults, accepted forms, and refusals naming the key. */
 static void test_metrics_listen_and_log_format(void **st)
 {
@@ -753,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_url_credentials_redacted),
         cmocka_unit_test(test_security_warnings),
         cmocka_unit_test(test_defaults_from_table),
+        cmocka_unit_test(test_engine_sizes_match_key_table),
         cmocka_unit_test(test_metrics_listen_and_log_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
