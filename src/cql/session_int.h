@@ -255,12 +255,6 @@ struct cql_session {
     bool schema_unsettled;  /* a SCHEMA_CHANGE result since the last agreement seen */
 };
 
-/* ---------------------------------------------------------------- schema.c */
-
-/* Whether n schema_version cells (one per host asked) agree: n > 0 and every cell is a
- * value equal to the first (a null or missing cell, len < 0, never agrees). */
-bool cql_schema_versions_agree(const cql_value *vs, size_t n);
-
 /* ---------------------------------------------------------------- future.c */
 
 /* An empty future of the given kind for session s; NULL on allocation failure. */
