@@ -318,6 +318,19 @@ typedef struct {
 ce_err cql_session_table_meta(cql_session *s, const char *keyspace, const char *table,
                               cql_table_meta **out);
 void cql_table_meta_free(cql_table_meta *m);
+
+/*
+ * Schema agreement, as drivers wait for it after DDL: every host the session has a ready
+ * connection to is asked for its own schema_version (system.local, on that host's
+ * connection; gossip's view in system.peers lags), every 100 ms until they all answer
+ * with the same one or timeout_ms passed. CE_OK when they agree (and the session's
+ * "schema unsettled" mark is cleared); CE_ETIMEOUT, with cql_session_errmsg saying which
+ * hosts differ or did not answer, when they do not within the time.
+ */
+ce_err cql_session_wait_schema_agreement(cql_session *s, int timeout_ms);
+/* true when a request of this session changed the schema (a SCHEMA_CHANGE result) and no
+ * cql_session_wait_schema_agreement has seen every host agree since. */
+bool cql_session_schema_unsettled(const cql_session *s);
 const cql_column_meta *cql_table_meta_column(const cql_table_meta *m, const char *name);
 
 /* ---------------------------------------------------------------- token ranges */

@@ -381,4 +381,10 @@ ce_err cql_event_parse(const cql_msg *m, cql_event *ev);
 /* Text of an [inet] address bytes (4 or 16) into buf. */
 void cql_inet_format(const uint8_t *p, size_t n, char *buf, size_t cap);
 
+/* ---------------------------------------------------------------- schema.c (pure part) */
+
+/* Whether n schema_version cells (one per host asked) agree: n > 0 and every cell is a
+ * value equal to the first (a null or missing cell, len < 0, never agrees). */
+bool cql_schema_versions_agree(const cql_value *vs, size_t n);
+
 #endif

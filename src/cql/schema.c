@@ -2,12 +2,16 @@
  * schema.c - table metadata from system_schema: columns with their roles, positions
  * and types (cql_type_parse of the stored text), user-defined types resolved from
  * system_schema.types (recursively, depth-capped), ordered partition key first, then
- * clustering columns, then the others by name.
+ * clustering columns, then the others by name; and the schema agreement wait after DDL
+ * (every connected host's own schema_version).
  */
 #include "cql/session_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include "util/log.h"
 
 #define UDT_MAX_DEPTH 16
 
@@ -217,3 +221,80 @@ ce_err cql_session_table_meta(cql_session *s, const char *keyspace, const char *
     *out = m;
     return CE_OK;
 }
+
+/* ---------------------------------------------------------------- schema agreement */
+
+#define AGREEMENT_POLL_MS 100
+#define AGREEMENT_MAX_HOSTS 64
+
+bool cql_schema_versions_agree(const cql_value *vs, size_t n)
+{
+    if (n == 0 || vs[0].len <= 0)
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (vs[i].len != vs[0].len || memcmp(vs[i].ptr, vs[0].ptr, (size_t)vs[0].len) != 0)
+            return false;
+    return true;
+}
+
+/* One round: SELECT schema_version FROM system.local on every host with a ready
+ * connection, pinned to it, all at once. true when every host answered the same. When
+ * not, why says which host differs or failed. */
+static bool agreement_round(cql_session *s, char *why, size_t why_size)
+{
+    cql_future *fs[AGREEMENT_MAX_HOSTS];
+    int hs[AGREEMENT_MAX_HOSTS];
+    size_t n = 0;
+    for (size_t i = 0; i < s->nhosts && n < AGREEMENT_MAX_HOSTS; i++) {
+        if (!s->hosts[i].conn || s->hosts[i].conn->state != CS_READY)
+            continue;
+        cql_future *f = cql_future_new_query(s, "SELECT schema_version FROM system.local", NULL, 0, NULL);
+        if (!f)
+            break;
+        f->pin_host = (int)i;
+        f->q.consistency = CQL_CONSISTENCY_ONE;
+        cql_session_submit(s, f);
+        hs[n] = (int)i;
+        fs[n++] = f;
+    }
+    cql_result *rs[AGREEMENT_MAX_HOSTS] = {0};
+    cql_value vs[AGREEMENT_MAX_HOSTS];
+    snprintf(why, why_size, "%s", n ? "" : "no host connected");
+    for (size_t i = 0; i < n; i++) {
+        vs[i] = (cql_value){NULL, -1};
+        if (cql_future_wait(fs[i], &rs[i]) != CE_OK && !why[0])
+            snprintf(why, why_size, "host %s: %.200s", s->hosts[hs[i]].addr, fs[i]->errmsg);
+        else if (rs[i] && cql_result_row_count(rs[i]) > 0)
+            vs[i] = cql_result_cell(rs[i], 0, 0);
+        cql_future_free(fs[i]);
+    }
+    bool agree = cql_schema_versions_agree(vs, n);
+    for (size_t i = 1; !agree && !why[0] && i < n; i++)
+        if (!cql_schema_versions_agree((cql_value[]){vs[0], vs[i]}, 2))
+            snprintf(why, why_size, "hosts %s and %s report different schema versions", s->hosts[hs[0]].addr,
+                     s->hosts[hs[i]].addr);
+    for (size_t i = 0; i < n; i++)
+        cql_result_free(rs[i]);
+    return agree;
+}
+
+ce_err cql_session_wait_schema_agreement(cql_session *s, int timeout_ms)
+{
+    int64_t start = cql_now_ms(), deadline = start + (timeout_ms > 0 ? timeout_ms : 0);
+    char why[400] = "";
+    for (int round = 1;; round++) {
+        if (agreement_round(s, why, sizeof why)) {
+            s->schema_unsettled = false;
+            ce_debug("msg=\"cql schema agreement\" rounds=%d ms=%lld", round, (long long)(cql_now_ms() - start));
+            return CE_OK;
+        }
+        if (cql_now_ms() + AGREEMENT_POLL_MS > deadline)
+            break;
+        struct timespec ts = {0, AGREEMENT_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    cql_session_set_err(s, "no schema agreement within %d ms: %s", timeout_ms, why[0] ? why : "no answer");
+    return CE_ETIMEOUT;
+}
+
+bool cql_session_schema_unsettled(const cql_session *s) { return s->schema_unsettled; }

@@ -386,6 +386,8 @@ static void on_response(void *owner, cql_conn *c, cql_future *f, cql_msg *m)
         /* v5: the result columns changed since the statement was prepared */
         cql_prepared_set_metadata(f->prep, r); /* best effort: the old one still works */
     }
+    if (r->kind == CQL_RESULT_SCHEMA_CHANGE)
+        s->schema_unsettled = true; /* until cql_session_wait_schema_agreement sees agreement */
     f->result = r;
     complete(s, f, CE_OK);
 }

@@ -252,6 +252,7 @@ struct cql_session {
     bool need_refresh;
     bool refreshing;
     bool connecting;        /* inside cql_session_connect */
+    bool schema_unsettled;  /* a SCHEMA_CHANGE result since the last agreement seen */
 };
 
 /* ---------------------------------------------------------------- future.c */

@@ -144,6 +144,7 @@ static sync_phase c2e_plan(sync_pass_ctx *ctx, void *state)
     const sync_def *d = ctx->def;
     c->ctx = ctx;
     c->type = d->type && *d->type ? d->type : (es_client_caps(ctx->es)->has_types ? "_doc" : NULL);
+    sync_schema_settle(ctx); /* E->C of this pass may have added columns just now */
     ce_err e = sync_table_plan_load(ctx, &c->tp);
     e = e ? e : sync_table_check_columns(ctx, &c->tp);
     e = e ? e : sync_rows_plan(d, &c->tp, &c->rows);

@@ -289,7 +289,17 @@ static void prepare_keys(sync_pass_ctx *ctx, const sync_table_plan *tp, sync_sca
     ce_buf_free(&q);
 }
 
-/* Prepare select_prefix + the plan's WHERE text. */
+#define SCHEMA_SETTLE_MS 10000
+#define CQL_ERR_INVALID 0x2200
+
+/* Whether a PREPARE failed because a column it names is unknown to the node that answered. */
+static bool undefined_column(ce_err e, const cql_error_info *info)
+{
+    return e == CE_ESERVER && info->code == CQL_ERR_INVALID && strstr(info->message, "Undefined column name");
+}
+
+/* Prepare select_prefix + the plan's WHERE text; a node without a column of the SELECT
+ * (a schema change not yet everywhere) gets one more try after the nodes agree. */
 static ce_err prepare_select(sync_pass_ctx *ctx, const sync_table_plan *tp, const char *select_prefix,
                              sync_scan *s)
 {
@@ -300,6 +310,16 @@ static ce_err prepare_select(sync_pass_ctx *ctx, const sync_table_plan *tp, cons
     cql_error_info info;
     if (!e) {
         e = cql_session_prepare(ctx->cql, ce_buf_cstr(&q), &s->select, &info);
+        if (undefined_column(e, &info)) {
+            /* the metadata came from a node that has a new column, the PREPARE went to
+             * one that does not yet (someone else's ALTER): once, after agreement */
+            ce_warn("sync=%s dir=to_es msg=\"prepare met a column a node lacks; waiting for schema agreement "
+                    "and preparing again\" error=%s", d->name, SYNC_LOGQ(info.message));
+            if (cql_session_wait_schema_agreement(ctx->cql, SCHEMA_SETTLE_MS) != CE_OK)
+                ce_warn("sync=%s dir=to_es msg=\"no schema agreement\" error=%s", d->name,
+                        SYNC_LOGQ(cql_session_errmsg(ctx->cql)));
+            e = cql_session_prepare(ctx->cql, ce_buf_cstr(&q), &s->select, &info);
+        }
         if (e) {
             ce_error("sync=%s dir=to_es msg=\"prepare failed\" error=%s cql=%s", d->name,
                      SYNC_LOGQ(e == CE_ESERVER ? info.message : cql_session_errmsg(ctx->cql)),

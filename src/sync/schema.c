@@ -2,8 +2,9 @@
  * schema.c - E->C schema evolution: fields of the index mapping missing from the table
  * are added with a typed ALTER TABLE ADD (mapping.c picks the type); a field whose
  * mapping cannot be written into the existing column's type is reported and skipped.
- * After ALTERs the nodes are given time to agree, and the table is read again until the
- * new columns show, so none is left out of the INSERT.
+ * After ALTERs every connected node must report the same schema version (bounded wait,
+ * cql_session_wait_schema_agreement), and the table is read again until the new columns
+ * show, so none is left out of the INSERT.
  *
  * Field names come from outside: one becomes a column only when it is 1 to
  * SYNC_COLUMN_NAME_MAX bytes of ASCII letters, digits and '_', and one pass adds at most
@@ -26,45 +27,20 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Collect the schema versions of one RESULT into vs (up to max); returns the count. */
-static size_t schema_versions(cql_session *s, const char *q, char vs[][40], size_t n, size_t max)
+/* After ALTER TABLE: wait (at most ~10 s) until every connected node reports the same
+ * schema version, as drivers do, so that no statement naming the new columns (this
+ * pass's INSERT, the C->E SELECT after it) lands on a node without them. */
+static void wait_schema_agreement(sync_pass_ctx *ctx)
 {
-    cql_result *r = NULL;
-    cql_query_opts qo;
-    cql_query_opts_init(&qo);
-    qo.consistency = CQL_CONSISTENCY_ONE;
-    if (cql_session_query(s, q, NULL, 0, &qo, &r, NULL) != CE_OK)
-        return n;
-    ce_buf b = CE_BUF_INIT;
-    for (size_t row = 0; row < cql_result_row_count(r) && n < max; row++) {
-        cql_value v = cql_result_cell(r, row, 0);
-        if (v.len <= 0)
-            continue;
-        ce_buf_reset(&b);
-        if (conv_value_to_json(cql_result_column_type(r, 0), v.ptr, v.len, &b) == CE_OK)
-            snprintf(vs[n++], 40, "%.*s", (int)b.len, b.data);
-    }
-    ce_buf_free(&b);
-    cql_result_free(r);
-    return n;
+    if (cql_session_wait_schema_agreement(ctx->cql, SCHEMA_WAIT_ATTEMPTS * 100) != CE_OK)
+        ce_warn("sync=%s dir=%s msg=\"no schema agreement after ALTER TABLE; continuing\" error=%s",
+                ctx->def->name, ctx->dir->name, SYNC_LOGQ(cql_session_errmsg(ctx->cql)));
 }
 
-/* After ALTER TABLE: wait (at most ~10 s) until the nodes agree on the schema, as
- * drivers do, so the next PREPARE sees the new columns wherever it lands. */
-static void wait_schema_agreement(cql_session *s)
+void sync_schema_settle(sync_pass_ctx *ctx)
 {
-    for (int attempt = 0; attempt < SCHEMA_WAIT_ATTEMPTS; attempt++) {
-        char vs[64][40];
-        size_t n = schema_versions(s, "SELECT schema_version FROM system.local", vs, 0, 64);
-        n = schema_versions(s, "SELECT schema_version FROM system.peers", vs, n, 64);
-        bool agree = n > 0;
-        for (size_t i = 1; i < n && agree; i++)
-            agree = strcmp(vs[i], vs[0]) == 0;
-        if (agree)
-            return;
-        sleep_ms(100);
-    }
-    ce_warn("msg=\"no schema agreement after ALTER TABLE; continuing\"");
+    if (cql_session_schema_unsettled(ctx->cql))
+        wait_schema_agreement(ctx);
 }
 
 /* Whether the table has every field of props that is to become a column, and the source
@@ -217,7 +193,7 @@ ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, json_t **prop
         json_object_del(*props, key);
     if (!changed)
         return CE_OK;
-    wait_schema_agreement(ctx->cql);
+    wait_schema_agreement(ctx);
     return reload_plan(ctx, tp, ctx->def->alter_table ? *props : NULL);
 }
 

@@ -372,6 +372,14 @@ bool sync_pass_dead_letter_counted(sync_pass_ctx *ctx, uint64_t *rejected, const
 void sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
                            size_t doc_len);
 
+/* ---------------------------------------------------------------- schema.c (settle) */
+
+/* Before a direction plans from the table's metadata: when a schema change went through
+ * this session (an ALTER of E->C's schema evolution) and no node agreement was seen
+ * since, wait for it (at most ~10 s; a warning when it does not come), so the statements
+ * the plan prepares name no column some node lacks. Nothing to do otherwise. */
+void sync_schema_settle(sync_pass_ctx *ctx);
+
 /* ---------------------------------------------------------------- guard.c */
 
 typedef struct sync_guard sync_guard;

@@ -4,7 +4,8 @@
  * skip-metadata rows, PREPARED for v4 and v5 (partition-key indexes, metadata id),
  * SET_KEYSPACE, SCHEMA_CHANGE, every ERROR detail layout (v4 and v5), SUPPORTED,
  * EVENT; every truncation of a fixture must fail cleanly, never crash; request
- * encoders produce the documented layouts.
+ * encoders produce the documented layouts; the schema-agreement judgement over the
+ * hosts' schema_version cells.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -608,6 +609,26 @@ static void test_request_encoders(void **st)
     ce_buf_free(&b);
 }
 
+/* Agreement: every host answered, with the same version; a null, missing or different one
+ * (or no host at all) is not agreement. */
+static void test_schema_versions_agree(void **state)
+{
+    (void)state;
+    static const uint8_t a[16] = {1, 2, 3}, a2[16] = {1, 2, 3}, b[16] = {1, 2, 4};
+    cql_value same[3] = {{a, 16}, {a2, 16}, {a, 16}};
+    assert_true(cql_schema_versions_agree(same, 3));
+    assert_true(cql_schema_versions_agree(same, 1));
+    assert_false(cql_schema_versions_agree(same, 0));
+    cql_value differ[3] = {{a, 16}, {a2, 16}, {b, 16}};
+    assert_false(cql_schema_versions_agree(differ, 3));
+    cql_value missing[2] = {{a, 16}, {NULL, -1}};
+    assert_false(cql_schema_versions_agree(missing, 2));
+    cql_value first_null[2] = {{NULL, -1}, {NULL, -1}};
+    assert_false(cql_schema_versions_agree(first_null, 2));
+    cql_value shorter[2] = {{a, 16}, {a, 15}};
+    assert_false(cql_schema_versions_agree(shorter, 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -622,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_supported_event_authenticate),
         cmocka_unit_test(test_request_encoders),
+        cmocka_unit_test(test_schema_versions_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
