@@ -57,9 +57,9 @@ static void on_rejected(c2e *c, const es_bulk_item_result *r)
     char reason[600];
     snprintf(reason, sizeof reason, "elasticsearch rejected (%d %s): %s", r->http_status,
              r->error_type ? r->error_type : "?", r->error_reason ? r->error_reason : "");
-    ce_warn("sync=%s dir=to_es msg=\"document rejected\" id=%s status=%d type=%s", ctx->def->name,
-            SYNC_LOGQ(r->id), r->http_status, SYNC_LOGQ(r->error_type ? r->error_type : "?"));
-    sync_pass_dead_letter(ctx, r->id, reason, r->doc, r->doc_len);
+    if (!sync_pass_dead_letter(ctx, r->id, reason, r->doc, r->doc_len))
+        ce_warn("sync=%s dir=to_es msg=\"document rejected\" id=%s status=%d type=%s", ctx->def->name,
+                SYNC_LOGQ(r->id), r->http_status, SYNC_LOGQ(r->error_type ? r->error_type : "?"));
 }
 
 /* The bulk's verdict on one document. */
@@ -97,9 +97,9 @@ static void dead_letter_row(sync_pass_ctx *ctx, c2e *c, const cql_value *cells, 
     ce_buf doc = CE_BUF_INIT;
     if (sync_row_doc(&c->rows.rm, cells, &doc) != CE_OK)
         ce_buf_reset(&doc);
-    ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=%s reason=%s", ctx->def->name, SYNC_LOGQ(id),
-            SYNC_LOGQ(reason));
-    sync_pass_dead_letter(ctx, id, reason, doc.len ? doc.data : NULL, doc.len);
+    if (!sync_pass_dead_letter(ctx, id, reason, doc.len ? doc.data : NULL, doc.len))
+        ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=%s reason=%s", ctx->def->name, SYNC_LOGQ(id),
+                SYNC_LOGQ(reason));
     ce_buf_free(&doc);
 }
 
@@ -287,9 +287,9 @@ static void convert_poison(sync_pass_ctx *ctx, c2e *c, bool filter)
     char limit[32], reason[128];
     format_limit(cql_session_max_message_bytes(ctx->cql), limit);
     snprintf(reason, sizeof reason, "row of %zu bytes over the %s message limit", c->page.poison_bytes, limit);
-    ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=%s reason=%s", ctx->def->name,
-            SYNC_LOGQ(no_id ? "" : ce_buf_cstr(&c->id)), SYNC_LOGQ(reason));
-    sync_pass_dead_letter(ctx, no_id ? NULL : ce_buf_cstr(&c->id), reason, NULL, 0);
+    if (!sync_pass_dead_letter(ctx, no_id ? NULL : ce_buf_cstr(&c->id), reason, NULL, 0))
+        ce_warn("sync=%s dir=to_es msg=\"row rejected\" id=%s reason=%s", ctx->def->name,
+                SYNC_LOGQ(no_id ? "" : ce_buf_cstr(&c->id)), SYNC_LOGQ(reason));
 }
 
 /* The position a page reaches in its token range: every partition before the one of its

@@ -368,8 +368,9 @@ void sync_def_sizes(const sync_def *d, sync_def *out);
  * a debug line. Returns whether it was a repeat; either way the record is settled. */
 bool sync_pass_dead_letter_counted(sync_pass_ctx *ctx, uint64_t *rejected, const char *id, const char *reason,
                                    const char *doc, size_t doc_len);
-/* sync_pass_dead_letter_counted for C->E's records (c2e.c counts them in res->c2e_rejected). */
-void sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
+/* sync_pass_dead_letter_counted for C->E's records (c2e.c counts them in res->c2e_rejected);
+ * true for a repeat (its warning is not logged again). */
+bool sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
                            size_t doc_len);
 
 /* ---------------------------------------------------------------- schema.c (settle) */

@@ -188,8 +188,8 @@ bool sync_pass_dead_letter_counted(sync_pass_ctx *ctx, uint64_t *rejected, const
     return repeat;
 }
 
-void sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
+bool sync_pass_dead_letter(sync_pass_ctx *ctx, const char *id, const char *reason, const char *doc,
                            size_t doc_len)
 {
-    sync_pass_dead_letter_counted(ctx, &ctx->res->c2e_rejected, id, reason, doc, doc_len);
+    return sync_pass_dead_letter_counted(ctx, &ctx->res->c2e_rejected, id, reason, doc, doc_len);
 }
