@@ -80,7 +80,7 @@ typedef struct {
 static inline void cql_rd_init(cql_rd *r, const uint8_t *p, size_t n)
 {
     r->p = p;
-    r->end = p + n;
+    r->end = p ? p + n : p; /* an empty value may come as NULL (no offset on a null pointer) */
     r->err = false;
 }
 static inline size_t cql_rd_left(const cql_rd *r) { return (size_t)(r->end - r->p); }
@@ -125,7 +125,8 @@ static inline const uint8_t *cql_rd_raw(cql_rd *r, size_t n)
     if (!cql_rd_need(r, n))
         return NULL;
     const uint8_t *p = r->p;
-    r->p += n;
+    if (n) /* an empty body may be NULL */
+        r->p += n;
     return p;
 }
 /* [string]: slice (not NUL-terminated). */
