@@ -426,24 +426,25 @@ uint64_t sync_deadletter_dropped(const sync_deadletter *d)
     return d ? d->dropped : 0;
 }
 
-size_t sync_deadletter_count(const sync_deadletter *d)
+/* One of the writer's counters, read under its lock (0 without a writer). */
+static size_t counter(const sync_deadletter *d, const size_t *field)
 {
     if (!d)
         return 0;
     pthread_mutex_lock((pthread_mutex_t *)&d->mu);
-    size_t n = d->count;
+    size_t n = *field;
     pthread_mutex_unlock((pthread_mutex_t *)&d->mu);
     return n;
 }
 
+size_t sync_deadletter_count(const sync_deadletter *d)
+{
+    return counter(d, d ? &d->count : NULL);
+}
+
 size_t sync_deadletter_repeats(const sync_deadletter *d)
 {
-    if (!d)
-        return 0;
-    pthread_mutex_lock((pthread_mutex_t *)&d->mu);
-    size_t n = d->repeats;
-    pthread_mutex_unlock((pthread_mutex_t *)&d->mu);
-    return n;
+    return counter(d, d ? &d->repeats : NULL);
 }
 
 void sync_deadletter_close(sync_deadletter *d)

@@ -112,22 +112,27 @@ def test_e2c_poison_documents_never_stall(cassandra_session, keyspace, opensearc
     assert len(dead_letters(tmp_path)) == 2
 
 
+def varint_poison_rows(cassandra_session, keyspace, v0, n):
+    """Table items (id, version, n varint, date) with rows 1..n at version v0 + id; row 4's
+    varint is over the 10,000-digit limit (it cannot be converted)."""
+    import datetime
+    cassandra_session.execute("CREATE TABLE %s.items (id int PRIMARY KEY, version bigint, n varint, "
+                              "date timestamp)" % keyspace, timeout=60)
+    ins = cassandra_session.prepare("INSERT INTO %s.items (id, version, n, date) VALUES (?, ?, ?, ?)" % keyspace)
+    for i in range(1, n + 1):
+        cassandra_session.execute(ins, (i, v0 + i, 10 ** 10001 if i == 4 else i,
+                                        datetime.datetime.fromtimestamp((v0 + i) / 1000, datetime.timezone.utc)))
+
+
 def test_c2e_unconvertible_row_never_stalls(cassandra_session, keyspace, opensearch_only, ce_bin, tmp_path,
                                            testbed_env, unique_name):
     """C->E: a value that cannot be converted (a varint over the 10,000-digit limit) is a dead
     letter; the other rows are indexed and the checkpoint moves past it."""
     search = opensearch_only
-    cassandra_session.execute("CREATE TABLE %s.items (id int PRIMARY KEY, version bigint, n varint, "
-                              "date timestamp)" % keyspace, timeout=60)
     index = unique_name("ix")
     search.track(index)
     v0 = now_ms() - 600000
-    ins = cassandra_session.prepare("INSERT INTO %s.items (id, version, n, date) VALUES (?, ?, ?, ?)" % keyspace)
-    import datetime
-    for i in range(1, 21):
-        n = 10 ** 10001 if i == 4 else i
-        cassandra_session.execute(ins, (i, v0 + i, n, datetime.datetime.fromtimestamp((v0 + i) / 1000,
-                                                                                     datetime.timezone.utc)))
+    varint_poison_rows(cassandra_session, keyspace, v0, 20)
     cfg = write_config(tmp_path, testbed_env, search.url,
                        [sync_def("s1", keyspace, "items", index, direction="to_es", filter_date=True)])
     p = run_ce(ce_bin, cfg)
@@ -207,16 +212,10 @@ def test_c2e_poison_row_costs_one_dead_letter_line(cassandra_session, keyspace, 
     """C->E: a row that cannot be converted (a varint over the 10,000-digit limit), read again
     by the next pass's overlap, is one dead-letter line; the second pass counts a repeat."""
     search = opensearch_only
-    cassandra_session.execute("CREATE TABLE %s.items (id int PRIMARY KEY, version bigint, n varint, "
-                              "date timestamp)" % keyspace, timeout=60)
     index = unique_name("ix")
     search.track(index)
     v0 = now_ms() - 5000
-    ins = cassandra_session.prepare("INSERT INTO %s.items (id, version, n, date) VALUES (?, ?, ?, ?)" % keyspace)
-    import datetime
-    for i in range(1, 11):
-        cassandra_session.execute(ins, (i, v0 + i, 10 ** 10001 if i == 4 else i,
-                                        datetime.datetime.fromtimestamp((v0 + i) / 1000, datetime.timezone.utc)))
+    varint_poison_rows(cassandra_session, keyspace, v0, 10)
     cfg = write_config(tmp_path, testbed_env, search.url,
                        [sync_def("s1", keyspace, "items", index, direction="to_es", filter_date=True)])
     p = run_ce(ce_bin, cfg)

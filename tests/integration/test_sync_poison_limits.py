@@ -90,15 +90,20 @@ def test_c2e_page_over_the_message_limit(cassandra_session, keyspace, elasticsea
     assert len(dead_letters(tmp_path)) == 1
 
 
+def text_index(search, index):
+    """One shard, no replica; id, version, source, and a big `text` that is not indexed."""
+    search.create(index, settings={"number_of_shards": 1, "number_of_replicas": 0}, mappings={"properties": {
+        "id": {"type": "integer"}, "version": {"type": "long"}, "source": {"type": "keyword"},
+        "text": {"type": "text", "index": False}}})
+
+
 def test_e2c_page_over_the_response_limit(cassandra_session, keyspace, elasticsearch_only, ce_bin, tmp_path,
                                           testbed_env, unique_name):
     search = elasticsearch_only
     pyce_table(cassandra_session, keyspace)
     index = unique_name("ix")
     search.track(index)
-    search.create(index, settings={"number_of_shards": 1, "number_of_replicas": 0}, mappings={"properties": {
-        "id": {"type": "integer"}, "version": {"type": "long"}, "source": {"type": "keyword"},
-        "text": {"type": "text", "index": False}}})
+    text_index(search, index)
     v0 = now_ms() - 600000
     # small documents first: the probe that sizes the pages sees them, so the first pages
     # asked for are far over the 8 MiB limit once the big ones come
@@ -145,9 +150,7 @@ def test_e2c_scroll_page_over_the_response_limit(cassandra_session, keyspace, op
     pyce_table(cassandra_session, keyspace)
     index = unique_name("ix")
     search.track(index)
-    search.create(index, settings={"number_of_shards": 1, "number_of_replicas": 0}, mappings={"properties": {
-        "id": {"type": "integer"}, "version": {"type": "long"}, "source": {"type": "keyword"},
-        "text": {"type": "text", "index": False}}})
+    text_index(search, index)
     v0 = now_ms() - 600000
     if poison_first:
         search.index(index, 200, {"id": 200, "version": v0 + 200, "text": text_of(200, 9 * MIB)})
