@@ -209,7 +209,7 @@ static bool line_body(const char *line, size_t len, const char **body, size_t *b
 
 static uint64_t fingerprint(const char *body, size_t len)
 {
-    return sync_resume_hash(SYNC_RESUME_HASH_INIT, body, len);
+    return sync_fnv1a(SYNC_FNV1A_INIT, body, len);
 }
 
 /* Remember the complete lines of the last tail bytes of fd (repaired: ends with '\n');

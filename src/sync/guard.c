@@ -318,9 +318,7 @@ ce_err sync_guard_send(sync_guard *g)
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
+    uint64_t h = sync_fnv1a(SYNC_HASH_SEED_VERIFY, p, n);
     return h ^ (h >> 29);
 }
 

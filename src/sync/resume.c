@@ -27,16 +27,6 @@
 
 #define RESUME_FORMAT 1
 
-uint64_t sync_resume_hash(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL; /* FNV-1a */
-    }
-    return h;
-}
-
 void sync_resume_free(sync_resume *r)
 {
     if (!r)

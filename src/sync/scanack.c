@@ -36,14 +36,14 @@ static ce_err identity(sync_pass_ctx *ctx, const sync_scan *s, sync_resume *r)
     r->window_start_ms = ctx->win.start_ms;
     r->window_end_ms = ctx->win.end_ms;
     r->has_position = ctx->has_checkpoint;
-    uint64_t h = SYNC_RESUME_HASH_INIT;
+    uint64_t h = SYNC_FNV1A_INIT;
     for (size_t k = 0; k < s->ntasks; k++) /* ranges are contiguous: their ends say it all */
-        h = sync_resume_hash(h, &s->tasks[k].route_token, sizeof s->tasks[k].route_token);
+        h = sync_fnv1a(h, &s->tasks[k].route_token, sizeof s->tasks[k].route_token);
     r->ring = h;
     const char *parts[] = {s->plan->name, sync_keyspace(ctx), ctx->def->table, ctx->def->index};
-    h = SYNC_RESUME_HASH_INIT;
+    h = SYNC_FNV1A_INIT;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        h = sync_resume_hash(h, parts[i] ? parts[i] : "", strlen(parts[i] ? parts[i] : "") + 1);
+        h = sync_fnv1a(h, parts[i] ? parts[i] : "", strlen(parts[i] ? parts[i] : "") + 1);
     r->target = h;
     return CE_OK;
 }

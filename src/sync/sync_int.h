@@ -276,8 +276,22 @@ const char *sync_keyspace(const sync_pass_ctx *ctx);
 
 /* ---------------------------------------------------------------- resume.c */
 
+/* FNV-1a (64-bit) of n bytes, continuing from h (start with SYNC_FNV1A_INIT): the engine's one
+ * byte hash (resume identities, dead-letter fingerprints, the guard's and verify's tables). */
+#define SYNC_FNV1A_INIT 0xcbf29ce484222325ULL
+/* The seed verify's per-range id hash, verify's table and the guard's table have always
+ * started from: FNV's offset basis short of its last digit. Kept as it is: a resumed verify
+ * compares with range summaries an earlier run saved, and the tables' order follows it. */
+#define SYNC_HASH_SEED_VERIFY 1469598103934665603ULL
+static inline uint64_t sync_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
 #define SYNC_RESUME_KEY "scan_resume"      /* its key in the checkpoint's extra object */
-#define SYNC_RESUME_HASH_INIT 0xcbf29ce484222325ULL
 
 /* The saved progress of a resumable scan and the identity of its pass. */
 typedef struct {
@@ -294,8 +308,6 @@ typedef struct {
                                   from its start); owned */
 } sync_resume;
 
-/* FNV-1a of n bytes, continuing from h (start with SYNC_RESUME_HASH_INIT). */
-uint64_t sync_resume_hash(uint64_t h, const void *p, size_t n);
 /* Zeroed progress of nranges ranges, none done. CE_ENOMEM. Free with sync_resume_free. */
 ce_err sync_resume_init(sync_resume *r, size_t nranges);
 void sync_resume_free(sync_resume *r); /* NULL: no-op */

@@ -40,9 +40,7 @@ static uint64_t mix64(uint64_t x)
 
 void verify_sum_add(verify_sum *s, const char *id, size_t n, int64_t version, int64_t token)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)id[i]) * 1099511628211ull;
+    uint64_t h = sync_fnv1a(SYNC_HASH_SEED_VERIFY, id, n);
     s->count++;
     s->vsum += (uint64_t)version;
     s->hash += mix64(h ^ mix64((uint64_t)version));

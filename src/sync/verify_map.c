@@ -16,10 +16,7 @@ struct verify_map {
 
 static uint64_t hash_id(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
+    return sync_fnv1a(SYNC_HASH_SEED_VERIFY, s, n);
 }
 
 ce_err verify_map_new(verify_map **out)
