@@ -86,17 +86,24 @@ static bool print_forecast(const char *path, size_t i, const sync_def *s, const 
     return true;
 }
 
-/* Connect to Cassandra (briefly) and report each sync's read. false: a read would refuse. */
-static bool check_reads(const sync_config *cfg)
+/* Each sync's read as a pass would plan it: connects to Cassandra briefly. Fills f[] (cfg->nsyncs
+ * entries); returns the number of syncs a pass would refuse (0 when Cassandra is unreachable: said
+ * in why, the read modes are then not checked). */
+static size_t forecast_reads(const sync_config *cfg, sync_read_forecast *f, ce_err *rc, char *why, size_t whylen)
 {
-    sync_read_forecast *f = calloc(cfg->nsyncs ? cfg->nsyncs : 1, sizeof *f);
-    char why[512];
-    if (!f)
-        return true;
     ce_log_level saved = ce_log_threshold;
-    ce_log_set_level(CE_LOG_OFF); /* the client's own lines: the summary below says it all */
-    ce_err rc = sync_engine_forecast(cfg, CHECK_TIMEOUT_MS, f, why, sizeof why);
+    ce_log_set_level(CE_LOG_OFF); /* the client's own lines: the summary says it all */
+    *rc = sync_engine_forecast(cfg, CHECK_TIMEOUT_MS, f, why, whylen);
     ce_log_set_level(saved);
+    size_t refused = 0;
+    for (size_t i = 0; !*rc && i < cfg->nsyncs; i++)
+        refused += f[i].refused;
+    return refused;
+}
+
+/* Report each sync's read (forecast_reads' results). false: a read would refuse. */
+static bool print_reads(const sync_config *cfg, const sync_read_forecast *f, ce_err rc, const char *why)
+{
     if (rc)
         printf("  cassandra not reachable (%s): read modes not checked\n", why[0] ? why : ce_strerror(rc));
     size_t refused = 0;
@@ -105,7 +112,6 @@ static bool check_reads(const sync_config *cfg)
     if (refused)
         fprintf(stderr, "%s: %zu error%s against the table%s: configuration refused\n", cfg->config_path, refused,
                 refused == 1 ? "" : "s", refused == 1 ? "" : "s");
-    free(f);
     return refused == 0;
 }
 
@@ -115,8 +121,13 @@ int cli_cmd_check(const cli_opts *o)
     int rc = cli_config_load(o, &cfg, false, NULL);
     if (rc != CLI_EXIT_OK)
         return rc;
-    printf("%s: valid, %zu sync%s, a pass every %g s\n", cfg.config_path, cfg.nsyncs, cfg.nsyncs == 1 ? "" : "s",
-           cfg.period_s);
+    sync_read_forecast *f = calloc(cfg.nsyncs ? cfg.nsyncs : 1, sizeof *f);
+    char why[512] = "";
+    ce_err frc = CE_ENOMEM;
+    size_t refused = f ? forecast_reads(&cfg, f, &frc, why, sizeof why) : 0;
+    /* "valid" only when the tables agree too: a refusal below would contradict it */
+    printf("%s: %s, %zu sync%s, a pass every %g s\n", cfg.config_path, refused ? "refused" : "valid", cfg.nsyncs,
+           cfg.nsyncs == 1 ? "" : "s", cfg.period_s);
     printf("  cassandra: ");
     for (size_t i = 0; i < cfg.cassandra.nhosts; i++)
         printf("%s%s", i ? ", " : "", cfg.cassandra.hosts[i]);
@@ -143,7 +154,8 @@ int cli_cmd_check(const cli_opts *o)
     }
     if (o->effective)
         print_effective(&cfg);
-    bool reads_ok = check_reads(&cfg);
+    bool reads_ok = !f || print_reads(&cfg, f, frc, why);
+    free(f);
     sync_config_free(&cfg);
     return reads_ok ? CLI_EXIT_OK : CLI_EXIT_CONFIG;
 }

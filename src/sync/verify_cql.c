@@ -99,6 +99,7 @@ static ce_err plan_aggregate(verify_job *j)
 ce_err verify_cql_plan(verify_job *j)
 {
     ce_err e = sync_table_plan_load(&j->ctx, &j->tp);
+    e = e ? e : sync_table_check_columns(&j->ctx, &j->tp); /* deleted_col, token_field: as a pass */
     if (e)
         return e;
     const cql_table_meta *m = j->tp.meta;
