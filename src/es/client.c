@@ -338,16 +338,33 @@ ce_err es_client_request(es_client *c, const char *method, const char *path, con
     r.method = method;
     r.body = body;
     r.body_len = body ? body_len : 0;
+    /* An empty answer buffer of the caller's receives the answer itself (its memory kept
+     * from earlier requests: no copy, no growth); else the answer is appended to it. */
+    bool direct = resp && resp->len == 0 && resp->off == 0;
+    if (direct) {
+        size_t max = r.resp.max;
+        ce_buf_free(&r.resp);
+        r.resp = *resp;
+        r.resp.max = max;
+        *resp = (ce_buf)CE_BUF_INIT;
+    }
     ce_err e = ce_buf_append_str(&r.path, path);
     if (!e)
         e = es_http_run(c, &r);
     if (e) {
         es_client_set_error(c, "%s", r.errmsg[0] ? r.errmsg : ce_strerror(e));
-    } else {
-        if (status)
-            *status = r.status;
-        if (resp)
-            e = ce_buf_append(resp, r.resp.data, r.resp.len);
+    } else if (status) {
+        *status = r.status;
+    }
+    if (direct) { /* the buffer (and the answer, when there is one) goes back to the caller */
+        size_t max = resp->max;
+        *resp = r.resp;
+        resp->max = max;
+        if (e)
+            ce_buf_reset(resp);
+        r.resp = (ce_buf)CE_BUF_INIT;
+    } else if (!e && resp) {
+        e = ce_buf_append(resp, r.resp.data, r.resp.len);
     }
     es_req_free(&r);
     return e;

@@ -2,11 +2,13 @@
  * jsonw.c - escaping and number formatting for the JSON writer (see jsonw.h).
  *
  * The string path scans for the next byte that needs attention (a quote, a
- * backslash, a control character or a non-ASCII lead byte) using a 256-entry
- * table and copies the clean run in one memcpy; multi-byte UTF-8 is validated
- * per RFC 3629 and passed through, broken sequences become U+FFFD.
+ * backslash, a control character, DEL or a non-ASCII byte) eight bytes at a time
+ * (clean_run), then by a 256-entry table, and copies the clean run in one memcpy;
+ * multi-byte UTF-8 is validated per RFC 3629 and passed through, broken sequences
+ * become U+FFFD.
  */
 #include "util/jsonw.h"
+#include "util/swar.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -63,6 +65,26 @@ static size_t utf8_valid_len(const uint8_t *s, size_t n)
     return 0;
 }
 
+/* The index of the first byte at or after i that needs attention (esc_class != 0), or n.
+ * Eight bytes a step while none does (the text of a row is mostly such runs: this loop was
+ * the first line of C->E's profile with 1.5 KB documents), then byte by byte. */
+static size_t clean_run(const uint8_t *s, size_t i, size_t n)
+{
+    for (;;) {
+        while (n - i >= 8) {
+            uint64_t x = ce_swar_load(s + i);
+            if (ce_swar_json_special(x) | ce_swar_has_byte(x, 0x7F)) /* DEL is escaped too */
+                break;
+            i += 8;
+        }
+        size_t stop = n - i >= 8 ? i + 8 : n;
+        while (i < stop && esc_class[s[i]] == 0)
+            i++;
+        if (i < stop || i >= n)
+            return i;
+    }
+}
+
 ce_err jsonw_string_body(ce_buf *b, const char *str, size_t n)
 {
     const uint8_t *s = (const uint8_t *)str;
@@ -73,8 +95,7 @@ ce_err jsonw_string_body(ce_buf *b, const char *str, size_t n)
     size_t i = 0;
     while (i < n) {
         size_t start = i;
-        while (i < n && esc_class[s[i]] == 0)
-            i++;
+        i = clean_run(s, i, n);
         if (i > start && (e = ce_buf_append(b, s + start, i - start)))
             return e;
         if (i >= n)

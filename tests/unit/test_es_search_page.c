@@ -268,6 +268,51 @@ static void test_number_exact(void **st)
             fail_msg("%s taken as exact", inexact[i]);
 }
 
+/* The hit loader and jansson (reading es_json_copy_exact's copy) agree on text[0..n). */
+static void load_same_as_jansson(const char *text, size_t n, ce_buf *scratch, ce_buf *copy)
+{
+    json_error_t e1, e2;
+    json_t *ours = es_json_load_exact(text, n, scratch, &e1);
+    ce_buf_reset(copy);
+    assert_int_equal(es_json_copy_exact(text, n, copy), CE_OK);
+    json_t *ref = json_loadb(copy->len ? (const char *)copy->data : "", copy->len, JSON_DECODE_ANY, &e2);
+    if (!ours != !ref)
+        fail_msg("%.*s: ours %s (%s), jansson %s (%s)", (int)n, text, ours ? "read" : "refused", e1.text,
+                 ref ? "read" : "refused", e2.text);
+    if (ours && !json_equal(ours, ref))
+        fail_msg("%.*s: trees differ", (int)n, text);
+    json_decref(ours);
+    json_decref(ref);
+}
+
+/* Strings of random pieces (plain runs, escapes, raw control bytes, quotes, valid and broken
+ * UTF-8) of every length around the loader's eight-byte steps: read as jansson reads them. */
+static void test_load_strings_at_every_offset(void **st)
+{
+    (void)st;
+    static const char *const piece[] = {"a", "0123456789", " ", "\\n", "\\\"", "\\u00e9", "\x01", "\x1f",
+                                        "\x7f", "\"", "\xc3\xa9", "\xe2\x82\xac", "\x80", "\xff", "\xc3"};
+    const size_t np = sizeof piece / sizeof piece[0];
+    ce_buf scratch = CE_BUF_INIT, copy = CE_BUF_INIT;
+    unsigned seed = 777;
+    for (int round = 0; round < 3000; round++) {
+        char text[1024];
+        size_t n = 0;
+        text[n++] = '"';
+        for (int k = 0; k < round % 40; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t pi = (seed >> 16) % 5 ? (seed >> 20) % 3 : (seed >> 20) % np; /* mostly plain */
+            memcpy(text + n, piece[pi], strlen(piece[pi]));
+            n += strlen(piece[pi]);
+        }
+        text[n++] = '"';
+        load_same_as_jansson(text, n, &scratch, &copy);
+        load_same_as_jansson(text, n - 1, &scratch, &copy); /* cut before the closing quote */
+    }
+    ce_buf_free(&scratch);
+    ce_buf_free(&copy);
+}
+
 /* The hit loader (json_load.c) against jansson reading es_json_copy_exact's copy: the same
  * tree for what jansson reads, a refusal for what it refuses. */
 static void test_load_exact_matches_jansson(void **st)
@@ -284,21 +329,8 @@ static void test_load_exact_matches_jansson(void **st)
         "\"\x01\"", "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"",
         "[\"\\", "1 2", "{\"a\":1 \"b\":2}", "[1 2]", "-01", "1.2.3", "2.", "[-]", "{\"a\":-1e-3}"};
     ce_buf scratch = CE_BUF_INIT, copy = CE_BUF_INIT;
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        json_error_t e1, e2;
-        size_t n = strlen(texts[i]);
-        json_t *ours = es_json_load_exact(texts[i], n, &scratch, &e1);
-        ce_buf_reset(&copy);
-        assert_int_equal(es_json_copy_exact(texts[i], n, &copy), CE_OK);
-        json_t *ref = json_loadb(copy.len ? (const char *)copy.data : "", copy.len, JSON_DECODE_ANY, &e2);
-        if (!ours != !ref)
-            fail_msg("%s: ours %s (%s), jansson %s (%s)", texts[i], ours ? "read" : "refused", e1.text,
-                     ref ? "read" : "refused", e2.text);
-        if (ours && !json_equal(ours, ref))
-            fail_msg("%s: trees differ", texts[i]);
-        json_decref(ours);
-        json_decref(ref);
-    }
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        load_same_as_jansson(texts[i], strlen(texts[i]), &scratch, &copy);
     /* nesting: jansson's limit, not one level more */
     ce_buf deep = CE_BUF_INIT;
     for (int d = 0; d < JSON_PARSER_MAX_DEPTH + 1; d++)
@@ -398,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_number_exact),    cmocka_unit_test(test_big_numbers),
         cmocka_unit_test(test_broken_hits),
         cmocka_unit_test(test_load_exact_matches_jansson),
+        cmocka_unit_test(test_load_strings_at_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,42 @@ static void test_plain_and_escapes(void **st)
     check_json_string("nul\0in", 6, "\"nul\\u0000in\"");
 }
 
+/* Strings of random pieces, each with its known escaped form, of every length around the
+ * eight-byte steps of the scan: the output is the pieces' forms in order. */
+static void test_escape_pieces_at_every_offset(void **st)
+{
+    (void)st;
+    static const char *const piece[][2] = {
+        {"a", "a"}, {"~", "~"}, {" ", " "}, {"\"", "\\\""}, {"\\", "\\\\"}, {"\n", "\\n"},
+        {"\x01", "\\u0001"}, {"\x1f", "\\u001f"}, {"\x7f", "\\u007f"}, {"\xc3\xa9", "\xc3\xa9"},
+        {"\xe2\x82\xac", "\xe2\x82\xac"}, {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+        {"\x80", "\xef\xbf\xbd"}, {"\xff", "\xef\xbf\xbd"}, {"0123456789", "0123456789"},
+    };
+    const size_t np = sizeof piece / sizeof piece[0];
+    unsigned seed = 12345;
+    for (int round = 0; round < 4000; round++) {
+        char in[512], want[2048];
+        size_t ni = 0, nw = 0;
+        int pieces = round % 40;
+        for (int k = 0; k < pieces; k++) {
+            seed = seed * 1103515245u + 12345u;
+            /* mostly plain pieces, so that long clean runs meet one odd byte */
+            size_t pi = (seed >> 16) % 4 ? (seed >> 20) % 3 : (seed >> 20) % np;
+            size_t li = strlen(piece[pi][0]), lw = strlen(piece[pi][1]);
+            memcpy(in + ni, piece[pi][0], li);
+            memcpy(want + nw, piece[pi][1], lw);
+            ni += li;
+            nw += lw;
+        }
+        want[nw] = '\0';
+        ce_buf b = CE_BUF_INIT;
+        assert_int_equal(jsonw_string_body(&b, in, ni), CE_OK);
+        assert_int_equal(b.len, nw);
+        assert_memory_equal(b.data, want, nw);
+        ce_buf_free(&b);
+    }
+}
+
 static void test_utf8(void **st)
 {
     (void)st;
@@ -201,6 +237,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_escapes),
+        cmocka_unit_test(test_escape_pieces_at_every_offset),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_integer_digits_match_printf),
