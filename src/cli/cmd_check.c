@@ -63,18 +63,18 @@ static void print_effective(const sync_config *c)
     ce_buf_free(&b);
 }
 
-/* One sync's read, as a pass would do it (syncs[i] of the file path). Returns false when the
- * pass would refuse: said on stderr as the offline problems are, with the sync's path. */
-static bool print_forecast(const char *path, size_t i, const sync_def *s, const sync_read_forecast *f)
+/* One sync's read, as a pass would do it (syncs[i] of the file path). A read the pass would
+ * refuse is said on stderr as the offline problems are, with the sync's path. */
+static void print_forecast(const char *path, size_t i, const sync_def *s, const sync_read_forecast *f)
 {
     if (f->refused) {
         fprintf(stderr, "%s: error: syncs[%zu] (sync %s): %s\n", path, i, s->name, f->problem);
-        return false;
+        return;
     }
     if (!f->mode[0]) {
         if (f->problem[0])
             printf("  sync %s: read mode not known: %s\n", s->name, f->problem);
-        return true;
+        return;
     }
     printf("  sync %s: reads cassandra by %s%s\n", s->name, f->mode,
            f->version_index ? " (a storage-attached index serves the version column)" : "");
@@ -83,7 +83,6 @@ static bool print_forecast(const char *path, size_t i, const sync_def *s, const 
                "makes it read only what changed:\n      %s\n", f->create_index);
     else if (f->scans_table)
         printf("    each pass reads every row of the table\n");
-    return true;
 }
 
 /* Each sync's read as a pass would plan it: connects to Cassandra briefly. Fills f[] (cfg->nsyncs
@@ -101,18 +100,17 @@ static size_t forecast_reads(const sync_config *cfg, sync_read_forecast *f, ce_e
     return refused;
 }
 
-/* Report each sync's read (forecast_reads' results). false: a read would refuse. */
-static bool print_reads(const sync_config *cfg, const sync_read_forecast *f, ce_err rc, const char *why)
+/* Report each sync's read (forecast_reads' results; `refused` is its count). */
+static void print_reads(const sync_config *cfg, const sync_read_forecast *f, ce_err rc, const char *why,
+                        size_t refused)
 {
     if (rc)
         printf("  cassandra not reachable (%s): read modes not checked\n", why[0] ? why : ce_strerror(rc));
-    size_t refused = 0;
     for (size_t i = 0; !rc && i < cfg->nsyncs; i++)
-        refused += !print_forecast(cfg->config_path, i, &cfg->syncs[i], &f[i]);
+        print_forecast(cfg->config_path, i, &cfg->syncs[i], &f[i]);
     if (refused)
         fprintf(stderr, "%s: %zu error%s against the table%s: configuration refused\n", cfg->config_path, refused,
                 refused == 1 ? "" : "s", refused == 1 ? "" : "s");
-    return refused == 0;
 }
 
 int cli_cmd_check(const cli_opts *o)
@@ -154,10 +152,11 @@ int cli_cmd_check(const cli_opts *o)
     }
     if (o->effective)
         print_effective(&cfg);
-    bool reads_ok = !f || print_reads(&cfg, f, frc, why);
+    if (f)
+        print_reads(&cfg, f, frc, why, refused);
     free(f);
     sync_config_free(&cfg);
-    return reads_ok ? CLI_EXIT_OK : CLI_EXIT_CONFIG;
+    return refused ? CLI_EXIT_CONFIG : CLI_EXIT_OK;
 }
 
 int cli_cmd_config_reference(void)

@@ -512,15 +512,12 @@ ce_err es_search_next(es_search *s, void **hits)
     ce_err e = page_fetch(s, &st, resp);
     if (e == CE_ELIMIT)
         e = fetch_smaller(s, &st, resp, &over);
-    if (e == CE_ELIMIT && resort(s)) {
-        ce_buf_reset(resp);
-        return es_search_next(s, hits);
-    }
+    if (e == CE_ELIMIT && resort(s))
+        return es_search_next(s, hits); /* which starts with an empty answer buffer */
     if (!e && pit_refused(s, st)) {
         ce_warn("msg=\"es point in time read refused, falling back to scroll\" index=\"%s\" "
                 "status=%ld",
                 s->index, st);
-        ce_buf_free(resp);
         close_pit_or_scroll(s);
         free(s->pit_id);
         s->pit_id = NULL;

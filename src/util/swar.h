@@ -35,7 +35,7 @@ static inline uint64_t ce_swar_has_high(uint64_t x) { return x & CE_SWAR_HIGHS; 
  * (the borrow trick cannot tell those apart; callers test high bytes anyway). */
 static inline uint64_t ce_swar_has_below_or_high(uint64_t x, uint8_t n)
 {
-    return ((x - CE_SWAR_ONES * n) & ~x & CE_SWAR_HIGHS) | (x & CE_SWAR_HIGHS);
+    return ((x - CE_SWAR_ONES * n) & ~x & CE_SWAR_HIGHS) | ce_swar_has_high(x);
 }
 
 /* Non-zero when some byte of x ends or interrupts a plain JSON string run: a control
