@@ -117,6 +117,9 @@ typedef struct {
  * address, so metrics_listen in the file does not matter. */
 void cli_reload_plan_make(const sync_config *old, const sync_config *nw, bool listen_from_flag,
                           cli_reload_plan *plan);
+/* Whether a reload from old to nw removes or changes sync `name` (its pass then ends at its
+ * next batch boundary). */
+bool cli_reload_sync_touched(const sync_config *old, const sync_config *nw, const char *name);
 
 /* ---------------------------------------------------------------- pidfile.c */
 

@@ -83,7 +83,9 @@ static void log_results(const sync_pass_report *rep)
         const sync_pass_result *r = &rep->syncs[i];
         char qn[CE_LOG_QUOTE_MAX], qe[CE_LOG_QUOTE_MAX];
         ce_log_quote(qn, sizeof qn, r->name);
-        if (r->ok)
+        if (r->retired)
+            ce_info("sync=%s msg=\"pass ended early for the reload\" seconds=%.3f", qn, r->seconds);
+        else if (r->ok)
             ce_info("sync=%s msg=\"pass done\" seconds=%.3f c2e_read=%llu c2e_indexed=%llu c2e_deleted=%llu "
                     "c2e_conflicts=%llu c2e_rejected=%llu e2c_read=%llu e2c_written=%llu e2c_deleted=%llu "
                     "e2c_rejected=%llu",
@@ -252,6 +254,8 @@ static void record_metrics(cli_pass_runner *d, const sync_pass_report *rep, ce_e
         return;
     int64_t now = cli_now_ms();
     for (size_t i = 0; i < rep->nsyncs && i < d->cfg.nsyncs; i++) {
+        if (rep->syncs[i].retired)
+            continue; /* ended early for a reload: nothing about its health */
         sync_direction dir = d->cfg.syncs[i].direction;
         if (dir != SYNC_DIR_TO_ES)
             record_direction(d, &rep->syncs[i], false, now);

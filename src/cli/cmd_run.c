@@ -8,11 +8,13 @@
  * READY=1 after the first connection to both sides, STATUS= after each pass, RELOADING=1
  * around a reload and STOPPING=1 on the way out.
  *
- * A reload happens between passes, so every sync has finished its batches: the new config
- * is loaded and validated like at start (refused: logged, the running config kept); the
- * plan (reload.c) says what changed; the new content replaces the config in place (the
- * engine points at it), so the next pass runs the new syncs, no longer the removed ones, and
- * the changed ones as they now are. A changed connection gets a new engine.
+ * A reload: the new config is loaded and validated like at start as soon as SIGHUP is seen
+ * (refused: logged, the running config kept); the plan (reload.c) says what changed. Seen
+ * during a pass, the passes of the syncs it removes or changes end at their next batch (as
+ * a stop would: what was acknowledged is kept), the others finish. After the pass the new
+ * content replaces the config in place (the engine points at it), so the next pass runs the
+ * new syncs, no longer the removed ones, and the changed ones as they now are. A changed
+ * connection gets a new engine.
  */
 #include <stdio.h>
 #include <string.h>
@@ -88,37 +90,87 @@ static void reload_apply(cli_pass_runner *d, sync_config *nc, const cli_reload_p
         ce_error("msg=\"reload: cannot open the new log_file; logging stays where it was\"");
 }
 
-/* SIGHUP: load, validate, compare, apply (or refuse). */
-static void run_reload(cli_pass_runner *d)
-{
-    cli_reload_flag = 0;
-    sdnotify_reloading(d->notify);
-    char q[CE_LOG_QUOTE_MAX], why[512];
-    ce_info("msg=\"reloading the config\" path=%s", ce_log_quote(q, sizeof q, d->opts->config_path));
+/* A SIGHUP's config, loaded and judged as soon as the signal is seen (in a pass too: its
+ * plan says which syncs' passes end at their next batch), applied after the pass. */
+typedef struct {
+    cli_pass_runner *d;
+    bool prepared;              /* loaded and judged, not applied yet */
+    int rc;                     /* CLI_EXIT_OK: accepted */
+    char why[512];              /* why refused */
     sync_config nc;
     cli_config_problems probs;
-    cli_reload_plan plan = {0};
-    int rc = cli_config_load_quiet(d->opts, &nc, &probs, why, sizeof why);
-    if (rc == CLI_EXIT_OK) {
-        cli_reload_plan_make(&d->cfg, &nc, d->opts->metrics_listen != NULL, &plan);
-        if (plan.refused[0]) {
-            snprintf(why, sizeof why, "%s", plan.refused);
-            sync_config_free(&nc);
-            rc = CLI_EXIT_CONFIG;
+    cli_reload_plan plan;
+} run_reload_state;
+
+static void reload_drop(run_reload_state *st)
+{
+    if (!st->prepared)
+        return;
+    if (st->rc == CLI_EXIT_OK)
+        sync_config_free(&st->nc);
+    cli_config_problems_free(&st->probs);
+    st->prepared = false;
+}
+
+/* SIGHUP seen: load, validate, compare (a newer SIGHUP replaces an earlier one's file). */
+static void reload_prepare(run_reload_state *st)
+{
+    cli_pass_runner *d = st->d;
+    cli_reload_flag = 0;
+    reload_drop(st);
+    sdnotify_reloading(d->notify);
+    char q[CE_LOG_QUOTE_MAX];
+    ce_info("msg=\"reloading the config\" path=%s", ce_log_quote(q, sizeof q, d->opts->config_path));
+    st->why[0] = 0;
+    memset(&st->plan, 0, sizeof st->plan);
+    st->rc = cli_config_load_quiet(d->opts, &st->nc, &st->probs, st->why, sizeof st->why);
+    if (st->rc == CLI_EXIT_OK) {
+        cli_reload_plan_make(&d->cfg, &st->nc, d->opts->metrics_listen != NULL, &st->plan);
+        if (st->plan.refused[0]) {
+            snprintf(st->why, sizeof st->why, "%s", st->plan.refused);
+            sync_config_free(&st->nc);
+            st->rc = CLI_EXIT_CONFIG;
         }
     }
-    if (rc != CLI_EXIT_OK) {
-        log_refusal(&probs, why);
+    st->prepared = true;
+}
+
+/* Between passes: apply the prepared config (or log its refusal). */
+static void reload_finish(run_reload_state *st)
+{
+    cli_pass_runner *d = st->d;
+    if (cli_reload_flag)
+        reload_prepare(st);
+    if (st->rc != CLI_EXIT_OK) {
+        log_refusal(&st->probs, st->why);
         sdnotify_ready(d->notify, "reload refused: running the previous config (see the log)");
     } else {
-        cli_runner_log_warnings(&probs);
-        reload_apply(d, &nc, &plan);
+        cli_runner_log_warnings(&st->probs);
+        reload_apply(d, &st->nc, &st->plan);
         ce_info("msg=\"config reloaded\" syncs=%zu added=%zu removed=%zu changed=%zu new_engine=%s period_s=%g",
-                d->cfg.nsyncs, plan.nadded, plan.nremoved, plan.nchanged,
-                plan.connection_changed ? "true" : "false", d->cfg.period_s);
+                d->cfg.nsyncs, st->plan.nadded, st->plan.nremoved, st->plan.nchanged,
+                st->plan.connection_changed ? "true" : "false", d->cfg.period_s);
         sdnotify_ready(d->notify, "config reloaded");
     }
-    cli_config_problems_free(&probs);
+    reload_drop(st);
+}
+
+/* The pass's retire question (sync_pass_opts.retire): a SIGHUP seen in a pass ends, at
+ * their next batch, the passes of the syncs the new config removes or changes (all of them
+ * when the connection changes); the others finish. A refused config retires nothing. */
+static bool retire_for_reload(const char *sync, void *ud)
+{
+    run_reload_state *st = ud;
+    if (cli_reload_flag)
+        reload_prepare(st);
+    if (!st->prepared || st->rc != CLI_EXIT_OK)
+        return false;
+    bool retire = st->plan.connection_changed || cli_reload_sync_touched(&st->d->cfg, &st->nc, sync);
+    if (retire) {
+        char q[CE_LOG_QUOTE_MAX];
+        ce_info("sync=%s msg=\"reload: its pass ends at this batch\"", ce_log_quote(q, sizeof q, sync));
+    }
+    return retire;
 }
 
 /* ------------------------------------------------------------------ the loop */
@@ -197,13 +249,17 @@ static int run_loop(cli_pass_runner *d)
     int attempt = 0;
     bool ready = false;
     int64_t last_verify = cli_mono_ms();
+    run_reload_state reload = {.d = d};
+    d->pass_opts.retire = retire_for_reload;
+    d->pass_opts.retire_ud = &reload;
+    int rc = CLI_EXIT_OK;
     while (!cli_stop_flag) {
-        if (cli_reload_flag)
-            run_reload(d);
+        if (cli_reload_flag || reload.prepared)
+            reload_finish(&reload);
         if (!d->engine) {
-            int rc = run_connect(d, &attempt, &ready);
+            rc = run_connect(d, &attempt, &ready);
             if (rc != CLI_EXIT_OK)
-                return rc;
+                break;
             continue; /* connected: the flags are checked again before the pass */
         }
         int64_t m0 = cli_mono_ms();
@@ -214,7 +270,9 @@ static int run_loop(cli_pass_runner *d)
         maybe_verify(d, &last_verify);
         run_sleep(d, (int64_t)(d->cfg.period_s * 1000.0) - (cli_mono_ms() - m0));
     }
-    return CLI_EXIT_OK;
+    reload_drop(&reload);
+    d->pass_opts.retire = NULL;
+    return rc;
 }
 
 int cli_cmd_run(const cli_opts *o)

@@ -94,6 +94,14 @@ static const char *sync_changed_key(const sync_config *old, size_t io, const syn
     return NULL;
 }
 
+bool cli_reload_sync_touched(const sync_config *old, const sync_config *nw, const char *name)
+{
+    size_t io = sync_index(old, name), in = sync_index(nw, name);
+    if (io == (size_t)-1)
+        return false; /* not running */
+    return in == (size_t)-1 || sync_changed_key(old, io, nw, in) != NULL;
+}
+
 void cli_reload_plan_make(const sync_config *old, const sync_config *nw, bool listen_from_flag, cli_reload_plan *plan)
 {
     memset(plan, 0, sizeof *plan);

@@ -29,6 +29,7 @@ void sync_checkpoint_clear(sync_checkpoint *cp)
     if (!cp)
         return;
     free(cp->extra);
+    free(cp->target);
     memset(cp, 0, sizeof *cp);
 }
 
@@ -78,6 +79,11 @@ ce_err sync_checkpoint_save(const char *state_dir, const char *sync, const char 
         err = ce_buf_append_str(&b, ",\"direction\":");
     if (!err)
         err = jsonw_cstr(&b, direction);
+    if (!err && cp->target) {
+        err = ce_buf_append_str(&b, ",\"target\":");
+        if (!err)
+            err = jsonw_cstr(&b, cp->target);
+    }
     if (!err)
         err = ce_buf_printf(&b,
                             ",\"position_ms\":%lld,\"position\":\"%s\",\"updated_ms\":%lld"
@@ -140,6 +146,9 @@ ce_err sync_checkpoint_parse(const char *text, size_t len, sync_checkpoint *out)
               get_u64(root, "last_conflicts", &cp.last_conflicts) &&
               get_u64(root, "last_skipped", &cp.last_skipped) &&
               get_u64(root, "last_rejected", &cp.last_rejected);
+    json_t *target = json_object_get(root, "target");
+    if (ok && target)
+        ok = json_is_string(target) && (cp.target = strdup(json_string_value(target))) != NULL;
     json_t *extra = json_object_get(root, "extra");
     if (ok && extra && !json_is_null(extra)) {
         cp.extra = json_dumps(extra, JSON_COMPACT | JSON_ENCODE_ANY);

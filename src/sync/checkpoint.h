@@ -23,6 +23,8 @@ typedef struct {
     int64_t last_pass_started_ms, last_pass_finished_ms;
     uint64_t last_read, last_written, last_conflicts, last_skipped, last_rejected;
     char *extra;                /* JSON text or NULL; owned by the struct */
+    char *target;               /* what the position is about ("keyspace.table index"), or
+                                   NULL (files written before it was kept); owned */
 } sync_checkpoint;
 
 /* Load. CE_ENOTFOUND when no checkpoint exists; CE_EJSON when the file is corrupt

@@ -248,7 +248,13 @@ static ce_err run_sync(sync_engine *e, const sync_pass_opts *o, const sync_def *
             return CE_ECANCELED;
         if (d->direction != SYNC_DIR_BOTH && d->direction != order[k].only)
             continue;
+        if (!res->retired && o && o->retire && o->retire(d->name, o->retire_ud))
+            res->retired = true;
+        if (res->retired)
+            return CE_OK; /* retired (a reload): the next sync goes on */
         ce_err rc = sync_pass_run(&env, d, order[k].ops, o, res);
+        if (rc == CE_ECANCELED && res->retired)
+            return CE_OK;
         if (rc == CE_ECANCELED)
             return rc;
         if (rc)

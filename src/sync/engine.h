@@ -36,6 +36,12 @@ typedef struct {
     volatile sig_atomic_t *stop;   /* set by signal handlers; may be NULL */
     sync_progress_fn progress;     /* may be NULL; called from the pass's thread, often */
     void *progress_ud;
+    /* Asked, per sync, before each direction and between batches as stop is: true ends that
+     * sync's pass as a stop would (what was acknowledged is kept; its next pass reads the
+     * rest) and the engine goes on with the next sync (`run` retires the syncs a reload
+     * removes or changes). May be NULL; called from the pass's thread. */
+    bool (*retire)(const char *sync, void *ud);
+    void *retire_ud;
 } sync_pass_opts;
 
 typedef struct {
@@ -62,6 +68,9 @@ typedef struct {
     /* pages read again with half the rows: an answer was over the Cassandra message limit
      * (C->E) or the Elasticsearch response limit (E->C) */
     uint64_t c2e_page_shrinks, e2c_page_shrinks;
+    /* the pass of this sync was ended early by opts->retire (not a failure, not a success:
+     * nothing about its health) */
+    bool retired;
 } sync_pass_result;
 
 typedef struct {

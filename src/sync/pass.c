@@ -18,8 +18,11 @@
 
 bool sync_stop_requested(sync_pass_ctx *ctx)
 {
-    if (ctx->opts && ctx->opts->stop && *ctx->opts->stop)
+    const sync_pass_opts *o = ctx->opts;
+    if (o && o->stop && *o->stop)
         ctx->stopped = true;
+    else if (!ctx->stopped && o && o->retire && o->retire(ctx->def->name, o->retire_ud))
+        ctx->stopped = ctx->res->retired = true;
     return ctx->stopped;
 }
 
@@ -158,11 +161,44 @@ static void log_summary(const sync_pass_ctx *ctx, double secs)
            res->error[0] ? " error=" : "", res->error[0] ? SYNC_LOGQ(res->error) : "");
 }
 
+/* What a checkpoint's position is about: "keyspace.table index" (malloc'd; NULL: out of
+ * memory). */
+static char *checkpoint_target(const sync_def *d)
+{
+    const char *ks = d->keyspace ? d->keyspace : "", *t = d->table ? d->table : "";
+    const char *ix = d->index ? d->index : "";
+    size_t n = strlen(ks) + strlen(t) + strlen(ix) + 3;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s.%s %s", ks, t, ix);
+    return s;
+}
+
+/* A checkpoint made for another table or index (the config changed them since) is no
+ * position for this pair: the direction starts over as a first pass would. True when so. */
+static bool target_changed(sync_pass_ctx *ctx, const char *target)
+{
+    if (!ctx->cp.target || strcmp(ctx->cp.target, target) == 0)
+        return false; /* same pair, or a file from before the target was kept */
+    ce_warn("sync=%s dir=%s msg=\"checkpoint was made for another table or index; starting over\" "
+            "was=%s now=%s", ctx->def->name, ctx->dir->name, SYNC_LOGQ(ctx->cp.target), SYNC_LOGQ(target));
+    sync_checkpoint_clear(&ctx->cp);
+    return true;
+}
+
 /* Checkpoint and window of the pass. CE_OK also when there is no checkpoint yet. */
 static ce_err start_window(sync_pass_ctx *ctx, const sync_pass_env *env)
 {
     const sync_def *d = ctx->def;
+    char *target = checkpoint_target(d);
+    if (!target)
+        return CE_ENOMEM;
     ce_err rc = sync_checkpoint_load(ctx->state_dir, d->name, ctx->dir->name, &ctx->cp);
+    bool changed = rc == CE_OK && target_changed(ctx, target);
+    if (changed)
+        rc = CE_ENOTFOUND;
+    free(ctx->cp.target);
+    ctx->cp.target = target; /* every save from now on says what it is about */
     /* progress saved during a first load is no position: the window starts as before it */
     ctx->has_checkpoint = rc == CE_OK && sync_resume_has_position(ctx->cp.extra);
     if (rc && rc != CE_ENOTFOUND) {
@@ -173,7 +209,8 @@ static ce_err start_window(sync_pass_ctx *ctx, const sync_pass_env *env)
         return rc;
     }
     int64_t lastrun = 0;
-    bool has_lastrun = !ctx->has_checkpoint && sync_lastruntime_read(env->lastrun_dir, &lastrun) == CE_OK;
+    bool has_lastrun = !ctx->has_checkpoint && !changed &&
+                       sync_lastruntime_read(env->lastrun_dir, &lastrun) == CE_OK;
     const sync_pass_opts *o = ctx->opts;
     sync_window_compute(o && o->has_since, o ? o->since_ms : 0, ctx->has_checkpoint, ctx->cp.position_ms,
                         has_lastrun, lastrun, d->overlap_ms, d->safety_lag_ms, ctx->pass_started_ms,

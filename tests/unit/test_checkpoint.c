@@ -92,7 +92,16 @@ static void test_round_trip(void **st)
     assert_int_equal(got.last_rejected, 3);
     /* extra comes back compact (same JSON value) */
     assert_string_equal(got.extra, "{\"ranges_done\":[[-9223372036854775808,0]]}");
+    assert_null(got.target); /* none saved: a file from before targets were kept */
     sync_checkpoint_clear(&got);
+    /* the target (table and index) round-trips, quoted */
+    cp.target = strdup("ks.t \"ix\"");
+    assert_int_equal(sync_checkpoint_save(dir, "orders", "to_es", &cp), CE_OK);
+    assert_int_equal(sync_checkpoint_load(dir, "orders", "to_es", &got), CE_OK);
+    assert_string_equal(got.target, "ks.t \"ix\"");
+    sync_checkpoint_clear(&got);
+    free(cp.target);
+    cp.target = NULL;
     /* the other direction is a separate file */
     assert_int_equal(sync_checkpoint_load(dir, "orders", "to_cassandra", &got), CE_ENOTFOUND);
     /* overwrite: the new value wins, no temp file remains */
@@ -143,6 +152,7 @@ static void test_corrupt(void **st)
     (void)st;
     sync_checkpoint got;
     const char *bad[] = {"", "{", "[]", "{\"position_ms\": \"x\"}", "{\"updated_ms\": 1}",
+                         "{\"position_ms\": 1, \"target\": 5}",
                          "{\"position_ms\": 1, \"last_read\": -1}", "garbage"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file("c.to_es.checkpoint.json", bad[i]);

@@ -1,0 +1,93 @@
+"""A config reload (SIGHUP to `casselastic run`) in the middle of a pass, and a sync pointed at
+another table or index, against the real test-bed servers (issue 15):
+
+- SIGHUP during a long pass of a sync the new file removes: that sync's pass ends at its next
+  batch (the index holds part of the rows), the reload is applied after the pass, the added
+  sync starts and the unchanged one keeps running;
+- a sync whose index changes (by a reload, or in the file between two runs) starts over: its
+  checkpoint was about the old pair, so the new index gets every row, not only the changes
+  since the old checkpoint.
+
+Checked with cassandra-driver and opensearch-py.
+"""
+import signal
+import time
+
+from test_ops_run import Daemon, casselastic, es_count, make_table, now_ms, sync_def, wait_for, write_config
+
+
+def log_text(d):
+    return d.log.read_text() if d.log.exists() else ""
+
+
+def test_sighup_mid_pass_ends_the_removed_syncs_pass_at_a_batch(ce_bin, cassandra_session, keyspace, opensearch,
+                                                               testbed_env, unique_name, tmp_path):
+    n = 60_000
+    v0 = now_ms() - 600_000
+    make_table(cassandra_session, keyspace, "big", n, v0)
+    make_table(cassandra_session, keyspace, "keep", 10, v0)
+    make_table(cassandra_session, keyspace, "new", 10, v0)
+    ix = {k: unique_name("ix" + k) for k in ("big", "keep", "new")}
+    os_url = testbed_env["CE_OPENSEARCH_URL"]
+    # small bulks, one at a time, small pages: the first pass of "big" takes seconds
+    slow = dict(direction="to_es", bulk_max_docs=50, bulk_concurrency=1, page_size=500)
+    sd = lambda name: sync_def(name, keyspace, name, ix[name], **slow)
+    path = tmp_path / "cfg.json"
+    write_config(path, testbed_env, os_url, [sd("big"), sd("keep")])
+    d = Daemon(ce_bin, path)
+    try:
+        wait_for("big's first documents", lambda: es_count(opensearch, ix["big"]) > 0, 60, d.p, d.log)
+        write_config(path, testbed_env, os_url, [sd("keep"), sd("new")])
+        t0 = time.time()
+        d.p.send_signal(signal.SIGHUP)
+        wait_for("reload", lambda: "added=1 removed=1 changed=0" in log_text(d), 30, d.p, d.log)
+        took = time.time() - t0
+        log = log_text(d)
+        assert 'sync=big msg="reload: its pass ends at this batch"' in log, log[-3000:]
+        assert 'sync=big msg="pass ended early for the reload"' in log, log[-3000:]
+        got = es_count(opensearch, ix["big"])
+        assert 0 < got < n, "big's pass was not ended early (%d of %d rows indexed)" % (got, n)
+        wait_for("the added sync copied", lambda: es_count(opensearch, ix["new"]) == 10, 30, d.p, d.log)
+        wait_for("the kept sync copied", lambda: es_count(opensearch, ix["keep"]) == 10, 30, d.p, d.log)
+        # the removed sync no longer runs
+        time.sleep(2.5)
+        assert es_count(opensearch, ix["big"]) == got
+        print("reload applied %.1f s after SIGHUP; big ended at %d of %d rows" % (took, got, n))
+    finally:
+        rc = d.stop()
+    assert rc == 0
+    for k in ix.values():
+        opensearch.indices.delete(index=k, ignore=[404])
+
+
+def test_changed_index_starts_over_by_reload_and_between_runs(ce_bin, cassandra_session, keyspace, opensearch,
+                                                               testbed_env, unique_name, tmp_path):
+    v0 = now_ms() - 600_000  # far below any later window: only a pass that starts over sends them
+    make_table(cassandra_session, keyspace, "items", 10, v0)
+    ix = {k: unique_name("ix" + k) for k in ("a", "b", "c")}
+    os_url = testbed_env["CE_OPENSEARCH_URL"]
+    sd = lambda index: sync_def("s", keyspace, "items", index, direction="to_es", filter_date=True)
+    path = tmp_path / "cfg.json"
+    write_config(path, testbed_env, os_url, [sd(ix["a"])])
+    d = Daemon(ce_bin, path)
+    try:
+        d.passes(2)
+        assert es_count(opensearch, ix["a"]) == 10
+        write_config(path, testbed_env, os_url, [sd(ix["b"])])
+        d.p.send_signal(signal.SIGHUP)
+        wait_for("reload", lambda: "added=0 removed=0 changed=1" in log_text(d), 30, d.p, d.log)
+        wait_for("the new index filled", lambda: es_count(opensearch, ix["b"]) == 10, 30, d.p, d.log)
+        assert "checkpoint was made for another table or index; starting over" in log_text(d)
+    finally:
+        rc = d.stop()
+    assert rc == 0
+    # between two runs: the file names another index
+    write_config(path, testbed_env, os_url, [sd(ix["c"])])
+    r = casselastic(ce_bin, "once", "-c", path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert es_count(opensearch, ix["c"]) == 10
+    # and the pair is kept: the next once sends nothing again
+    r = casselastic(ce_bin, "once", "-c", path)
+    assert r.returncode == 0 and "cassandra -> es: read 0," in r.stdout, r.stdout
+    for k in ix.values():
+        opensearch.indices.delete(index=k, ignore=[404])
