@@ -102,6 +102,14 @@ void cli_sleep_ms(int64_t ms);
 int64_t cli_now_ms(void);       /* wall clock, Unix ms */
 int64_t cli_mono_ms(void);      /* monotonic ms */
 
+/* ---------------------------------------------------------------- cmd_check.c */
+
+/* The checks `check` makes against the tables (read mode, deleted_col, token_field: a pass
+ * would refuse them), over a connected engine: each refusal on stderr as `check` says it and
+ * in the log. Returns how many syncs are refused (`once` and `run` then exit 2 before their
+ * first pass; a reload is refused). */
+size_t cli_table_refusals(sync_engine *e, const sync_config *cfg);
+
 /* ---------------------------------------------------------------- reload.c */
 
 /* What a reload changes (computed before anything is applied). */

@@ -63,12 +63,23 @@ static void print_effective(const sync_config *c)
     ce_buf_free(&b);
 }
 
-/* One sync's read, as a pass would do it (syncs[i] of the file path). A read the pass would
- * refuse is said on stderr as the offline problems are, with the sync's path. */
+/* A read the pass would refuse, said on stderr as the offline problems are, with the sync's path. */
+static void say_refusal(const char *path, size_t i, const sync_def *s, const sync_read_forecast *f)
+{
+    fprintf(stderr, "%s: error: syncs[%zu] (sync %s): %s\n", path, i, s->name, f->problem);
+}
+
+static void say_refused_total(const char *path, size_t refused)
+{
+    fprintf(stderr, "%s: %zu error%s against the table%s: configuration refused\n", path, refused,
+            refused == 1 ? "" : "s", refused == 1 ? "" : "s");
+}
+
+/* One sync's read, as a pass would do it (syncs[i] of the file path). */
 static void print_forecast(const char *path, size_t i, const sync_def *s, const sync_read_forecast *f)
 {
     if (f->refused) {
-        fprintf(stderr, "%s: error: syncs[%zu] (sync %s): %s\n", path, i, s->name, f->problem);
+        say_refusal(path, i, s, f);
         return;
     }
     if (!f->mode[0]) {
@@ -109,8 +120,27 @@ static void print_reads(const sync_config *cfg, const sync_read_forecast *f, ce_
     for (size_t i = 0; !rc && i < cfg->nsyncs; i++)
         print_forecast(cfg->config_path, i, &cfg->syncs[i], &f[i]);
     if (refused)
-        fprintf(stderr, "%s: %zu error%s against the table%s: configuration refused\n", cfg->config_path, refused,
-                refused == 1 ? "" : "s", refused == 1 ? "" : "s");
+        say_refused_total(cfg->config_path, refused);
+}
+
+size_t cli_table_refusals(sync_engine *e, const sync_config *cfg)
+{
+    sync_read_forecast *f = calloc(cfg->nsyncs ? cfg->nsyncs : 1, sizeof *f);
+    if (!f)
+        return 0; /* the passes check the same and fail */
+    size_t refused = sync_engine_check_tables(e, cfg, f);
+    char q[CE_LOG_QUOTE_MAX], qp[CE_LOG_QUOTE_MAX];
+    for (size_t i = 0; refused && i < cfg->nsyncs; i++) {
+        if (!f[i].refused)
+            continue;
+        say_refusal(cfg->config_path, i, &cfg->syncs[i], &f[i]);
+        ce_error("sync=%s msg=\"configuration refused against the table\" problem=%s",
+                 ce_log_quote(q, sizeof q, cfg->syncs[i].name), ce_log_quote(qp, sizeof qp, f[i].problem));
+    }
+    if (refused)
+        say_refused_total(cfg->config_path, refused);
+    free(f);
+    return refused;
 }
 
 int cli_cmd_check(const cli_opts *o)

@@ -313,6 +313,10 @@ int cli_cmd_once(const cli_opts *o)
         cli_runner_finish(&d);
         return rc ? rc : CLI_EXIT_FAILED;
     }
+    if (cli_table_refusals(d.engine, &d.cfg)) { /* as `check` refuses it: nothing is done */
+        cli_runner_finish(&d);
+        return CLI_EXIT_CONFIG;
+    }
     sync_pass_report rep = {0};
     err = cli_runner_pass(&d, &rep);
     print_summary(&rep);

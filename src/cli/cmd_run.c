@@ -141,6 +141,14 @@ static void reload_finish(run_reload_state *st)
     cli_pass_runner *d = st->d;
     if (cli_reload_flag)
         reload_prepare(st);
+    size_t refused = 0;
+    if (st->rc == CLI_EXIT_OK && d->engine && !st->plan.connection_changed &&
+        (refused = cli_table_refusals(d->engine, &st->nc)) > 0) {
+        snprintf(st->why, sizeof st->why, "%zu sync%s refused against the table (see above)", refused,
+                 refused == 1 ? "" : "s");
+        sync_config_free(&st->nc);
+        st->rc = CLI_EXIT_CONFIG;
+    }
     if (st->rc != CLI_EXIT_OK) {
         log_refusal(&st->probs, st->why);
         sdnotify_ready(d->notify, "reload refused: running the previous config (see the log)");
@@ -181,6 +189,8 @@ static int run_connect(cli_pass_runner *d, int *attempt, bool *ready)
 {
     char detail[512];
     ce_err err = cli_runner_connect(d, *attempt, detail, sizeof detail);
+    if (!err && !*ready && cli_table_refusals(d->engine, &d->cfg))
+        return CLI_EXIT_CONFIG; /* refused against the tables, as `check` would: no pass */
     if (!err) {
         if (*attempt)
             ce_info("msg=\"engine started\" attempts=%d", *attempt + 1);

@@ -202,6 +202,28 @@ ce_err sync_engine_new(const sync_config *cfg, sync_engine **out)
 
 const char *sync_engine_errmsg(const sync_engine *e) { return e ? e->errmsg : "out of memory"; }
 
+/* The forecast of every sync of cfg that goes to Elasticsearch, over session cql; returns how
+ * many a pass would refuse. */
+static size_t forecast_all(cql_session *cql, cql_consistency read_cl, const sync_config *cfg,
+                           sync_read_forecast *out)
+{
+    memset(out, 0, cfg->nsyncs * sizeof *out);
+    /* The window of a pass after the first: the read mode a running sync settles in. */
+    int64_t now = sync_now_ms();
+    size_t refused = 0;
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        const sync_def *d = &cfg->syncs[i];
+        if (d->direction == SYNC_DIR_TO_CASSANDRA)
+            continue;
+        sync_pass_result res = {.ok = true};
+        sync_pass_ctx ctx = {.cql = cql, .cfg = cfg, .def = d, .dir = &sync_dir_to_es, .res = &res,
+                             .read_cl = read_cl, .win = {now - 60000, now, false}};
+        sync_read_forecast_fill(&ctx, &out[i]);
+        refused += out[i].refused;
+    }
+    return refused;
+}
+
 ce_err sync_engine_forecast(const sync_config *cfg, int timeout_ms, sync_read_forecast *out, char *errmsg,
                             size_t errmsg_size)
 {
@@ -210,19 +232,15 @@ ce_err sync_engine_forecast(const sync_config *cfg, int timeout_ms, sync_read_fo
     ce_err rc = parse_consistency(cfg->cassandra.read_consistency, &e.read_cl) ? CE_ECONFIG : CE_OK;
     rc = rc ? rc : connect_cassandra(&e, timeout_ms);
     snprintf(errmsg, errmsg_size, "%s", rc ? e.errmsg : "");
-    /* The window of a pass after the first: the read mode a running sync settles in. */
-    int64_t now = sync_now_ms();
-    for (size_t i = 0; i < cfg->nsyncs && !rc; i++) {
-        const sync_def *d = &cfg->syncs[i];
-        if (d->direction == SYNC_DIR_TO_CASSANDRA)
-            continue;
-        sync_pass_result res = {.ok = true};
-        sync_pass_ctx ctx = {.cql = e.cql, .cfg = cfg, .def = d, .dir = &sync_dir_to_es, .res = &res,
-                             .read_cl = e.read_cl, .win = {now - 60000, now, false}};
-        sync_read_forecast_fill(&ctx, &out[i]);
-    }
+    if (!rc)
+        forecast_all(e.cql, e.read_cl, cfg, out);
     cql_session_free(e.cql);
     return rc;
+}
+
+size_t sync_engine_check_tables(sync_engine *e, const sync_config *cfg, sync_read_forecast *out)
+{
+    return forecast_all(e->cql, e->read_cl, cfg, out);
 }
 
 void sync_engine_env(sync_engine *e, sync_pass_env *env)

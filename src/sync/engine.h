@@ -96,6 +96,10 @@ typedef struct {
 ce_err sync_engine_forecast(const sync_config *cfg, int timeout_ms, sync_read_forecast *out, char *errmsg,
                             size_t errmsg_size);
 
+/* The same forecast over a connected engine's session (no second connection), for the syncs
+ * of cfg (the engine's config, or one a reload would apply); out has cfg->nsyncs entries.
+ * Returns how many syncs a pass would refuse. Not while a pass runs. */
+size_t sync_engine_check_tables(sync_engine *e, const sync_config *cfg, sync_read_forecast *out);
 /* Connect to Cassandra and Elasticsearch. On failure *out may still be set (use
  * sync_engine_errmsg), free it in every case. */
 ce_err sync_engine_new(const sync_config *cfg, sync_engine **out);

@@ -91,3 +91,38 @@ def test_changed_index_starts_over_by_reload_and_between_runs(ce_bin, cassandra_
     assert r.returncode == 0 and "cassandra -> es: read 0," in r.stdout, r.stdout
     for k in ix.values():
         opensearch.indices.delete(index=k, ignore=[404])
+
+
+def test_run_refuses_at_start_and_a_reload_is_refused_against_the_table(ce_bin, cassandra_session, keyspace,
+                                                                        opensearch, testbed_env, unique_name,
+                                                                        tmp_path):
+    """What `check` refuses against the tables (here read_mode index without its index) stops
+    `run` at start with exit 2, and a reload to it is refused (the running config kept)."""
+    v0 = now_ms() - 600_000
+    make_table(cassandra_session, keyspace, "items", 10, v0)
+    index = unique_name("ix")
+    os_url = testbed_env["CE_OPENSEARCH_URL"]
+    statement = "CREATE INDEX ON %s.items (version) USING 'sai'" % keyspace
+    sd = lambda **kw: sync_def("s", keyspace, "items", index, direction="to_es", **kw)
+    path = tmp_path / "cfg.json"
+    write_config(path, testbed_env, os_url, [sd(read_mode="index")])
+    r = casselastic(ce_bin, "run", "-c", path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert statement in r.stderr and "configuration refused" in r.stderr, r.stderr
+    assert not opensearch.indices.exists(index=index)
+    write_config(path, testbed_env, os_url, [sd(filter_date=True)])
+    d = Daemon(ce_bin, path)
+    try:
+        d.passes(2)
+        assert es_count(opensearch, index) == 10
+        write_config(path, testbed_env, os_url, [sd(read_mode="index")])
+        d.p.send_signal(signal.SIGHUP)
+        wait_for("reload refused", lambda: "the running config is kept" in log_text(d), 30, d.p, d.log)
+        assert "1 sync refused against the table" in log_text(d)
+        cassandra_session.execute("INSERT INTO %s.items (id, version, text, source) VALUES (100, %d, 'new', "
+                                  "'cassandra')" % (keyspace, now_ms()))
+        wait_for("still syncing", lambda: es_count(opensearch, index) == 11, 30, d.p, d.log)
+    finally:
+        rc = d.stop()
+    assert rc == 0
+    opensearch.indices.delete(index=index, ignore=[404])
