@@ -22,7 +22,7 @@ import pytest
 from conftest import _skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
-UNIT = REPO / "contrib" / "casselastic.service"
+UNIT_DIR = "lib/systemd/system"  # under the install prefix (cmake/Install.cmake, CE_SYSTEMD_UNIT_DIR)
 COMPLETION = REPO / "contrib" / "bash-completion" / "casselastic"
 DASHBOARD = REPO / "contrib" / "grafana-dashboard.json"
 
@@ -53,16 +53,51 @@ def man_dir(ce_bin):
     return d
 
 
+@pytest.fixture(scope="module")
+def prefix(ce_bin, man_dir, tmp_path_factory):
+    """`cmake --install <build> --prefix <tmp>/usr`: the installed tree (the unit in it is
+    generated for that prefix)."""
+    need_tool("cmake")
+    p = tmp_path_factory.mktemp("install") / "usr"
+    r = subprocess.run(["cmake", "--install", str(ce_bin), "--prefix", str(p)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return p
+
+
+def read_unit(path):
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str
+    cp.read_string(Path(path).read_text())
+    return cp
+
+
+# ------------------------------------------------------------------ install layout
+
+def test_cmake_install_puts_everything_in_its_fhs_place(ce_bin, prefix):
+    for rel in ("bin/casselastic", "share/man/man1/casselastic.1.gz", "share/man/man5/casselastic.json.5.gz",
+                "share/bash-completion/completions/casselastic", UNIT_DIR + "/casselastic.service",
+                "share/doc/casselastic/casselastic.example.json", "share/doc/casselastic/grafana-dashboard.json"):
+        assert (prefix / rel).is_file(), rel
+    assert os.access(prefix / "bin/casselastic", os.X_OK)
+    out = subprocess.run([str(prefix / "bin/casselastic"), "--version"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout == "casselastic %s\n" % version_of(ce_bin), out
+    assert (prefix / "share/bash-completion/completions/casselastic").read_text() == COMPLETION.read_text()
+    # The unit runs the binary of this install, not /usr/bin's.
+    exec_start = read_unit(prefix / UNIT_DIR / "casselastic.service")["Service"]["ExecStart"]
+    assert exec_start.split()[0] == str(prefix / "bin" / "casselastic"), exec_start
+    assert not re.search(r"@[A-Z_]+@", (prefix / UNIT_DIR / "casselastic.service").read_text())
+
+
 # ------------------------------------------------------------------ systemd unit
 
-def test_unit_passes_systemd_analyze_verify(ce_bin, man_dir, tmp_path):
+def test_unit_passes_systemd_analyze_verify(ce_bin, man_dir, prefix, tmp_path):
     need_tool("systemd-analyze")
     need_tool("man")
-    # verify wants the ExecStart binary to exist and looks the Documentation= pages up
-    # with man: point it at the build's binary and a manpath holding the built pages.
-    text = UNIT.read_text().replace("/usr/bin/casselastic", str(ce_bin / "casselastic"))
-    unit = tmp_path / "casselastic.service"
-    unit.write_text(text)
+    # verify wants the ExecStart binary to exist (the installed one: the unit is the one
+    # `cmake --install` generated) and looks the Documentation= pages up with man: a
+    # manpath holding the built pages.
+    unit = prefix / UNIT_DIR / "casselastic.service"
     manpath = tmp_path / "man"
     for section, page in (("man1", "casselastic.1"), ("man5", "casselastic.json.5")):
         (manpath / section).mkdir(parents=True)
@@ -79,13 +114,11 @@ def test_unit_passes_systemd_analyze_verify(ce_bin, man_dir, tmp_path):
     assert float(m.group(1)) <= 2.0, r.stdout
 
 
-def test_unit_settings():
-    cp = configparser.ConfigParser(strict=False, interpolation=None)
-    cp.optionxform = str
-    cp.read_string(UNIT.read_text())
+def test_unit_settings(prefix):
+    cp = read_unit(prefix / UNIT_DIR / "casselastic.service")
     s = cp["Service"]
     assert s["Type"] == "notify"
-    assert s["ExecStart"].startswith("/usr/bin/casselastic run -c /etc/casselastic/casselastic.json")
+    assert s["ExecStart"].startswith("%s/bin/casselastic run -c /etc/casselastic/casselastic.json" % prefix)
     assert s["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert s["Restart"] == "on-failure"
     assert s["RestartPreventExitStatus"] == "2"  # an invalid config: restarting cannot help
@@ -151,10 +184,30 @@ def _needed_packages(binary):
     return pkgs
 
 
-def test_deb_builds_and_runs_from_a_scratch_root(ce_bin, man_dir, tmp_path):
+def _scratch_root(root, depends):
+    """A dpkg database under root knowing only the packages of depends, copied from this
+    host's database (dpkg-query -s: installed, with their versions) and holding no files:
+    installing into it checks the .deb's Depends, versions included, against this host."""
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (root / "var/lib/dpkg/updates").mkdir()
+    stanzas = []
+    for pkg in sorted(depends):
+        r = subprocess.run(["dpkg-query", "-s", pkg], capture_output=True, text=True)
+        assert r.returncode == 0, "%s is a dependency of the .deb but not installed here: %s" % (pkg, r.stderr)
+        stanzas.append(r.stdout.strip() + "\n")
+        name = subprocess.run(["dpkg-query", "-W", "-f", "${binary:Package}", pkg], capture_output=True,
+                              text=True, check=True).stdout
+        (info / ("%s.list" % name)).write_text("")
+    (root / "var/lib/dpkg/status").write_text("\n".join(stanzas))
+
+
+def test_deb_builds_installs_into_a_scratch_root_and_runs(ce_bin, man_dir, tmp_path):
     need_tool("cpack")
+    need_tool("dpkg")
     need_tool("dpkg-deb")
     need_tool("dpkg-shlibdeps")
+    need_tool("file")  # cpack's shlibdeps step runs it on every packaged file
     r = subprocess.run(["cpack", "--config", str(ce_bin / "CPackConfig.cmake"), "-G", "DEB", "-B", str(tmp_path)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -177,8 +230,19 @@ def test_deb_builds_and_runs_from_a_scratch_root(ce_bin, man_dir, tmp_path):
                  "./usr/lib/systemd/system/casselastic.service"):
         assert re.search(r" %s$" % re.escape(path), files, re.M), (path, files)
 
+    # A real install (no --force-depends): dpkg unpacks, registers and configures the
+    # package in the scratch root; the binary then runs with this host's libraries.
     root = tmp_path / "root"
-    subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True, timeout=60)
+    _scratch_root(root, depends)
+    r = subprocess.run(["dpkg", "--root=%s" % root, "--force-not-root", "--force-script-chrootless", "-i", str(deb)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning" not in r.stderr, r.stderr
+    st = subprocess.run(["dpkg-query", "--admindir=%s" % (root / "var/lib/dpkg"), "-W", "-f", "${Status} ${Version}",
+                         "casselastic"], capture_output=True, text=True, check=True).stdout
+    assert st == "install ok installed %s" % version_of(ce_bin), st
+    listed = (root / "var/lib/dpkg/info/casselastic.list").read_text().split()
+    assert "/usr/bin/casselastic" in listed and "/usr/lib/systemd/system/casselastic.service" in listed, listed
     binary = root / "usr" / "bin" / "casselastic"
     out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stdout == "casselastic %s\n" % version_of(ce_bin), out
@@ -187,6 +251,9 @@ def test_deb_builds_and_runs_from_a_scratch_root(ce_bin, man_dir, tmp_path):
     assert not missing, (missing, info)
     with gzip.open(root / "usr/share/man/man5/casselastic.json.5.gz", "rt") as f:
         assert f.read() == (man_dir / "casselastic.json.5").read_text()
+    # The packaged unit runs the packaged binary (the unit is generated for prefix /usr).
+    unit = read_unit(root / "usr" / UNIT_DIR / "casselastic.service")
+    assert unit["Service"]["ExecStart"].split()[0] == "/usr/bin/casselastic", unit["Service"]["ExecStart"]
 
 
 # ------------------------------------------------------------------ bash completion
