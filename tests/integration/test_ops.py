@@ -266,7 +266,28 @@ def _complete(words, cword):
     return set(r.stdout.split())
 
 
-def test_bash_completion(tmp_path):
+def _help_commands(ce_bin):
+    """The commands `casselastic --help` lists."""
+    out = subprocess.run([str(ce_bin / "casselastic"), "--help"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    block = out[out.index("\ncommands:\n"):].split("\n\n")[0]
+    return re.findall(r"^  ([a-z][\w-]*) ", block, re.M)
+
+
+def _help_options(ce_bin, cmd):
+    """{option: takes an argument} of the options section of `casselastic CMD --help`."""
+    out = subprocess.run([str(ce_bin / "casselastic"), cmd, "--help"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    section = out[out.index("\noptions:\n"):]
+    opts = {}
+    for short, long, arg in re.findall(r"^ {2,6}(?:(-\w), )?(--[a-z][\w-]*)( [A-Z])?", section, re.M):
+        opts[long] = bool(arg)
+        if short:
+            opts[short] = bool(arg)
+    return opts
+
+
+def test_bash_completion(ce_bin, tmp_path):
     need_tool("bash")
     assert _complete(["casselastic", "st"], 1) == {"status", "stop"}
     assert {"--config", "--since", "--sync", "--metrics-listen"} <= _complete(["casselastic", "run", "--"], 2)
@@ -276,6 +297,31 @@ def test_bash_completion(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text('{"syncs": [{"name": "orders"}, {"name": "users"}]}')
     assert _complete(["casselastic", "once", "-c", str(cfg), "--sync", ""], 5) == {"orders", "users"}
+    assert _complete(["casselastic", "verify", "-c", str(cfg), "--sync", "u"], 5) == {"users"}
+    # verify --json FILE completes file names; status --json is a flag
+    assert _complete(["casselastic", "verify", "--json", str(tmp_path / "c.")], 3) == {str(cfg)}
+    assert "--state-dir" in _complete(["casselastic", "status", "--json", "--"], 3)
+
+
+def test_bash_completion_follows_the_help(ce_bin):
+    """The completion's commands are those of `casselastic --help` (plus `help`), and each
+    command's options are those of `casselastic CMD --help` (plus --help), with or without
+    an argument as the help says: the completion cannot drift from the program."""
+    need_tool("bash")
+    commands = _help_commands(ce_bin)
+    assert {"run", "once", "status", "stop", "check", "verify"} <= set(commands), commands
+    assert _complete(["casselastic", ""], 1) == set(commands) | {"help", "--version", "--help"}
+    assert _complete(["casselastic", "help", ""], 2) == set(commands)
+    for cmd in commands:
+        opts = _help_options(ce_bin, cmd)
+        assert opts, cmd
+        assert _complete(["casselastic", cmd, "-"], 2) == set(opts) | {"--help"}, cmd
+        for opt, takes_arg in opts.items():
+            after = _complete(["casselastic", cmd, opt, "-"], 3)
+            if takes_arg:  # a value comes next, never the option list
+                assert not any(w.startswith("--") for w in after), (cmd, opt, after)
+            else:
+                assert after == set(opts) | {"--help"}, (cmd, opt, after)
 
 
 # ------------------------------------------------------------------ metrics and dashboard
