@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -129,6 +131,40 @@ def test_unit_settings(prefix):
                       ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX")):
         assert s[key] == want, key
     assert cp["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_run_extends_the_start_timeout_while_the_servers_are_down(ce_bin, tmp_path):
+    """Type=notify: while `run` cannot reach the servers before its first READY=1, each
+    failed attempt asks systemd (EXTEND_TIMEOUT_USEC, read from a fake $NOTIFY_SOCKET) for
+    the backoff and the next attempt, so a server down at boot does not run the start into
+    TimeoutStartSec."""
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({
+        "period": 1, "cassandra": {"url": ["127.0.0.1:1"]}, "elasticsearch": {"url": ["http://127.0.0.1:1"]},
+        "syncs": [{"name": "s", "id_col": "id", "version_col": "version",
+                   "cassandra": {"keyspace": "ks", "table": "t"}, "elasticsearch": {"index": "ix"}}]}))
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(30)
+    env = dict(os.environ, NOTIFY_SOCKET=str(sock_path))
+    p = subprocess.Popen([str(ce_bin / "casselastic"), "run", "-c", str(cfg)], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    messages, extends = [], []
+    try:
+        while len(extends) < 2:  # the first attempt (1 s backoff) and the second (2 s)
+            m = sock.recv(4096).decode()
+            messages.append(m)
+            extends += [int(v) for v in re.findall(r"^EXTEND_TIMEOUT_USEC=(\d+)$", m, re.M)]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=30)[1]
+        sock.close()
+    assert p.returncode == 0, err
+    assert not any("READY=1" in m for m in messages), messages
+    assert any(m.startswith("STATUS=cannot connect (attempt 1), retrying in 1 s") for m in messages), messages
+    # the backoff (1 s, then 2 s) plus at least two minutes for the next attempt
+    assert 121_000_000 <= extends[0] < 200_000_000 and 122_000_000 <= extends[1] < 200_000_000, extends
 
 
 # ------------------------------------------------------------------ man pages
