@@ -4,7 +4,8 @@
 #   share/man/man1/casselastic.1.gz            hand-written (docs/man/casselastic.1.in)
 #   share/man/man5/casselastic.json.5.gz       KEYS generated from the config key table
 #   share/bash-completion/completions/casselastic
-#   lib/systemd/system/casselastic.service     (CE_SYSTEMD_UNIT_DIR)
+#   lib/systemd/system/casselastic.service     (CE_SYSTEMD_UNIT_DIR), from
+#                                              contrib/casselastic.service.in at install time
 #   share/doc/casselastic/                     example config, Grafana dashboard
 #
 # `cpack -G DEB` in the build folder packages that tree under /usr, with its

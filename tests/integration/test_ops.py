@@ -1,8 +1,11 @@
-"""Operations without servers: the systemd unit passes `systemd-analyze verify`, both man
-pages render without warnings (and casselastic.json(5) names every config key), the .deb
-builds with the right dependencies and runs from a scratch root, bash completion, the
-Grafana dashboard, and the metrics exposition read by the official prometheus_client
-parser (served by tests/tools/ce_metrics_tool on a free port).
+"""Operations without servers: `cmake --install --prefix` puts every file in its FHS place
+(the unit generated for that prefix), the installed systemd unit passes `systemd-analyze
+verify`, `run` extends systemd's start timeout while the servers are down (fake
+$NOTIFY_SOCKET), both man pages render without warnings (and casselastic.json(5) names every
+config key), the .deb builds with the right dependencies, installs with dpkg into a scratch
+root and runs, bash completion (checked against `--help`), the Grafana dashboard, and the
+metrics exposition read by the official prometheus_client parser (served by
+tests/tools/ce_metrics_tool on a free port).
 
 The /metrics-during-a-run, /healthz and SIGHUP tests are in test_ops_run.py.
 """
