@@ -22,11 +22,12 @@ FUZZ_SECONDS  ?= 20
 FUZZ_SEED     ?= 1
 PYTEST_ARGS   ?=
 
-# Debian 12 packages for building, testing and the test bed (JDK 17 + Maven only for the bed).
+# Debian 12 packages for building, testing and the test bed (JDK 17 + Maven only for the bed;
+# file: cpack's dpkg-shlibdeps step; time: /usr/bin/time -v for test_sync_memory.py).
 DEB_PKGS := cmake ninja-build gcc clang pkg-config libcmocka-dev libjansson-dev liblz4-dev \
             libcurl4-openssl-dev libssl-dev zlib1g-dev libclang-rt-14-dev maven \
             openjdk-17-jdk-headless unzip curl python3 python3-venv openssl ca-certificates \
-            libmicrohttpd-dev libsystemd-dev systemd man-db dpkg-dev
+            libmicrohttpd-dev libsystemd-dev systemd man-db dpkg-dev file time
 
 # The phases of `make test`, in order.
 TEST_PHASES := deps venv build build-matrix build-asan testbed-start unit integration fuzz

@@ -4,7 +4,8 @@
 #   share/man/man1/casselastic.1.gz            hand-written (docs/man/casselastic.1.in)
 #   share/man/man5/casselastic.json.5.gz       KEYS generated from the config key table
 #   share/bash-completion/completions/casselastic
-#   lib/systemd/system/casselastic.service     (CE_SYSTEMD_UNIT_DIR)
+#   lib/systemd/system/casselastic.service     (CE_SYSTEMD_UNIT_DIR), from
+#                                              contrib/casselastic.service.in at install time
 #   share/doc/casselastic/                     example config, Grafana dashboard
 #
 # `cpack -G DEB` in the build folder packages that tree under /usr, with its
@@ -39,7 +40,18 @@ install(FILES ${CE_MAN_DIR}/casselastic.json.5.gz DESTINATION ${CMAKE_INSTALL_MA
 
 # ------------------------------------------------------------------ contrib
 install(FILES contrib/bash-completion/casselastic DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
-install(FILES contrib/casselastic.service DESTINATION ${CE_SYSTEMD_UNIT_DIR})
+# The unit names the binary by its installed path, so it is generated at install time,
+# for the prefix of that install (`cmake --install --prefix P`, or cpack's /usr), not the
+# configure-time one: the same build tree serves both.
+install(CODE "
+  if(IS_ABSOLUTE \"${CMAKE_INSTALL_BINDIR}\")
+    set(CMAKE_INSTALL_FULL_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+  else()
+    set(CMAKE_INSTALL_FULL_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+  endif()
+  configure_file(\"${CMAKE_SOURCE_DIR}/contrib/casselastic.service.in\"
+                 \"${CMAKE_BINARY_DIR}/systemd/casselastic.service\" @ONLY)")
+install(FILES ${CMAKE_BINARY_DIR}/systemd/casselastic.service DESTINATION ${CE_SYSTEMD_UNIT_DIR})
 install(FILES contrib/casselastic.example.json contrib/grafana-dashboard.json DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # ------------------------------------------------------------------ .deb

@@ -184,10 +184,13 @@ static bool retire_for_reload(const char *sync, void *ud)
 /* ------------------------------------------------------------------ the loop */
 
 /* One connection attempt. CLI_EXIT_OK (connected or not: d->engine says), or the exit code
- * with --exit-on-error. The first success tells systemd we are ready. */
+ * with --exit-on-error. The first success tells systemd we are ready; until then each
+ * failure asks systemd for the time of the backoff and the next attempt
+ * (EXTEND_TIMEOUT_USEC), so servers down at boot do not run into TimeoutStartSec. */
 static int run_connect(cli_pass_runner *d, int *attempt, bool *ready)
 {
     char detail[512];
+    int64_t started = cli_mono_ms();
     ce_err err = cli_runner_connect(d, *attempt, detail, sizeof detail);
     if (!err && !*ready && cli_table_refusals(d->engine, &d->cfg))
         return CLI_EXIT_CONFIG; /* refused against the tables, as `check` would: no pass */
@@ -211,6 +214,8 @@ static int run_connect(cli_pass_runner *d, int *attempt, bool *ready)
     (*attempt)++;
     sdnotify_status(d->notify, "cannot connect (attempt %d), retrying in %lld s: %s", *attempt,
                     (long long)(backoff / 1000), detail);
+    if (!*ready)
+        sdnotify_extend_timeout(d->notify, sdnotify_retry_extension_usec(backoff, cli_mono_ms() - started));
     ce_info("msg=\"retrying\" in_ms=%lld", (long long)backoff);
     run_sleep(d, backoff);
     return CLI_EXIT_OK;

@@ -107,6 +107,14 @@ void sdnotify_extend_timeout(sdnotify *n, uint64_t usec)
     send_state(n, msg);
 }
 
+uint64_t sdnotify_retry_extension_usec(int64_t backoff_ms, int64_t attempt_ms)
+{
+    int64_t next = attempt_ms > 0 ? 2 * attempt_ms : 0;
+    if (next < SDNOTIFY_RETRY_MARGIN_MS)
+        next = SDNOTIFY_RETRY_MARGIN_MS;
+    return (uint64_t)((backoff_ms > 0 ? backoff_ms : 0) + next) * 1000u;
+}
+
 void sdnotify_watchdog(sdnotify *n, int64_t mono_ms)
 {
     if (!n || !n->watchdog_usec)

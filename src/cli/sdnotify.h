@@ -34,8 +34,18 @@ void sdnotify_status(sdnotify *n, const char *fmt, ...) __attribute__((format(pr
 void sdnotify_reloading(sdnotify *n);
 /* STOPPING=1 with an optional STATUS text. */
 void sdnotify_stopping(sdnotify *n, const char *status);
-/* EXTEND_TIMEOUT_USEC: ask for more time to start (e.g. while retrying the servers). */
+/* EXTEND_TIMEOUT_USEC: ask for more time to start (e.g. while retrying the servers):
+ * systemd then waits usec more for the next message (READY=1 or another extension)
+ * before it gives up on the start (TimeoutStartSec). */
 void sdnotify_extend_timeout(sdnotify *n, uint64_t usec);
+
+/* The least time to wait while retrying the servers before READY=1. */
+#define SDNOTIFY_RETRY_MARGIN_MS 120000
+
+/* The extension (µs) to ask for after a failed start attempt that took attempt_ms, before
+ * sleeping backoff_ms: the sleep plus the next attempt, counted as twice this one but at
+ * least SDNOTIFY_RETRY_MARGIN_MS (an attempt refused at once may time out next time). */
+uint64_t sdnotify_retry_extension_usec(int64_t backoff_ms, int64_t attempt_ms);
 
 /* Kick the watchdog when half its interval has passed since the last kick. Cheap and
  * thread-safe: call it from every loop that may run long (the sleep between passes, the

@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from conftest import _skip_or_fail
+
 N_BIG = 100_000
 VBASE = 1_000_000  # document i is stored with external version VBASE + i
 
@@ -662,7 +664,7 @@ def test_failover_and_gzip_refused(es_clients, ce_bin, unique_name):
 def _tls_ctx(testbed_env, require_client_cert):
     d = testbed_env.get("CE_TLS_CA")
     if not d:
-        pytest.skip("no test bed TLS material")
+        _skip_or_fail("no test bed TLS material (scripts/testbed tls generates it)")
     from pathlib import Path
     tls_dir = Path(d).parent
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -1,8 +1,11 @@
-"""Operations without servers: the systemd unit passes `systemd-analyze verify`, both man
-pages render without warnings (and casselastic.json(5) names every config key), the .deb
-builds with the right dependencies and runs from a scratch root, bash completion, the
-Grafana dashboard, and the metrics exposition read by the official prometheus_client
-parser (served by tests/tools/ce_metrics_tool on a free port).
+"""Operations without servers: `cmake --install --prefix` puts every file in its FHS place
+(the unit generated for that prefix), the installed systemd unit passes `systemd-analyze
+verify`, `run` extends systemd's start timeout while the servers are down (fake
+$NOTIFY_SOCKET), both man pages render without warnings (and casselastic.json(5) names every
+config key), the .deb builds with the right dependencies, installs with dpkg into a scratch
+root and runs, bash completion (checked against `--help`), the Grafana dashboard, and the
+metrics exposition read by the official prometheus_client parser (served by
+tests/tools/ce_metrics_tool on a free port).
 
 The /metrics-during-a-run, /healthz and SIGHUP tests are in test_ops_run.py.
 """
@@ -12,6 +15,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -22,7 +27,7 @@ import pytest
 from conftest import _skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
-UNIT = REPO / "contrib" / "casselastic.service"
+UNIT_DIR = "lib/systemd/system"  # under the install prefix (cmake/Install.cmake, CE_SYSTEMD_UNIT_DIR)
 COMPLETION = REPO / "contrib" / "bash-completion" / "casselastic"
 DASHBOARD = REPO / "contrib" / "grafana-dashboard.json"
 
@@ -53,16 +58,51 @@ def man_dir(ce_bin):
     return d
 
 
+@pytest.fixture(scope="module")
+def prefix(ce_bin, man_dir, tmp_path_factory):
+    """`cmake --install <build> --prefix <tmp>/usr`: the installed tree (the unit in it is
+    generated for that prefix)."""
+    need_tool("cmake")
+    p = tmp_path_factory.mktemp("install") / "usr"
+    r = subprocess.run(["cmake", "--install", str(ce_bin), "--prefix", str(p)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return p
+
+
+def read_unit(path):
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str
+    cp.read_string(Path(path).read_text())
+    return cp
+
+
+# ------------------------------------------------------------------ install layout
+
+def test_cmake_install_puts_everything_in_its_fhs_place(ce_bin, prefix):
+    for rel in ("bin/casselastic", "share/man/man1/casselastic.1.gz", "share/man/man5/casselastic.json.5.gz",
+                "share/bash-completion/completions/casselastic", UNIT_DIR + "/casselastic.service",
+                "share/doc/casselastic/casselastic.example.json", "share/doc/casselastic/grafana-dashboard.json"):
+        assert (prefix / rel).is_file(), rel
+    assert os.access(prefix / "bin/casselastic", os.X_OK)
+    out = subprocess.run([str(prefix / "bin/casselastic"), "--version"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout == "casselastic %s\n" % version_of(ce_bin), out
+    assert (prefix / "share/bash-completion/completions/casselastic").read_text() == COMPLETION.read_text()
+    # The unit runs the binary of this install, not /usr/bin's.
+    exec_start = read_unit(prefix / UNIT_DIR / "casselastic.service")["Service"]["ExecStart"]
+    assert exec_start.split()[0] == str(prefix / "bin" / "casselastic"), exec_start
+    assert not re.search(r"@[A-Z_]+@", (prefix / UNIT_DIR / "casselastic.service").read_text())
+
+
 # ------------------------------------------------------------------ systemd unit
 
-def test_unit_passes_systemd_analyze_verify(ce_bin, man_dir, tmp_path):
+def test_unit_passes_systemd_analyze_verify(ce_bin, man_dir, prefix, tmp_path):
     need_tool("systemd-analyze")
     need_tool("man")
-    # verify wants the ExecStart binary to exist and looks the Documentation= pages up
-    # with man: point it at the build's binary and a manpath holding the built pages.
-    text = UNIT.read_text().replace("/usr/bin/casselastic", str(ce_bin / "casselastic"))
-    unit = tmp_path / "casselastic.service"
-    unit.write_text(text)
+    # verify wants the ExecStart binary to exist (the installed one: the unit is the one
+    # `cmake --install` generated) and looks the Documentation= pages up with man: a
+    # manpath holding the built pages.
+    unit = prefix / UNIT_DIR / "casselastic.service"
     manpath = tmp_path / "man"
     for section, page in (("man1", "casselastic.1"), ("man5", "casselastic.json.5")):
         (manpath / section).mkdir(parents=True)
@@ -79,13 +119,11 @@ def test_unit_passes_systemd_analyze_verify(ce_bin, man_dir, tmp_path):
     assert float(m.group(1)) <= 2.0, r.stdout
 
 
-def test_unit_settings():
-    cp = configparser.ConfigParser(strict=False, interpolation=None)
-    cp.optionxform = str
-    cp.read_string(UNIT.read_text())
+def test_unit_settings(prefix):
+    cp = read_unit(prefix / UNIT_DIR / "casselastic.service")
     s = cp["Service"]
     assert s["Type"] == "notify"
-    assert s["ExecStart"].startswith("/usr/bin/casselastic run -c /etc/casselastic/casselastic.json")
+    assert s["ExecStart"].startswith("%s/bin/casselastic run -c /etc/casselastic/casselastic.json" % prefix)
     assert s["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert s["Restart"] == "on-failure"
     assert s["RestartPreventExitStatus"] == "2"  # an invalid config: restarting cannot help
@@ -96,6 +134,40 @@ def test_unit_settings():
                       ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX")):
         assert s[key] == want, key
     assert cp["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_run_extends_the_start_timeout_while_the_servers_are_down(ce_bin, tmp_path):
+    """Type=notify: while `run` cannot reach the servers before its first READY=1, each
+    failed attempt asks systemd (EXTEND_TIMEOUT_USEC, read from a fake $NOTIFY_SOCKET) for
+    the backoff and the next attempt, so a server down at boot does not run the start into
+    TimeoutStartSec."""
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({
+        "period": 1, "cassandra": {"url": ["127.0.0.1:1"]}, "elasticsearch": {"url": ["http://127.0.0.1:1"]},
+        "syncs": [{"name": "s", "id_col": "id", "version_col": "version",
+                   "cassandra": {"keyspace": "ks", "table": "t"}, "elasticsearch": {"index": "ix"}}]}))
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(30)
+    env = dict(os.environ, NOTIFY_SOCKET=str(sock_path))
+    p = subprocess.Popen([str(ce_bin / "casselastic"), "run", "-c", str(cfg)], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    messages, extends = [], []
+    try:
+        while len(extends) < 2:  # the first attempt (1 s backoff) and the second (2 s)
+            m = sock.recv(4096).decode()
+            messages.append(m)
+            extends += [int(v) for v in re.findall(r"^EXTEND_TIMEOUT_USEC=(\d+)$", m, re.M)]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=30)[1]
+        sock.close()
+    assert p.returncode == 0, err
+    assert not any("READY=1" in m for m in messages), messages
+    assert any(m.startswith("STATUS=cannot connect (attempt 1), retrying in 1 s") for m in messages), messages
+    # the backoff (1 s, then 2 s) plus at least two minutes for the next attempt
+    assert 121_000_000 <= extends[0] < 200_000_000 and 122_000_000 <= extends[1] < 200_000_000, extends
 
 
 # ------------------------------------------------------------------ man pages
@@ -151,10 +223,30 @@ def _needed_packages(binary):
     return pkgs
 
 
-def test_deb_builds_and_runs_from_a_scratch_root(ce_bin, man_dir, tmp_path):
+def _scratch_root(root, depends):
+    """A dpkg database under root knowing only the packages of depends, copied from this
+    host's database (dpkg-query -s: installed, with their versions) and holding no files:
+    installing into it checks the .deb's Depends, versions included, against this host."""
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (root / "var/lib/dpkg/updates").mkdir()
+    stanzas = []
+    for pkg in sorted(depends):
+        r = subprocess.run(["dpkg-query", "-s", pkg], capture_output=True, text=True)
+        assert r.returncode == 0, "%s is a dependency of the .deb but not installed here: %s" % (pkg, r.stderr)
+        stanzas.append(r.stdout.strip() + "\n")
+        name = subprocess.run(["dpkg-query", "-W", "-f", "${binary:Package}", pkg], capture_output=True,
+                              text=True, check=True).stdout
+        (info / ("%s.list" % name)).write_text("")
+    (root / "var/lib/dpkg/status").write_text("\n".join(stanzas))
+
+
+def test_deb_builds_installs_into_a_scratch_root_and_runs(ce_bin, man_dir, tmp_path):
     need_tool("cpack")
+    need_tool("dpkg")
     need_tool("dpkg-deb")
     need_tool("dpkg-shlibdeps")
+    need_tool("file")  # cpack's shlibdeps step runs it on every packaged file
     r = subprocess.run(["cpack", "--config", str(ce_bin / "CPackConfig.cmake"), "-G", "DEB", "-B", str(tmp_path)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -177,8 +269,19 @@ def test_deb_builds_and_runs_from_a_scratch_root(ce_bin, man_dir, tmp_path):
                  "./usr/lib/systemd/system/casselastic.service"):
         assert re.search(r" %s$" % re.escape(path), files, re.M), (path, files)
 
+    # A real install (no --force-depends): dpkg unpacks, registers and configures the
+    # package in the scratch root; the binary then runs with this host's libraries.
     root = tmp_path / "root"
-    subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True, timeout=60)
+    _scratch_root(root, depends)
+    r = subprocess.run(["dpkg", "--root=%s" % root, "--force-not-root", "--force-script-chrootless", "-i", str(deb)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning" not in r.stderr, r.stderr
+    st = subprocess.run(["dpkg-query", "--admindir=%s" % (root / "var/lib/dpkg"), "-W", "-f", "${Status} ${Version}",
+                         "casselastic"], capture_output=True, text=True, check=True).stdout
+    assert st == "install ok installed %s" % version_of(ce_bin), st
+    listed = (root / "var/lib/dpkg/info/casselastic.list").read_text().split()
+    assert "/usr/bin/casselastic" in listed and "/usr/lib/systemd/system/casselastic.service" in listed, listed
     binary = root / "usr" / "bin" / "casselastic"
     out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stdout == "casselastic %s\n" % version_of(ce_bin), out
@@ -187,6 +290,9 @@ def test_deb_builds_and_runs_from_a_scratch_root(ce_bin, man_dir, tmp_path):
     assert not missing, (missing, info)
     with gzip.open(root / "usr/share/man/man5/casselastic.json.5.gz", "rt") as f:
         assert f.read() == (man_dir / "casselastic.json.5").read_text()
+    # The packaged unit runs the packaged binary (the unit is generated for prefix /usr).
+    unit = read_unit(root / "usr" / UNIT_DIR / "casselastic.service")
+    assert unit["Service"]["ExecStart"].split()[0] == "/usr/bin/casselastic", unit["Service"]["ExecStart"]
 
 
 # ------------------------------------------------------------------ bash completion
@@ -199,7 +305,28 @@ def _complete(words, cword):
     return set(r.stdout.split())
 
 
-def test_bash_completion(tmp_path):
+def _help_commands(ce_bin):
+    """The commands `casselastic --help` lists."""
+    out = subprocess.run([str(ce_bin / "casselastic"), "--help"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    block = out[out.index("\ncommands:\n"):].split("\n\n")[0]
+    return re.findall(r"^  ([a-z][\w-]*) ", block, re.M)
+
+
+def _help_options(ce_bin, cmd):
+    """{option: takes an argument} of the options section of `casselastic CMD --help`."""
+    out = subprocess.run([str(ce_bin / "casselastic"), cmd, "--help"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    section = out[out.index("\noptions:\n"):]
+    opts = {}
+    for short, long, arg in re.findall(r"^ {2,6}(?:(-\w), )?(--[a-z][\w-]*)( [A-Z])?", section, re.M):
+        opts[long] = bool(arg)
+        if short:
+            opts[short] = bool(arg)
+    return opts
+
+
+def test_bash_completion(ce_bin, tmp_path):
     need_tool("bash")
     assert _complete(["casselastic", "st"], 1) == {"status", "stop"}
     assert {"--config", "--since", "--sync", "--metrics-listen"} <= _complete(["casselastic", "run", "--"], 2)
@@ -209,6 +336,31 @@ def test_bash_completion(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text('{"syncs": [{"name": "orders"}, {"name": "users"}]}')
     assert _complete(["casselastic", "once", "-c", str(cfg), "--sync", ""], 5) == {"orders", "users"}
+    assert _complete(["casselastic", "verify", "-c", str(cfg), "--sync", "u"], 5) == {"users"}
+    # verify --json FILE completes file names; status --json is a flag
+    assert _complete(["casselastic", "verify", "--json", str(tmp_path / "c.")], 3) == {str(cfg)}
+    assert "--state-dir" in _complete(["casselastic", "status", "--json", "--"], 3)
+
+
+def test_bash_completion_follows_the_help(ce_bin):
+    """The completion's commands are those of `casselastic --help` (plus `help`), and each
+    command's options are those of `casselastic CMD --help` (plus --help), with or without
+    an argument as the help says: the completion cannot drift from the program."""
+    need_tool("bash")
+    commands = _help_commands(ce_bin)
+    assert {"run", "once", "status", "stop", "check", "verify"} <= set(commands), commands
+    assert _complete(["casselastic", ""], 1) == set(commands) | {"help", "--version", "--help"}
+    assert _complete(["casselastic", "help", ""], 2) == set(commands)
+    for cmd in commands:
+        opts = _help_options(ce_bin, cmd)
+        assert opts, cmd
+        assert _complete(["casselastic", cmd, "-"], 2) == set(opts) | {"--help"}, cmd
+        for opt, takes_arg in opts.items():
+            after = _complete(["casselastic", cmd, opt, "-"], 3)
+            if takes_arg:  # a value comes next, never the option list
+                assert not any(w.startswith("--") for w in after), (cmd, opt, after)
+            else:
+                assert after == set(opts) | {"--help"}, (cmd, opt, after)
 
 
 # ------------------------------------------------------------------ metrics and dashboard

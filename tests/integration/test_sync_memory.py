@@ -11,8 +11,7 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
+from conftest import _skip_or_fail
 from test_sync_engine import now_ms, opensearch_only, rows_by_id, search, sync_def, write_config  # noqa: F401
 
 ROW_BYTES = int(os.environ.get("CE_MEM_ROW_MB", "8")) << 20
@@ -23,7 +22,7 @@ LIMIT_MB = int(os.environ.get("CE_MEM_LIMIT_MB", "128"))
 def run_measured(ce_bin, cfg):
     """casselastic once under /usr/bin/time -v: (process, peak RSS in MB)."""
     if not Path("/usr/bin/time").exists():
-        pytest.skip("/usr/bin/time is needed to measure the peak RSS")
+        _skip_or_fail("/usr/bin/time is needed to measure the peak RSS (make deps installs the time package)")
     p = subprocess.run(["/usr/bin/time", "-v", str(Path(ce_bin) / "casselastic"), "once", "-c", str(cfg)],
                        capture_output=True, text=True, timeout=600)
     with open(Path(cfg).parent / "casselastic.log", "a") as f:

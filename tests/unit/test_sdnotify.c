@@ -106,6 +106,21 @@ static void test_watchdog(void **st)
     sdnotify_free(n);
 }
 
+/* After a failed start attempt: the backoff plus twice the attempt, at least the margin. */
+static void test_retry_extension(void **st)
+{
+    fake_systemd *f = *st;
+    assert_int_equal(sdnotify_retry_extension_usec(1000, 5), (1000 + SDNOTIFY_RETRY_MARGIN_MS) * 1000ULL);
+    assert_int_equal(sdnotify_retry_extension_usec(60000, 100000), (60000 + 200000) * 1000ULL);
+    assert_int_equal(sdnotify_retry_extension_usec(0, -3), SDNOTIFY_RETRY_MARGIN_MS * 1000ULL);
+    sdnotify *n = sdnotify_new();
+    sdnotify_extend_timeout(n, sdnotify_retry_extension_usec(4000, 10));
+    char want[64];
+    snprintf(want, sizeof want, "EXTEND_TIMEOUT_USEC=%llu", (4000ULL + SDNOTIFY_RETRY_MARGIN_MS) * 1000ULL);
+    assert_string_equal(next_message(f), want);
+    sdnotify_free(n);
+}
+
 static void test_outside_systemd(void **st)
 {
     fake_systemd *f = *st;
@@ -137,6 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchdog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_extension, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outside_systemd, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
