@@ -65,7 +65,8 @@ static const command commands[] = {
      "period minus the pass time). Holds <state_dir>/casselastic.pid; writes\n"
      "<state_dir>/casselastic.status.json at start and after each pass. SIGTERM/SIGINT:\n"
      "finish the requests in flight and exit 0; a direction interrupted mid-pass keeps its last\n"
-     "checkpoint and re-reads that window next time (a second SIGINT exits at once, 130).\n"
+     "checkpoint and re-reads that window next time, a full_scan or all load keeps its\n"
+     "per-range progress and resumes (a second SIGINT exits at once, 130).\n"
      "SIGHUP reopens log_file and reloads the config between passes: new syncs start,\n"
      "removed ones stop, changed ones run as changed (a new connection when cassandra or\n"
      "elasticsearch changed); a config that fails validation is refused (logged) and the\n"
@@ -105,9 +106,10 @@ static const command commands[] = {
      "\n"
      "Per sync and direction: checkpoint position, lag, last pass counts; whether the\n"
      "daemon is running; health by the rule of /healthz (status file of the state folder).\n"
-     "Exit 0 when healthy (also when no daemon runs: \"daemon: not running\", and when no\n"
-     "pass was ever recorded), 5 when a sync of the last run has not had a successful pass\n"
-     "within three periods (a probe), 2 for a bad config.\n"
+     "Exit 5 when a sync of the last run has not had a successful pass within three periods,\n"
+     "judged now from the status file whether a daemon runs or not (a daemon stopped or dead\n"
+     "for three periods shows as FAILING: a probe), 0 otherwise and when no status file exists\n"
+     "(health unknown), 2 for a bad config.\n"
      "\n"
      "options:\n"
      "  -c, --config CONFIG   the JSON config file\n"
@@ -191,8 +193,9 @@ static void usage(FILE *out)
                  "\n"
                  "exit codes: 0 ok, 1 a pass or command failed, 2 bad usage or invalid config\n"
                  "(nothing changed), 3 a server could not be reached, 4 no daemon running\n"
-                 "(stop; status exits 0 and says \"daemon: not running\"), 5 unhealthy (status:\n"
-                 "a sync without a successful pass within three periods). See docs/cli.md.\n");
+                 "(stop only), 5 unhealthy (status: a sync without a successful pass within three\n"
+                 "periods, judged from the status file, so also when the daemon is gone). See\n"
+                 "docs/cli.md.\n");
 }
 
 static const struct option long_options[] = {

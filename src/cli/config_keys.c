@@ -185,7 +185,8 @@ static const cli_config_key keys[] = {
     {.path = "syncs[].read_mode", .type = CFG_T_ENUM, .flags = CFG_F_IN_SYNC, S(read_mode), .def = "auto",
      .enum_values = read_mode_values,
      .help = "How Cassandra is read (docs/sync.md): auto (index or filter when filter_date, else all), "
-             "index (range on version_col served by its SAI index; refuses to start without it), filter "
+             "index (range on version_col served by its SAI index; without it `check`, `once` and `run` "
+             "exit 2 before reading), filter "
              "(range on version_col, ALLOW FILTERING: a scan of the table without an index), buckets "
              "(time-bucket partition key, see bucket), full_scan (parallel token-range scan, filtered in "
              "casselastic), all (every row)."},
