@@ -62,6 +62,12 @@ typedef struct {
     /* pages read again with half the rows: an answer was over the Cassandra message limit
      * (C->E) or the Elasticsearch response limit (E->C) */
     uint64_t c2e_page_shrinks, e2c_page_shrinks;
+    /* requests the Elasticsearch and Cassandra clients sent again on their own during each
+     * direction, by cause (es_retry_cause, cql_retry_cause; docs/cli.md, Metrics) */
+    struct sync_client_retries {
+        uint64_t es_429, es_5xx, es_connection;
+        uint64_t cassandra_overloaded, cassandra_connection, cassandra_unprepared;
+    } c2e_client_retries, e2c_client_retries;
 } sync_pass_result;
 
 typedef struct {
