@@ -115,7 +115,7 @@ size_t cli_table_refusals(sync_engine *e, const sync_config *cfg);
 /* What a reload changes (computed before anything is applied). */
 typedef struct {
     char refused[160];          /* "" = can be applied; else why not (a key only a restart changes) */
-    bool connection_changed;    /* cassandra.*, elasticsearch.*, dead_letter_path: a new engine */
+    bool connection_changed;    /* a key the engine reads when made (reload.c): a new engine */
     bool logging_changed;       /* log_file, log_level, log_format */
     size_t nadded, nremoved, nchanged;  /* syncs, matched by name */
 } cli_reload_plan;

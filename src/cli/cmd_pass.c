@@ -8,6 +8,7 @@
  * (cli_runner_pass: the pass, its log lines, the metrics, the status file); `once` calls it
  * once, `run` every period.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,41 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
+
+/* The retry causes of casselastic_retries_total (docs/cli.md, Metrics), per direction: the
+ * engine's own re-reads and re-sends (to_es only), then what the clients retried. Each is
+ * read from a sync_pass_result by offset; every one is shown from the first scrape. */
+typedef struct {
+    const char *cause;
+    size_t c2e, e2c; /* offsets in sync_pass_result; NO_FIELD: not counted in that direction */
+} retry_cause_row;
+
+#define NO_FIELD ((size_t)-1)
+#define CLIENT(f)                                                                                                  \
+    offsetof(sync_pass_result, c2e_client_retries) + offsetof(struct sync_client_retries, f),                     \
+        offsetof(sync_pass_result, e2c_client_retries) + offsetof(struct sync_client_retries, f)
+
+static const retry_cause_row retry_causes[] = {
+    {"es_bulk", offsetof(sync_pass_result, c2e_bulk_retries), NO_FIELD},
+    {"cassandra_read", offsetof(sync_pass_result, c2e_read_retries), NO_FIELD},
+    {"es_429", CLIENT(es_429)},
+    {"es_5xx", CLIENT(es_5xx)},
+    {"es_connection", CLIENT(es_connection)},
+    {"cassandra_overloaded", CLIENT(cassandra_overloaded)},
+    {"cassandra_connection", CLIENT(cassandra_connection)},
+    {"cassandra_unprepared", CLIENT(cassandra_unprepared)},
+};
+#define NCAUSES (sizeof retry_causes / sizeof retry_causes[0])
+
+/* The count of retry cause i in direction to_es / to_cassandra of r (0 when not counted). */
+static uint64_t retry_count(const sync_pass_result *r, size_t i, bool to_es)
+{
+    size_t off = to_es ? retry_causes[i].c2e : retry_causes[i].e2c;
+    uint64_t v = 0;
+    if (off != NO_FIELD)
+        memcpy(&v, (const char *)r + off, sizeof v);
+    return v;
+}
 
 /* Called often from the pass: kicks the watchdog, draws the line on a terminal. */
 static void progress_report(const sync_progress_info *p, void *ud)
@@ -77,27 +113,50 @@ static void print_summary(const sync_pass_report *rep)
     fflush(stdout);
 }
 
-static void log_results(const sync_pass_report *rep)
+/* " c2e_retry_<cause>=N" for each cause with retries in that direction of the pass. */
+static void put_retries(ce_buf *b, const sync_pass_result *r)
 {
+    for (int to_es = 1; to_es >= 0; to_es--)
+        for (size_t i = 0; i < NCAUSES; i++) {
+            uint64_t n = retry_count(r, i, to_es);
+            if (n)
+                ce_buf_printf(b, " %s_retry_%s=%llu", to_es ? "c2e" : "e2c", retry_causes[i].cause,
+                              (unsigned long long)n);
+        }
+}
+
+/* One line per sync with every count the metrics add up (docs/cli.md: the counters equal
+ * the sums of these lines): "pass done", or "pass failed" with the error (a failed pass's
+ * counts go into the totals too), or "pass stopped" (not counted: a stopped pass is not
+ * recorded). */
+static void log_results(const sync_pass_report *rep, ce_err err)
+{
+    ce_buf extra = CE_BUF_INIT;
     for (size_t i = 0; i < rep->nsyncs; i++) {
         const sync_pass_result *r = &rep->syncs[i];
         char qn[CE_LOG_QUOTE_MAX], qe[CE_LOG_QUOTE_MAX];
         ce_log_quote(qn, sizeof qn, r->name);
-        if (r->retired)
+        if (r->retired) {
             ce_info("sync=%s msg=\"pass ended early for the reload\" seconds=%.3f", qn, r->seconds);
-        else if (r->ok)
-            ce_info("sync=%s msg=\"pass done\" seconds=%.3f c2e_read=%llu c2e_indexed=%llu c2e_deleted=%llu "
-                    "c2e_conflicts=%llu c2e_rejected=%llu e2c_read=%llu e2c_written=%llu e2c_deleted=%llu "
-                    "e2c_rejected=%llu",
-                    qn, r->seconds, (unsigned long long)r->c2e_read, (unsigned long long)r->c2e_indexed,
-                    (unsigned long long)r->c2e_deleted, (unsigned long long)r->c2e_conflicts,
-                    (unsigned long long)r->c2e_rejected, (unsigned long long)r->e2c_read,
-                    (unsigned long long)r->e2c_written, (unsigned long long)r->e2c_deleted,
-                    (unsigned long long)r->e2c_rejected);
-        else
-            ce_error("sync=%s msg=\"pass failed\" seconds=%.3f error=%s", qn, r->seconds,
-                     ce_log_quote(qe, sizeof qe, r->error));
+            continue;
+        }
+        ce_buf_reset(&extra);
+        put_retries(&extra, r);
+        if (!r->ok)
+            ce_buf_printf(&extra, " error=%s", ce_log_quote(qe, sizeof qe, r->error));
+        const char *msg = r->ok ? "pass done" : err == CE_ECANCELED ? "pass stopped" : "pass failed";
+        ce_log(r->ok ? CE_LOG_INFO : CE_LOG_ERROR,
+               "sync=%s msg=\"%s\" seconds=%.3f c2e_seconds=%.3f e2c_seconds=%.3f c2e_read=%llu c2e_indexed=%llu "
+               "c2e_deleted=%llu c2e_deleted_old=%llu c2e_conflicts=%llu c2e_rejected=%llu e2c_read=%llu "
+               "e2c_written=%llu e2c_deleted=%llu e2c_rejected=%llu%s",
+               qn, msg, r->seconds, r->c2e_seconds, r->e2c_seconds, (unsigned long long)r->c2e_read,
+               (unsigned long long)r->c2e_indexed, (unsigned long long)r->c2e_deleted,
+               (unsigned long long)r->c2e_deleted_old, (unsigned long long)r->c2e_conflicts,
+               (unsigned long long)r->c2e_rejected, (unsigned long long)r->e2c_read,
+               (unsigned long long)r->e2c_written, (unsigned long long)r->e2c_deleted,
+               (unsigned long long)r->e2c_rejected, extra.data ? ce_buf_cstr(&extra) : "");
     }
+    ce_buf_free(&extra);
 }
 
 void cli_runner_log_warnings(const cli_config_problems *w)
@@ -163,6 +222,36 @@ static int take_state_folder(cli_pass_runner *d, const cli_config_problems *warn
     return err ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }
 
+/* Every configured direction of every sync of the running config declared in the registry
+ * (shown at 0 until its first pass; a sync added by a reload gets its series here, before
+ * the pass that follows the reload). */
+static void declare_directions(cli_pass_runner *d)
+{
+    int64_t now = cli_now_ms();
+    for (size_t i = 0; i < d->cfg.nsyncs; i++) {
+        sync_direction dir = d->cfg.syncs[i].direction;
+        if (dir != SYNC_DIR_TO_ES)
+            (void)metrics_direction_declare(d->metrics, d->cfg.syncs[i].name, METRICS_TO_CASSANDRA, now);
+        if (dir != SYNC_DIR_TO_CASSANDRA)
+            (void)metrics_direction_declare(d->metrics, d->cfg.syncs[i].name, METRICS_TO_ES, now);
+    }
+}
+
+/* The retry causes each direction counts, shown from the first scrape. */
+static ce_err set_retry_causes(metrics *m)
+{
+    const char *names[NCAUSES];
+    ce_err err = CE_OK;
+    for (int to_es = 0; to_es < 2 && !err; to_es++) {
+        size_t n = 0;
+        for (size_t i = 0; i < NCAUSES; i++)
+            if ((to_es ? retry_causes[i].c2e : retry_causes[i].e2c) != NO_FIELD)
+                names[n++] = retry_causes[i].cause;
+        err = metrics_retry_causes_set(m, to_es ? METRICS_TO_ES : METRICS_TO_CASSANDRA, names, n);
+    }
+    return err;
+}
+
 /* The registry (and, for run, its HTTP server), every sync registered from now. */
 static int start_metrics(cli_pass_runner *d, bool listen)
 {
@@ -179,6 +268,9 @@ static int start_metrics(cli_pass_runner *d, bool listen)
     for (size_t i = 0; i < d->cfg.nsyncs; i++)
         if (metrics_sync_register(d->metrics, d->cfg.syncs[i].name, now) != CE_OK)
             return CLI_EXIT_FAILED;
+    if (set_retry_causes(d->metrics) != CE_OK)
+        return CLI_EXIT_FAILED;
+    declare_directions(d);
     return CLI_EXIT_OK;
 }
 
@@ -231,16 +323,19 @@ int cli_runner_prepare(cli_pass_runner *d, const cli_opts *o, const char *mode, 
 /* One direction of one sync's result into the registry. */
 static void record_direction(cli_pass_runner *d, const sync_pass_result *r, bool to_es, int64_t now)
 {
-    /* The causes the engine counts (Cassandra -> ES only): see docs/cli.md, Metrics. */
-    metrics_retry retries[] = {{"es_bulk", r->c2e_bulk_retries}, {"cassandra_read", r->c2e_read_retries}};
+    metrics_retry retries[NCAUSES];
+    for (size_t i = 0; i < NCAUSES; i++)
+        retries[i] = (metrics_retry){retry_causes[i].cause, retry_count(r, i, to_es)};
     metrics_pass_counts c;
     if (to_es)
         c = (metrics_pass_counts){.read = r->c2e_read, .written = r->c2e_indexed, .conflicts = r->c2e_conflicts,
-                                  .dead_letters = r->c2e_rejected, .deletes = r->c2e_deleted + r->c2e_deleted_old, .retries = retries,
-                                  .nretries = sizeof retries / sizeof retries[0], .error = r->error};
+                                  .dead_letters = r->c2e_rejected, .deletes = r->c2e_deleted + r->c2e_deleted_old};
     else
         c = (metrics_pass_counts){.read = r->e2c_read, .written = r->e2c_written, .dead_letters = r->e2c_rejected,
-                                  .deletes = r->e2c_deleted, .error = r->error};
+                                  .deletes = r->e2c_deleted};
+    c.retries = retries;
+    c.nretries = NCAUSES;
+    c.error = r->error;
     bool ok = to_es ? r->c2e_ok : r->e2c_ok;
     metrics_record_pass(d->metrics, r->name, to_es ? METRICS_TO_ES : METRICS_TO_CASSANDRA, &c,
                         to_es ? r->c2e_seconds : r->e2c_seconds, ok, r->window_end_ms, now);
@@ -267,6 +362,7 @@ static void record_metrics(cli_pass_runner *d, const sync_pass_report *rep, ce_e
 ce_err cli_runner_pass(cli_pass_runner *d, sync_pass_report *report_out)
 {
     sync_pass_report rep = {0};
+    declare_directions(d);
     int64_t t0 = cli_now_ms();
     ce_err err = sync_engine_pass(d->engine, &d->pass_opts, &rep);
     d->pass_opts.has_since = false; /* --since: first pass only */
@@ -277,7 +373,7 @@ ce_err cli_runner_pass(cli_pass_runner *d, sync_pass_report *report_out)
         d->stats.failed_passes++;
     record_metrics(d, &rep, err);
     cli_status_write(&d->cfg, &d->stats, &out, d->metrics);
-    log_results(&rep);
+    log_results(&rep, err);
     if (report_out)
         *report_out = rep;
     return err;

@@ -238,15 +238,36 @@ static void after_pass(cli_pass_runner *d, ce_err err, int64_t started_mono)
     }
 }
 
+/* A scheduled verify's progress: the watchdog kicked (it may outlast WatchdogSec), STATUS=
+ * with where it is, at most every 5 s. */
+typedef struct {
+    cli_pass_runner *d;
+    int64_t status_mono;
+} verify_feed;
+
+static void verify_progress(const sync_verify_progress *p, void *ud)
+{
+    verify_feed *f = ud;
+    int64_t now = cli_mono_ms();
+    sdnotify_watchdog(f->d->notify, now);
+    if (!p->final && now - f->status_mono < 5000)
+        return;
+    f->status_mono = now;
+    sdnotify_status(f->d->notify, "verifying (verify_every): sync %s, %s, %zu of %zu ranges, %.0f s", p->sync,
+                    p->phase, p->ranges_done, p->ranges, p->seconds);
+}
+
 /* verify_every: a verify (no repair) of every sync when it is due, between passes. Its
- * outcome goes into the state folder (casselastic.verify.json) for `status`. */
+ * outcome goes into the state folder (casselastic.verify.json) for `status`. Its progress
+ * feeds the watchdog. */
 static void maybe_verify(cli_pass_runner *d, int64_t *last_mono)
 {
     int64_t every = (int64_t)(d->cfg.verify_every_s * 1000.0);
     if (every <= 0 || !d->engine || cli_mono_ms() - *last_mono < every)
         return;
     sdnotify_status(d->notify, "verifying (verify_every)");
-    sync_verify_opts vo = {.stop = &cli_stop_flag};
+    verify_feed feed = {d, cli_mono_ms()};
+    sync_verify_opts vo = {.stop = &cli_stop_flag, .progress = verify_progress, .progress_ud = &feed};
     sync_verify_report rep;
     ce_err err = sync_engine_verify(d->engine, &vo, &rep);
     for (size_t i = 0; i < rep.nsyncs; i++)

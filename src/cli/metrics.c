@@ -74,7 +74,9 @@ struct metrics {
     struct MHD_Daemon *httpd;
     bool starting;            /* server_start runs: its log lines explain a failure */
     int port;
-    int64_t start_ms;
+    int64_t start_ms;         /* process_start_time_seconds */
+    char **causes[2];         /* per direction: the retry causes every series shows from 0 */
+    size_t ncauses[2];
     char errmsg[512];
 };
 
@@ -125,6 +127,8 @@ static ce_err sync_add_locked(metrics *m, const char *name, int64_t now_ms)
     return CE_OK;
 }
 
+static ce_err series_add_retry(series *s, const char *cause, uint64_t n);
+
 static series *series_get(metrics *m, const char *sync, metrics_direction dir)
 {
     for (size_t i = 0; i < m->n; i++)
@@ -141,6 +145,9 @@ static series *series_get(metrics *m, const char *sync, metrics_direction dir)
         return NULL;
     s->dir = dir;
     m->n++;
+    for (size_t i = 0; i < m->ncauses[dir]; i++)
+        if (series_add_retry(s, m->causes[dir][i], 0) != CE_OK)
+            return NULL;
     return s;
 }
 
@@ -213,6 +220,55 @@ void metrics_sync_unregister(metrics *m, const char *sync)
     pthread_mutex_unlock(&m->lock);
 }
 
+ce_err metrics_direction_declare(metrics *m, const char *sync, metrics_direction dir, int64_t now_ms)
+{
+    if ((unsigned)dir > METRICS_TO_CASSANDRA)
+        return CE_EINVAL;
+    pthread_mutex_lock(&m->lock);
+    ce_err err = sync_add_locked(m, sync, now_ms);
+    if (!err && !series_get(m, sync, dir))
+        err = CE_ENOMEM;
+    pthread_mutex_unlock(&m->lock);
+    return err;
+}
+
+static void causes_free(metrics *m, metrics_direction dir)
+{
+    for (size_t i = 0; i < m->ncauses[dir]; i++)
+        free(m->causes[dir][i]);
+    free(m->causes[dir]);
+    m->causes[dir] = NULL;
+    m->ncauses[dir] = 0;
+}
+
+static ce_err causes_set_locked(metrics *m, metrics_direction dir, const char *const *causes, size_t n)
+{
+    causes_free(m, dir);
+    m->causes[dir] = calloc(n ? n : 1, sizeof *m->causes[dir]);
+    if (!m->causes[dir])
+        return CE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!(m->causes[dir][i] = strdup(causes[i])))
+            return CE_ENOMEM;
+        m->ncauses[dir]++;
+    }
+    ce_err err = CE_OK;
+    for (size_t i = 0; i < m->n && !err; i++)
+        for (size_t k = 0; k < n && !err && m->v[i].dir == dir; k++)
+            err = series_add_retry(&m->v[i], causes[k], 0);
+    return err;
+}
+
+ce_err metrics_retry_causes_set(metrics *m, metrics_direction dir, const char *const *causes, size_t n)
+{
+    if ((unsigned)dir > METRICS_TO_CASSANDRA)
+        return CE_EINVAL;
+    pthread_mutex_lock(&m->lock);
+    ce_err err = causes_set_locked(m, dir, causes, n);
+    pthread_mutex_unlock(&m->lock);
+    return err;
+}
+
 static ce_err record_locked(metrics *m, const char *sync, metrics_direction dir, const metrics_pass_counts *c,
                             double duration_s, bool ok, int64_t window_end_ms, int64_t now_ms)
 {
@@ -266,8 +322,8 @@ void metrics_direction_get(metrics *m, const char *sync, metrics_direction dir, 
         out->registered_ms = rs->registered_ms;
     for (size_t i = 0; i < m->n; i++) {
         const series *s = &m->v[i];
-        if (s->dir != dir || strcmp(s->sync, sync) != 0)
-            continue;
+        if (s->dir != dir || strcmp(s->sync, sync) != 0 || s->passes == 0)
+            continue; /* a declared direction without a pass has nothing to report */
         out->reported = true;
         out->last_ok = s->last_ok;
         out->last_success_ms = s->last_success_ms;
@@ -372,7 +428,11 @@ static void render_counters(const metrics *m, cli_text_out *t)
             put_count(t, v);
         }
     }
-    put_family(t, "casselastic_retries_total", "counter", "Requests retried, by cause.");
+    put_family(t, "casselastic_retries_total", "counter",
+               "Work sent again, by cause: es_bulk documents re-sent in bulk requests, cassandra_read pages "
+               "read again (to_es); es_429, es_5xx, es_connection HTTP requests the Elasticsearch client "
+               "retried; cassandra_overloaded, cassandra_connection, cassandra_unprepared CQL requests the "
+               "Cassandra session retried.");
     for (size_t i = 0; i < m->n; i++)
         for (size_t r = 0; r < m->v[i].nretries; r++) {
             put_labels(t, "casselastic_retries_total", &m->v[i], "cause", m->v[i].retries[r].cause);
@@ -418,6 +478,37 @@ static void render_gauges(const metrics *m, int64_t now_ms, cli_text_out *t)
             put_labels(t, last, &m->v[i], NULL, NULL);
             put_value(t, (double)m->v[i].last_success_ms / 1000.0);
         }
+}
+
+/* When the process started (Unix ms): /proc/self/stat's starttime (clock ticks after boot,
+ * field 22) plus /proc/stat's btime; fallback when either cannot be read. */
+static int64_t process_start_ms(int64_t fallback)
+{
+    char buf[1024];
+    unsigned long long ticks = 0, btime = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    int field = 2;
+    while (p && *p && field < 22)
+        if (*p++ == ' ')
+            field++;
+    if (!p || sscanf(p, "%llu", &ticks) != 1)
+        return fallback;
+    f = fopen("/proc/stat", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %llu", &btime) == 1)
+            break;
+    if (f)
+        fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!btime || hz <= 0)
+        return fallback;
+    return (int64_t)btime * 1000 + (int64_t)(ticks * 1000 / (unsigned long long)hz);
 }
 
 /* Resident set size from /proc/self/statm (second field, in pages); 0 when unreadable. */
@@ -514,7 +605,7 @@ static size_t health_sync(const metrics *m, const registered_sync *rs, int64_t n
     char reason[160];
     for (size_t i = 0; i < m->n; i++) {
         const series *s = &m->v[i];
-        if (strcmp(s->sync, rs->name) != 0)
+        if (strcmp(s->sync, rs->name) != 0 || s->passes == 0)
             continue;
         seen++;
         double limit = health_limit_s(m, s);
@@ -705,7 +796,7 @@ ce_err metrics_new(const char *listen_addr, double period_s, metrics **out)
         return CE_ENOMEM;
     pthread_mutex_init(&m->lock, NULL);
     m->period_s = period_s;
-    m->start_ms = wall_ms();
+    m->start_ms = process_start_ms(wall_ms());
     if (!listen_addr || !*listen_addr)
         return CE_OK;
     return server_start(m, listen_addr);
@@ -727,6 +818,8 @@ void metrics_free(metrics *m)
     for (size_t i = 0; i < m->nsyncs; i++)
         free(m->syncs[i].name);
     free(m->syncs);
+    causes_free(m, METRICS_TO_ES);
+    causes_free(m, METRICS_TO_CASSANDRA);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

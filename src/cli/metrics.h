@@ -68,6 +68,14 @@ void metrics_free(metrics *m);
 void metrics_set_period(metrics *m, double period_s);
 /* Declare a sync (idempotent): from now_ms it must pass within three periods. */
 ce_err metrics_sync_register(metrics *m, const char *sync, int64_t now_ms);
+/* Declare one direction of a sync (registering the sync at now_ms when new): its series are
+ * shown from now on, at 0 until a pass is recorded (Prometheus practice); a direction
+ * without a recorded pass counts for health as not reported. Idempotent. CE_ENOMEM. */
+ce_err metrics_direction_declare(metrics *m, const char *sync, metrics_direction dir, int64_t now_ms);
+/* The retry causes (copied) every series of direction dir shows, at 0 until counted: those
+ * of existing series are added now, new series get them when made. A cause a pass reports
+ * that is not among them gets its own line from then on. CE_ENOMEM. */
+ce_err metrics_retry_causes_set(metrics *m, metrics_direction dir, const char *const *causes, size_t n);
 /* Forget a sync and its series (a sync removed from the config). Unknown: no-op. */
 void metrics_sync_unregister(metrics *m, const char *sync);
 

@@ -3,7 +3,8 @@
  * one compared key by key, driven by the key table (config_keys.c), so a new key is
  * compared without a line here. cmd_run.c applies the plan between passes.
  *
- * Key groups: the connection (cassandra.*, elasticsearch.*, dead_letter_path: a new engine),
+ * Key groups: what the engine reads when it is made (cassandra.*, elasticsearch.*,
+ * dead_letter_path, memory_limit_mb: engine_keys below; a change means a new engine),
  * logging (log_file, log_level, log_format), keys a reload cannot change (state_dir: the
  * pidfile is held there; metrics_listen: the server keeps its socket), and the keys of each
  * sync (syncs[]..., matched by name: added, removed, changed).
@@ -53,6 +54,21 @@ static bool key_equal(const sync_config *a, size_t ia, const sync_config *b, siz
 
 static bool has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
+/* The top-level keys sync_engine_new reads (engine.c: the connections, the dead-letter file,
+ * the memory budget and the answer limits it sets the clients): a change takes a new engine.
+ * An entry ending in '.' is a prefix. */
+static const char *const engine_keys[] = {"cassandra.", "elasticsearch.", "dead_letter_path", "memory_limit_mb"};
+
+static bool engine_key(const char *path)
+{
+    for (size_t i = 0; i < sizeof engine_keys / sizeof engine_keys[0]; i++) {
+        size_t n = strlen(engine_keys[i]);
+        if (engine_keys[i][n - 1] == '.' ? has_prefix(path, engine_keys[i]) : strcmp(path, engine_keys[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* The top-level keys: connection, logging, the keys a reload refuses to change. */
 static void plan_top_level(const sync_config *old, const sync_config *nw, bool listen_from_flag,
                            cli_reload_plan *plan)
@@ -64,7 +80,7 @@ static void plan_top_level(const sync_config *old, const sync_config *nw, bool l
         if ((k->flags & CFG_F_IN_SYNC) || key_equal(old, 0, nw, 0, k))
             continue;
         const char *p = k->path;
-        if (has_prefix(p, "cassandra.") || has_prefix(p, "elasticsearch.") || strcmp(p, "dead_letter_path") == 0)
+        if (engine_key(p))
             plan->connection_changed = true;
         else if (has_prefix(p, "log_"))
             plan->logging_changed = true;

@@ -234,6 +234,15 @@ int cql_session_protocol_version(const cql_session *s);
 /* Number of hosts known / up. */
 size_t cql_session_host_count(const cql_session *s, bool up_only);
 
+/* Requests the session sent again on its own, by cause: CQL_RETRY_OVERLOADED an Overloaded
+ * or Is_bootstrapping answer (sent to another host), CQL_RETRY_CONNECTION a connection lost
+ * before the answer (sent to another host), CQL_RETRY_UNPREPARED an Unprepared answer (the
+ * statement prepared again on that host, then sent again). Time-outs and other server
+ * errors are returned, never retried, so they have no cause here. */
+typedef enum { CQL_RETRY_OVERLOADED = 0, CQL_RETRY_CONNECTION, CQL_RETRY_UNPREPARED, CQL_RETRY_CAUSES } cql_retry_cause;
+/* The counts since cql_session_connect into out (monotonic; any thread may read them). */
+void cql_session_retries(const cql_session *s, uint64_t out[CQL_RETRY_CAUSES]);
+
 /* Blocking simple query. values may be NULL when n == 0. *out owned by caller.
  * On CE_ESERVER, info (if not NULL) is filled. */
 ce_err cql_session_query(cql_session *s, const char *cql, const cql_value *values, size_t n,

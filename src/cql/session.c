@@ -247,14 +247,26 @@ static void dispatch_pending(cql_session *s)
     }
 }
 
-/* Put a request back in the queue for another attempt, or fail it. */
-static void retry_or_fail(cql_session *s, cql_future *f, ce_err e, const char *why)
+static void count_retry(cql_session *s, cql_retry_cause cause)
+{
+    atomic_fetch_add_explicit(&s->retries[cause], 1, memory_order_relaxed);
+}
+
+void cql_session_retries(const cql_session *s, uint64_t out[CQL_RETRY_CAUSES])
+{
+    for (int i = 0; i < CQL_RETRY_CAUSES; i++)
+        out[i] = atomic_load_explicit(&s->retries[i], memory_order_relaxed);
+}
+
+/* Put a request back in the queue for another attempt (counted under cause), or fail it. */
+static void retry_or_fail(cql_session *s, cql_future *f, ce_err e, cql_retry_cause cause, const char *why)
 {
     fl_remove(s, f);
     f->conn = NULL;
     f->reprepare = false;
     if (f->attempts < MAX_ATTEMPTS && cql_now_ms() < f->deadline + s->o.request_timeout_ms) {
         ce_debug("msg=\"cql request retried\" attempt=%d reason=\"%s\"", f->attempts, why);
+        count_retry(s, cause);
         f->avoid_host = f->host;
         pend_push(s, f, true);
         return;
@@ -296,6 +308,7 @@ static void on_error_response(cql_session *s, cql_conn *c, cql_future *f, cql_ms
         f->reprepare = true;
         ce_debug("msg=\"cql re-preparing\" host=%s", s->hosts[c->host].addr);
         if (f->reprep && cql_conn_send(c, f) == CE_OK) {
+            count_retry(s, CQL_RETRY_UNPREPARED);
             f->attempts++;
             f->sent_at = cql_now_ms();
             fl_push(s, f);
@@ -309,7 +322,7 @@ static void on_error_response(cql_session *s, cql_conn *c, cql_future *f, cql_ms
         char why[160];
         snprintf(why, sizeof why, "server error 0x%04x: %.120s", (unsigned)info.code, info.message);
         f->info = info;
-        retry_or_fail(s, f, CE_ESERVER, why);
+        retry_or_fail(s, f, CE_ESERVER, CQL_RETRY_OVERLOADED, why);
         return;
     }
     f->reprepare = false;
@@ -434,7 +447,7 @@ static void on_conn_lost(void *owner, cql_conn *c, ce_err e)
             continue;
         c->streams[id] = NULL;
         c->inflight--;
-        retry_or_fail(s, f, e == CE_OK ? CE_ECLOSED : e, why);
+        retry_or_fail(s, f, e == CE_OK ? CE_ECLOSED : e, CQL_RETRY_CONNECTION, why);
     }
 }
 

@@ -12,6 +12,7 @@
 #define CE_CQL_SESSION_INT_H
 
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 
 #include "cql/cql_int.h"
 
@@ -253,6 +254,7 @@ struct cql_session {
     bool refreshing;
     bool connecting;        /* inside cql_session_connect */
     bool schema_unsettled;  /* a SCHEMA_CHANGE result since the last agreement seen */
+    _Atomic uint64_t retries[CQL_RETRY_CAUSES]; /* cql_session_retries */
 };
 
 /* ---------------------------------------------------------------- future.c */

@@ -325,6 +325,12 @@ size_t es_client_response_max(const es_client *c)
     return c->opts.max_response_bytes ? c->opts.max_response_bytes : ES_RESPONSE_MAX_DEFAULT;
 }
 const es_caps *es_client_caps(const es_client *c) { return &c->caps; }
+
+void es_client_retries(const es_client *c, uint64_t out[ES_RETRY_CAUSES])
+{
+    for (int i = 0; i < ES_RETRY_CAUSES; i++)
+        out[i] = atomic_load_explicit(&c->retries[i], memory_order_relaxed);
+}
 es_flavor es_client_flavor(const es_client *c) { return c->caps.flavor; }
 int es_client_major_version(const es_client *c) { return c->caps.major; }
 bool es_client_has_types(const es_client *c) { return c->caps.has_types; }

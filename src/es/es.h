@@ -110,6 +110,14 @@ typedef struct {
 /* The capabilities of the connected server; owned by the client, valid until es_client_free. */
 const es_caps *es_client_caps(const es_client *c);
 
+/* Requests the client sent again on its own, by cause: ES_RETRY_429 a 429 answer,
+ * ES_RETRY_5XX a 502/503/504 answer, ES_RETRY_CONNECTION a transport failure (refused,
+ * reset, timed out, name not resolved; a failover to the next URL included). A bulk's own
+ * re-sending of items is counted apart (es_bulk_stats.retries). */
+typedef enum { ES_RETRY_429 = 0, ES_RETRY_5XX, ES_RETRY_CONNECTION, ES_RETRY_CAUSES } es_retry_cause;
+/* The counts since es_client_new into out (monotonic; any thread may read them). */
+void es_client_retries(const es_client *c, uint64_t out[ES_RETRY_CAUSES]);
+
 /* Generic request (blocking, with retry/failover on connection errors and 429/502/503/504).
  * path starts with '/'; body may be NULL. *status gets the HTTP status; resp (if not NULL)
  * receives the response body. Any HTTP status is CE_OK here: callers judge status. */

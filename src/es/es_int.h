@@ -11,6 +11,7 @@
 #define CE_ES_INT_H
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <jansson.h>
 
 #include "es/es.h"
@@ -78,6 +79,7 @@ struct es_client {
     char version[64];          /* as reported: "8.17.0" */
     es_caps caps;              /* filled at detection (es_client_caps); every flavor or
                                 * version difference is read from here */
+    _Atomic uint64_t retries[ES_RETRY_CAUSES]; /* es_client_retries; bumped by http.c */
     char errmsg[512];
 };
 

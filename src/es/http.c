@@ -186,6 +186,12 @@ static bool status_is_retryable(long st)
     return st == 429 || st == 502 || st == 503 || st == 504;
 }
 
+/* One more request sent again by the client (es_client_retries). */
+static void count_retry(es_client *c, es_retry_cause cause)
+{
+    atomic_fetch_add_explicit(&c->retries[cause], 1, memory_order_relaxed);
+}
+
 static void wait_push(es_client *c, es_req *r, int delay_ms)
 {
     r->due_ms = es_now_ms() + (uint64_t)(delay_ms > 0 ? delay_ms : 0);
@@ -385,6 +391,7 @@ static void attempt_done(es_client *c, es_req *r, CURLcode rc)
             int delay = (size_t)r->conn_fail_round < c->nurls ? 0 : es_backoff_ms(c, r->attempts);
             ce_warn("msg=\"es request failed, retrying\" method=%s url=%s error=%s attempt=%d delay_ms=%d",
                     r->method, ES_LOGQ(red), ES_LOGQ(curl_easy_strerror(rc)), r->attempts, delay);
+            count_retry(c, ES_RETRY_CONNECTION);
             wait_push(c, r, delay);
             return;
         }
@@ -413,6 +420,7 @@ static void attempt_done(es_client *c, es_req *r, CURLcode rc)
         int delay = es_backoff_ms(c, r->attempts);
         ce_warn("msg=\"es request answered retryable status, retrying\" method=%s url=%s status=%ld attempt=%d delay_ms=%d",
                 r->method, ES_LOGQ(red), st, r->attempts, delay);
+        count_retry(c, st == 429 ? ES_RETRY_429 : ES_RETRY_5XX);
         wait_push(c, r, delay);
         return;
     }

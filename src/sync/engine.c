@@ -249,6 +249,32 @@ void sync_engine_env(sync_engine *e, sync_pass_env *env)
                            e->config_dir[0] ? e->config_dir : state_dir(e), e->budget};
 }
 
+/* The clients' retry counters (monotonic: es_client_retries, cql_session_retries). */
+typedef struct {
+    uint64_t es[ES_RETRY_CAUSES], cql[CQL_RETRY_CAUSES];
+} client_retry_counts;
+
+static void client_retries_read(const sync_engine *e, client_retry_counts *out)
+{
+    es_client_retries(e->es, out->es);
+    cql_session_retries(e->cql, out->cql);
+}
+
+/* What the clients retried since *before: the share of the direction that just ran (the
+ * directions of an engine run one at a time). */
+static void client_retries_since(const sync_engine *e, const client_retry_counts *before,
+                                 struct sync_client_retries *out)
+{
+    client_retry_counts now;
+    client_retries_read(e, &now);
+    out->es_429 += now.es[ES_RETRY_429] - before->es[ES_RETRY_429];
+    out->es_5xx += now.es[ES_RETRY_5XX] - before->es[ES_RETRY_5XX];
+    out->es_connection += now.es[ES_RETRY_CONNECTION] - before->es[ES_RETRY_CONNECTION];
+    out->cassandra_overloaded += now.cql[CQL_RETRY_OVERLOADED] - before->cql[CQL_RETRY_OVERLOADED];
+    out->cassandra_connection += now.cql[CQL_RETRY_CONNECTION] - before->cql[CQL_RETRY_CONNECTION];
+    out->cassandra_unprepared += now.cql[CQL_RETRY_UNPREPARED] - before->cql[CQL_RETRY_UNPREPARED];
+}
+
 /* Both directions of one sync that its config asks for. CE_ECANCELED when stopped. */
 static ce_err run_sync(sync_engine *e, const sync_pass_opts *o, const sync_def *d, sync_pass_result *res)
 {
@@ -270,7 +296,10 @@ static ce_err run_sync(sync_engine *e, const sync_pass_opts *o, const sync_def *
             res->retired = true;
         if (res->retired)
             return CE_OK; /* retired (a reload): the next sync goes on */
+        client_retry_counts before;
+        client_retries_read(e, &before);
         ce_err rc = sync_pass_run(&env, d, order[k].ops, o, res);
+        client_retries_since(e, &before, k == 0 ? &res->e2c_client_retries : &res->c2e_client_retries);
         if (rc == CE_ECANCELED && res->retired)
             return CE_OK;
         if (rc == CE_ECANCELED)

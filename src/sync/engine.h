@@ -71,6 +71,12 @@ typedef struct {
     /* the pass of this sync was ended early by opts->retire (not a failure, not a success:
      * nothing about its health) */
     bool retired;
+    /* requests the Elasticsearch and Cassandra clients sent again on their own during each
+     * direction, by cause (es_retry_cause, cql_retry_cause; docs/cli.md, Metrics) */
+    struct sync_client_retries {
+        uint64_t es_429, es_5xx, es_connection;
+        uint64_t cassandra_overloaded, cassandra_connection, cassandra_unprepared;
+    } c2e_client_retries, e2c_client_retries;
 } sync_pass_result;
 
 typedef struct {

@@ -202,6 +202,8 @@ def test_metrics_match_drivers_status_and_pass_lines(ce_bin, cassandra_session, 
             r = casselastic(ce_bin, "status", "-c", cfg, "--json")
             if status_file(d.state)["passes"] == before:
                 break
+        else:
+            raise AssertionError("20 tries and never a /metrics scrape and a status between two passes")
         assert r.returncode == 0, r.stdout + r.stderr
         st = json.loads(r.stdout)
         dirs = {s["name"]: s for s in st["last_pass"]["syncs"]}["load"]["directions"]
@@ -222,7 +224,6 @@ def test_metrics_match_drivers_status_and_pass_lines(ce_bin, cassandra_session, 
             assert counts == sorted(counts) and buckets[-1][0] == float("inf")
             assert buckets[-1][1] == sample(fams, "casselastic_pass_duration_seconds", "_count", **lab)
             assert buckets[-1][1] == dirs[direction]["passes"]
-            assert sample(fams, "casselastic_pass_duration_seconds", "_sum", **lab) >= 0
             assert abs(sample(fams, "casselastic_last_success_timestamp_seconds", "", **lab)
                        - dirs[direction]["last_success_ms"] / 1000) < 0.002
             assert 0 <= sample(fams, "casselastic_checkpoint_lag_seconds", "", **lab) < 120
@@ -234,16 +235,45 @@ def test_metrics_match_drivers_status_and_pass_lines(ce_bin, cassandra_session, 
         assert sample(fams, "casselastic_build_info", "", version=casselastic(ce_bin, "--version").stdout.split()[1]) == 1
         assert sample(fams, "process_resident_memory_bytes", "") > 0
 
-        # ... and the pass lines of the log (every line is JSON)
+        # ... and the pass lines of the log (every line is JSON): every counter is the sum of
+        # the per-sync pass lines, done or failed (docs/cli.md, Metrics and health)
         lines = json_log(d.log)
         assert all({"ts", "level"} <= set(x) for x in lines)
-        done = [x for x in lines if x.get("msg") == "pass done" and x.get("sync") == "load" and "c2e_indexed" in x]
+        done = [x for x in lines if x.get("msg") in ("pass done", "pass failed") and x.get("sync") == "load"
+                and "c2e_indexed" in x]
         assert len(done) >= 3
-        written = sample(fams, "casselastic_records_written", sync="load", direction="to_es")
         # the log may hold a pass that finished after the scrape: compare over the same passes
         passes = int(dirs["to_es"]["passes"])
-        assert sum(x["c2e_indexed"] for x in done[:passes]) == written
-        assert sum(x["e2c_written"] for x in done[:passes]) == n
+        assert int(dirs["to_cassandra"]["passes"]) == passes and len(done) >= passes
+        seen = done[:passes]
+        total = lambda key: sum(x.get(key, 0) for x in seen)
+        for direction, p, pairs in (
+                ("to_es", "c2e", (("casselastic_records_read", ["c2e_read"]),
+                                  ("casselastic_records_written", ["c2e_indexed"]),
+                                  ("casselastic_conflicts", ["c2e_conflicts"]),
+                                  ("casselastic_dead_letters", ["c2e_rejected"]),
+                                  ("casselastic_deletes", ["c2e_deleted", "c2e_deleted_old"]))),
+                ("to_cassandra", "e2c", (("casselastic_records_read", ["e2c_read"]),
+                                         ("casselastic_records_written", ["e2c_written"]),
+                                         ("casselastic_dead_letters", ["e2c_rejected"]),
+                                         ("casselastic_deletes", ["e2c_deleted"])))):
+            lab = dict(sync="load", direction=direction)
+            for fam, keys in pairs:
+                assert sample(fams, fam, **lab) == sum(total(k) for k in keys), (fam, direction)
+            # every retry cause is exported (at 0 when none) and equals the lines' c2e_retry_<cause>
+            causes = {s.labels["cause"]: s.value for s in fams["casselastic_retries"].samples
+                      if s.name == "casselastic_retries_total" and s.labels["sync"] == "load"
+                      and s.labels["direction"] == direction}
+            want = {"es_429", "es_5xx", "es_connection", "cassandra_overloaded", "cassandra_connection",
+                    "cassandra_unprepared"} | ({"es_bulk", "cassandra_read"} if direction == "to_es" else set())
+            assert set(causes) == want, sorted(causes)
+            for cause, v in causes.items():
+                assert v == total("%s_retry_%s" % (p, cause)), (direction, cause)
+            # the histogram's sum is the sum of the lines' durations (3 decimals each)
+            hsum = sample(fams, "casselastic_pass_duration_seconds", "_sum", **lab)
+            lsum = total(p + "_seconds")
+            assert lsum > 0 and abs(hsum - lsum) <= 0.0006 * passes, (direction, hsum, lsum)
+        assert total("e2c_written") == n
 
         st, body = http_get(port, "/healthz")
         assert st == 200 and json.loads(body)["status"] == "ok", body
@@ -343,6 +373,9 @@ def test_healthz_follows_opensearch_through_a_proxy(ce_bin, cassandra_session, k
         d.passes(2)
         assert es_count(opensearch, index) == 20
         wait_for("/healthz 200", lambda: http_get(mport, "/healthz")[0] == 200, 20, d.p, d.log)
+        es_retries = lambda fams: sum(sample(fams, "casselastic_retries", sync="items", direction=dr,
+                                             cause="es_connection") for dr in ("to_es", "to_cassandra"))
+        retries_before = es_retries(prometheus_families(mport))
 
         proxy.stop()
         t0 = time.time()
@@ -363,6 +396,8 @@ def test_healthz_follows_opensearch_through_a_proxy(ce_bin, cassandra_session, k
         assert "es request failed, retrying" in d.log.read_text()
         fams = prometheus_families(mport)
         assert sample(fams, "casselastic_last_success_timestamp_seconds", "", sync="items", direction="to_es") > t0
+        # ... and counted: the client's connection retries went up during the outage
+        assert es_retries(fams) > retries_before, (es_retries(fams), retries_before)
     finally:
         assert d.stop() == 0
         proxy.stop()
@@ -465,13 +500,27 @@ def test_sighup_reload_add_remove_change_broken_and_connection(ce_bin, cassandra
                  d.log)
         n0 = status_file(d.state)["passes"]
         assert d.passes(n0 + 2)["last_result"] == "ok"
+
+        # 4. memory_limit_mb: the engine makes its budget and the clients' answer limits at
+        # creation, so a change takes a new engine too
+        write_config(path, testbed_env, os_url, [sd("sa", "a", ix["a2"]), sd("sc", "c", ix["c"])],
+                     metrics_listen="127.0.0.1:%d" % mport, memory_limit_mb=128,
+                     elasticsearch={"url": [os_url], "request_timeout_ms": 30000})
+        connects = d.log.read_text().count("connected to elasticsearch")
+        d.p.send_signal(signal.SIGHUP)
+        wait_for("reload 4", lambda: d.log.read_text().count("added=0 removed=0 changed=0 new_engine=true") == 2,
+                 20, d.p, d.log)
+        wait_for("reconnected", lambda: d.log.read_text().count("connected to elasticsearch") > connects, 20, d.p,
+                 d.log)
+        n0 = status_file(d.state)["passes"]
+        assert d.passes(n0 + 2)["last_result"] == "ok"
     finally:
         rc = d.stop()
         ns.close()
     assert rc == 0
     f = ns.fields()
-    assert sum(1 for x in f if x.get("RELOADING") == "1") == 3
-    assert sum(1 for x in f if x.get("READY") == "1") == 4  # start + each reload (refused included)
+    assert sum(1 for x in f if x.get("RELOADING") == "1") == 4
+    assert sum(1 for x in f if x.get("READY") == "1") == 5  # start + each reload (refused included)
     assert any("WATCHDOG" in x for x in f) and any("STATUS" in x and x["STATUS"].startswith("pass ") for x in f)
     assert f[-1].get("STOPPING") == "1", f[-3:]
     for k in ix.values():

@@ -132,6 +132,82 @@ static void test_counters(void **st)
     metrics_free(NULL);
 }
 
+/* Declared directions and known retry causes are shown from the first scrape, at 0; a
+ * declared direction without a pass is not "reported" and does not change the health rule. */
+static void test_declared_series_and_causes(void **st)
+{
+    (void)st;
+    metrics *m = NULL;
+    assert_int_equal(metrics_new(NULL, 60, &m), CE_OK);
+    const char *to_es[] = {"es_bulk", "es_429"}, *to_c[] = {"es_429"};
+    assert_int_equal(metrics_retry_causes_set(m, METRICS_TO_ES, to_es, 2), CE_OK);
+    assert_int_equal(metrics_retry_causes_set(m, METRICS_TO_CASSANDRA, to_c, 1), CE_OK);
+    assert_int_equal(metrics_direction_declare(m, "orders", METRICS_TO_ES, T0), CE_OK);
+    assert_int_equal(metrics_direction_declare(m, "orders", METRICS_TO_CASSANDRA, T0), CE_OK);
+    assert_int_equal(metrics_direction_declare(m, "orders", METRICS_TO_ES, T0 + 5), CE_OK); /* idempotent */
+    assert_int_equal(metrics_direction_declare(m, "orders", (metrics_direction)7, T0), CE_EINVAL);
+    char *text = render(m, T0 + 1000);
+    assert_syntax(text);
+    assert_line(text, "casselastic_records_read_total{sync=\"orders\",direction=\"to_es\"} 0");
+    assert_line(text, "casselastic_records_read_total{sync=\"orders\",direction=\"to_cassandra\"} 0");
+    assert_line(text, "casselastic_retries_total{sync=\"orders\",direction=\"to_es\",cause=\"es_bulk\"} 0");
+    assert_line(text, "casselastic_retries_total{sync=\"orders\",direction=\"to_es\",cause=\"es_429\"} 0");
+    assert_line(text, "casselastic_retries_total{sync=\"orders\",direction=\"to_cassandra\",cause=\"es_429\"} 0");
+    assert_null(strstr(text, "direction=\"to_cassandra\",cause=\"es_bulk\""));
+    assert_line(text, "casselastic_pass_duration_seconds_count{sync=\"orders\",direction=\"to_es\"} 0");
+    assert_null(strstr(text, "casselastic_last_success_timestamp_seconds{"));
+    free(text);
+    metrics_direction_state ds;
+    metrics_direction_get(m, "orders", METRICS_TO_ES, &ds);
+    assert_false(ds.reported);
+    assert_int_equal(ds.registered_ms, T0);
+    /* health: the grace from registration, as for a sync not declared */
+    assert_true(metrics_health(m, T0 + 179000, NULL));
+    ce_buf j = CE_BUF_INIT;
+    assert_false(metrics_health(m, T0 + 181000, &j));
+    assert_non_null(strstr(ce_buf_cstr(&j), "no pass finished"));
+    ce_buf_free(&j);
+
+    /* counted causes add up; a cause the list lacks gets its own line; a series made later
+     * gets the causes too, and a new list reaches existing series */
+    metrics_retry r[] = {{"es_429", 2}, {"other", 1}};
+    metrics_pass_counts c = {.retries = r, .nretries = 2};
+    assert_int_equal(metrics_record_pass(m, "orders", METRICS_TO_ES, &c, 1, true, T0, T0 + 2000), CE_OK);
+    assert_int_equal(metrics_record_pass(m, "new", METRICS_TO_ES, NULL, 1, true, T0, T0 + 2000), CE_OK);
+    const char *more[] = {"es_bulk", "es_429", "es_5xx"};
+    assert_int_equal(metrics_retry_causes_set(m, METRICS_TO_ES, more, 3), CE_OK);
+    text = render(m, T0 + 3000);
+    assert_syntax(text);
+    assert_line(text, "casselastic_retries_total{sync=\"orders\",direction=\"to_es\",cause=\"es_429\"} 2");
+    assert_line(text, "casselastic_retries_total{sync=\"orders\",direction=\"to_es\",cause=\"other\"} 1");
+    assert_line(text, "casselastic_retries_total{sync=\"orders\",direction=\"to_es\",cause=\"es_5xx\"} 0");
+    assert_line(text, "casselastic_retries_total{sync=\"new\",direction=\"to_es\",cause=\"es_bulk\"} 0");
+    assert_line(text, "casselastic_retries_total{sync=\"new\",direction=\"to_es\",cause=\"es_5xx\"} 0");
+    free(text);
+    metrics_direction_get(m, "orders", METRICS_TO_ES, &ds);
+    assert_true(ds.reported);
+    metrics_free(m);
+}
+
+/* process_start_time_seconds is when the process started (/proc), not the registry's birth. */
+static void test_process_start_time(void **st)
+{
+    (void)st;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    metrics *m = NULL;
+    assert_int_equal(metrics_new(NULL, 60, &m), CE_OK);
+    char *text = render(m, T0);
+    const char *p = strstr(text, "\nprocess_start_time_seconds ");
+    assert_non_null(p);
+    double start = strtod(p + strlen("\nprocess_start_time_seconds "), NULL);
+    /* started before this test (1 s: the boot time and the clock ticks are coarse), not long ago */
+    assert_true(start <= (double)now.tv_sec + 1.0);
+    assert_true(start > (double)now.tv_sec - 600.0);
+    free(text);
+    metrics_free(m);
+}
+
 static void test_histogram(void **st)
 {
     (void)st;
@@ -378,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_listen_parse),   cmocka_unit_test(test_counters),
         cmocka_unit_test(test_histogram),      cmocka_unit_test(test_label_escaping),
         cmocka_unit_test(test_health_rule),    cmocka_unit_test(test_http_server),
+        cmocka_unit_test(test_declared_series_and_causes), cmocka_unit_test(test_process_start_time),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
