@@ -51,6 +51,17 @@ static void put_iso(ce_buf *b, const char *key, int64_t ms)
     }
 }
 
+/* The requests the clients sent again on their own during one direction, by cause. */
+static void put_client_retries(ce_buf *b, const struct sync_client_retries *c)
+{
+    ce_buf_printf(b,
+                  ",\"es_429\":%llu,\"es_5xx\":%llu,\"es_connection\":%llu,\"cassandra_overloaded\":%llu"
+                  ",\"cassandra_connection\":%llu,\"cassandra_unprepared\":%llu}",
+                  (unsigned long long)c->es_429, (unsigned long long)c->es_5xx, (unsigned long long)c->es_connection,
+                  (unsigned long long)c->cassandra_overloaded, (unsigned long long)c->cassandra_connection,
+                  (unsigned long long)c->cassandra_unprepared);
+}
+
 /* The last pass of one sync: its counts as the pass lines show them. */
 static void put_pass_counts(ce_buf *b, const sync_pass_result *r)
 {
@@ -58,20 +69,24 @@ static void put_pass_counts(ce_buf *b, const sync_pass_result *r)
                   ",\"ok\":%s,\"seconds\":%.3f,\"window_start_ms\":%lld,\"window_end_ms\":%lld"
                   ",\"to_es\":{\"read\":%llu,\"indexed\":%llu,\"conflicts\":%llu,\"skipped\":%llu"
                   ",\"rejected\":%llu,\"failed\":%llu,\"deleted_old\":%llu,\"deleted\":%llu"
-                  ",\"retries\":{\"es_bulk\":%llu,\"cassandra_read\":%llu}}"
-                  ",\"to_cassandra\":{\"read\":%llu,\"written\":%llu,\"skipped\":%llu,\"rejected\":%llu"
-                  ",\"failed\":%llu,\"columns_added\":%llu,\"no_version\":%llu,\"deleted\":%llu},\"error\":",
+                  ",\"retries\":{\"es_bulk\":%llu,\"cassandra_read\":%llu",
                   r->ok ? "true" : "false", r->seconds, (long long)r->window_start_ms, (long long)r->window_end_ms,
                   (unsigned long long)r->c2e_read, (unsigned long long)r->c2e_indexed,
                   (unsigned long long)r->c2e_conflicts, (unsigned long long)r->c2e_skipped,
                   (unsigned long long)r->c2e_rejected, (unsigned long long)r->c2e_failed,
                   (unsigned long long)r->c2e_deleted_old, (unsigned long long)r->c2e_deleted,
-                  (unsigned long long)r->c2e_bulk_retries,
-                  (unsigned long long)r->c2e_read_retries, (unsigned long long)r->e2c_read,
-                  (unsigned long long)r->e2c_written, (unsigned long long)r->e2c_skipped,
+                  (unsigned long long)r->c2e_bulk_retries, (unsigned long long)r->c2e_read_retries);
+    put_client_retries(b, &r->c2e_client_retries);
+    ce_buf_printf(b,
+                  "},\"to_cassandra\":{\"read\":%llu,\"written\":%llu,\"skipped\":%llu,\"rejected\":%llu"
+                  ",\"failed\":%llu,\"columns_added\":%llu,\"no_version\":%llu,\"deleted\":%llu,\"retries\":{",
+                  (unsigned long long)r->e2c_read, (unsigned long long)r->e2c_written, (unsigned long long)r->e2c_skipped,
                   (unsigned long long)r->e2c_rejected, (unsigned long long)r->e2c_failed,
                   (unsigned long long)r->e2c_columns_added, (unsigned long long)r->e2c_no_version,
                   (unsigned long long)r->e2c_deleted);
+    ce_buf_append_str(b, "\"es_bulk\":0,\"cassandra_read\":0");
+    put_client_retries(b, &r->e2c_client_retries);
+    ce_buf_append_str(b, "},\"error\":");
     if (r->error[0])
         jsonw_cstr(b, r->error);
     else

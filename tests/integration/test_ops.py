@@ -187,6 +187,14 @@ def test_man_page_renders_without_warnings(man_dir, page):
             assert "\n%s\n" % section in r.stdout, section
 
 
+def test_man_page_files_name_the_installed_unit(man_dir):
+    """casselastic(1)'s FILES names the unit where the .deb installs it."""
+    roff = (man_dir / "casselastic.1").read_text()
+    files = roff[roff.index("\n.SH FILES\n"):]
+    files = files[:files.index("\n.SH ", 1)]
+    assert "/usr/lib/systemd/system/casselastic.service" in files.replace("\\-", "-"), files
+
+
 def test_config_manpage_names_every_key(ce_bin, man_dir):
     """casselastic.json(5) comes from the key table: every key of `config-reference`
     (the same table) has its tagged paragraph, and nothing else does."""
