@@ -118,9 +118,9 @@ static ce_err fetch_page(sync_pipe *p, sync_capture *cap, fetched_page *page, bo
         *stopped = true;
         return CE_OK;
     }
-    void *hv = NULL;
+    json_t *hv = NULL;
     ce_err e = es_search_next(cap->search, &hv);
-    page->hits = json_incref((json_t *)hv);
+    page->hits = json_incref(hv);
     page->total = cap->opened_total;
     size_t n = page->hits ? json_array_size(page->hits) : 0;
     page->bytes = n * cap->hit_bytes;
