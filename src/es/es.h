@@ -109,6 +109,8 @@ typedef struct {
     bool knn_plugin;         /* OpenSearch k-NN plugin (listed by GET /_cat/plugins):
                                 index.knn and knn_vector mappings are accepted */
     bool seq_no;             /* hits can carry _seq_no/_primary_term (ES >= 6.7, OpenSearch) */
+    int dense_vector_max_dims; /* the most dims of an indexed dense_vector mapping (ES >= 8:
+                                  4096); 0: the server has no such mapping */
 } es_caps;
 
 /* The capabilities of the connected server; owned by the client, valid until es_client_free. */
