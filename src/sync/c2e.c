@@ -230,6 +230,12 @@ static void c2e_figures(const sync_pass_result *r, sync_pass_figures *f)
                              r->c2e_rejected, r->c2e_failed, "indexed",   r->c2e_deleted, r->c2e_page_shrinks};
 }
 
+static void c2e_outcome(sync_pass_result *r, double seconds, bool ok)
+{
+    r->c2e_seconds = seconds;
+    r->c2e_ok = ok;
+}
+
 const sync_direction_ops sync_dir_to_es = {
     .name = "to_es",
     .state_size = sizeof(sync_c2e),
@@ -241,4 +247,6 @@ const sync_direction_ops sync_dir_to_es = {
               [SYNC_PHASE_CHECKPOINT] = sync_phase_checkpoint},
     .release = c2e_release,
     .figures = c2e_figures,
+    .outcome = c2e_outcome,
+    .reads_table = true,
 };
