@@ -37,8 +37,9 @@ typedef struct es_client es_client;
 /*
  * Defaults, in one place. Where an option is 0 (or negative for the int ones) the caller
  * did not say, and the value below applies. The configuration's defaults
- * (src/cli/config_keys.c) are the same numbers; the es layer takes its sizes from its
- * caller and uses these only as the fallback.
+ * (src/cli/config_keys.c) are the source and the same numbers (tests/unit/test_config.c
+ * checks those that have a key); the es layer takes its sizes from its caller and uses
+ * these only as the fallback.
  */
 #define ES_PAGE_SIZE_DEFAULT 2000          /* hits per search page (config es_page_size) */
 #define ES_PAGE_SIZE_MAX 10000             /* the servers' default index.max_result_window */
