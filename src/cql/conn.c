@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <openssl/err.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 static const char *state_name(conn_state st)
@@ -302,7 +303,7 @@ static void after_connect(cql_conn *c)
 {
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->last_io = cql_now_ms();
+    c->last_io = ce_mono_ms();
     if (c->ssl_ctx) {
         char err[200];
         const char *check = c->name[0] ? c->name : c->addr;
@@ -341,7 +342,7 @@ ce_err cql_conn_open(const cql_conn_config *cfg, int host, int version, cql_conn
         cql_conn_free(c);
         return CE_ENOMEM;
     }
-    c->deadline = cql_now_ms() + c->o->connect_timeout_ms;
+    c->deadline = ce_mono_ms() + c->o->connect_timeout_ms;
 
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_socktype = SOCK_STREAM;
@@ -480,7 +481,7 @@ ce_err cql_conn_flush(cql_conn *c)
         if (n == 0)
             break;
         c->enc.out.off += (size_t)n;
-        c->last_io = cql_now_ms();
+        c->last_io = ce_mono_ms();
     }
     if (c->enc.out.off == c->enc.out.len) {
         c->enc.out.off = c->enc.out.len = 0;
@@ -539,16 +540,19 @@ static void read_input(cql_conn *c)
     while (c->state != CS_CLOSED && total < (4u << 20)) {
         uint8_t *p = cql_decoder_space(&c->dec, 256 * 1024);
         if (!p) {
-            cql_conn_fail(c, CE_ENOMEM, "out of memory");
+            if (c->dec.failed)
+                cql_conn_fail(c, c->dec.failed, "bad response stream: %s", c->dec.errmsg);
+            else
+                cql_conn_fail(c, CE_ENOMEM, "out of memory");
             return;
         }
         size_t room = c->dec.in.cap - c->dec.in.len - 1;
         ssize_t n = conn_read(c, p, room);
         if (n <= 0)
             break;
-        cql_decoder_commit(&c->dec, (size_t)n);
+        (void)cql_decoder_commit(&c->dec, (size_t)n); /* the space was given: not failed */
         total += (size_t)n;
-        c->last_io = cql_now_ms();
+        c->last_io = ce_mono_ms();
         for (;;) {
             cql_msg m;
             ce_err e = cql_decoder_next(&c->dec, &m);
@@ -636,7 +640,7 @@ ce_err cql_conn_heartbeat(cql_conn *c)
         cql_conn_release_stream(c, id);
         return e;
     }
-    c->heartbeat_sent = cql_now_ms();
+    c->heartbeat_sent = ce_mono_ms();
     return CE_OK;
 }
 

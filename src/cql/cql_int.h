@@ -247,9 +247,12 @@ void cql_decoder_set_mode(cql_decoder *d, cql_wire_mode mode, bool lz4);
  * its first error again (nothing is buffered). */
 ce_err cql_decoder_feed(cql_decoder *d, const uint8_t *p, size_t n);
 /* Room to receive into directly: returns a pointer to at least `want` writable bytes;
- * call cql_decoder_commit with how many were written. NULL on allocation failure. */
+ * call cql_decoder_commit with how many were written. NULL on allocation failure and,
+ * as feed refuses input, once the decoder has failed (d->failed then says so). */
 uint8_t *cql_decoder_space(cql_decoder *d, size_t want);
-void cql_decoder_commit(cql_decoder *d, size_t n);
+/* Take n bytes written into the space: CE_OK, or once the decoder has failed its first
+ * error again (nothing is taken). */
+ce_err cql_decoder_commit(cql_decoder *d, size_t n);
 /* Next whole message: CE_OK (m filled, caller owns m->body), CE_EAGAIN (need more
  * bytes), or an error (CE_EPROTO malformed/CRC mismatch, CE_ENOMEM); errors are sticky,
  * details in d->errmsg. A message whose body is over max_body is not an error: its bytes

@@ -19,6 +19,7 @@
  */
 #include "cql/cql_int.h"
 
+#include <assert.h>
 #include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,15 +125,21 @@ ce_err cql_decoder_feed(cql_decoder *d, const uint8_t *p, size_t n)
 
 uint8_t *cql_decoder_space(cql_decoder *d, size_t want)
 {
+    if (d->failed)
+        return NULL; /* as feed: a broken stream takes no more bytes */
     in_compact(&d->in);
     if (ce_buf_reserve(&d->in, want))
         return NULL;
     return (uint8_t *)d->in.data + d->in.len;
 }
 
-void cql_decoder_commit(cql_decoder *d, size_t n)
+ce_err cql_decoder_commit(cql_decoder *d, size_t n)
 {
+    if (d->failed)
+        return d->failed;
+    assert(n <= d->in.cap - d->in.len);
     d->in.len += n;
+    return CE_OK;
 }
 
 static ce_err dec_fail(cql_decoder *d, ce_err e, const char *why)

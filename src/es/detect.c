@@ -138,6 +138,8 @@ void es_caps_from_version(es_flavor flavor, int major, int minor, es_caps *out)
     }
     /* The one capability that went away: mapping types, removed in Elasticsearch 7. */
     out->has_types = !os && major > 0 && major < 7;
+    /* Indexed dense_vector (kNN search) mappings: Elasticsearch 8. */
+    out->dense_vector_max_dims = flavor == ES_FLAVOR_ELASTICSEARCH && major >= 8 ? 4096 : 0;
 }
 
 /* Component names of the k-NN plugin in GET /_cat/plugins: the plugin's name in an

@@ -28,13 +28,18 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+/* A jansson value (jansson.h: typedef struct json_t json_t): JSON values cross this
+ * interface as this pointer, without including jansson here. */
+struct json_t;
+
 typedef struct es_client es_client;
 
 /*
  * Defaults, in one place. Where an option is 0 (or negative for the int ones) the caller
  * did not say, and the value below applies. The configuration's defaults
- * (src/cli/config_keys.c) are the same numbers; the es layer takes its sizes from its
- * caller and uses these only as the fallback.
+ * (src/cli/config_keys.c) are the source and the same numbers (tests/unit/test_config.c
+ * checks those that have a key); the es layer takes its sizes from its caller and uses
+ * these only as the fallback.
  */
 #define ES_PAGE_SIZE_DEFAULT 2000          /* hits per search page (config es_page_size) */
 #define ES_PAGE_SIZE_MAX 10000             /* the servers' default index.max_result_window */
@@ -105,6 +110,8 @@ typedef struct {
     bool knn_plugin;         /* OpenSearch k-NN plugin (listed by GET /_cat/plugins):
                                 index.knn and knn_vector mappings are accepted */
     bool seq_no;             /* hits can carry _seq_no/_primary_term (ES >= 6.7, OpenSearch) */
+    int dense_vector_max_dims; /* the most dims of an indexed dense_vector mapping (ES >= 8:
+                                  4096); 0: the server has no such mapping */
 } es_caps;
 
 /* The capabilities of the connected server; owned by the client, valid until es_client_free. */
@@ -259,7 +266,7 @@ typedef struct es_search es_search;
 void es_search_opts_init(es_search_opts *o);
 /* Open a read (PIT + search_after, or scroll on servers without PIT). */
 ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out);
-/* Next page of hits as a jansson array (json_t*, passed as void*) of hit objects with
+/* Next page of hits as a jansson array of hit objects with
  * _id, _source, _version (when known). *hits is borrowed: valid until the next call or
  * close. An empty array (size 0) means the end. Numbers a JSON integer or double cannot
  * hold exactly come as strings of the same digits (docs/json.md). A hit that cannot be
@@ -268,10 +275,10 @@ ce_err es_search_open(es_client *c, const es_search_opts *o, es_search **out);
  * over that limit is asked again with half the hits, down to one; a scroll page that
  * cannot shrink ends the scroll and the read starts again sorted on _id by search_after,
  * so hits already handed out come again (the caller's writes must be idempotent). */
-ce_err es_search_next(es_search *s, void **hits);
-/* Why the hit (json_t*) of a page could not be read: a string owned by the hit, or NULL
+ce_err es_search_next(es_search *s, struct json_t **hits);
+/* Why the hit of a page could not be read: a string owned by the hit, or NULL
  * for a hit read whole. A stand-in carries the hit's _id and sort values when those read. */
-const char *es_hit_error(const void *hit);
+const char *es_hit_error(const struct json_t *hit);
 /* Close the PIT/scroll (always, also after errors) and free. NULL is a no-op. */
 void es_search_close(es_search *s);
 /* Total number of hits if known, else -1. */
@@ -313,9 +320,9 @@ ce_err es_index_exists(es_client *c, const char *index, bool *exists);
  * already exists is CE_OK with *created = false (created may be NULL). */
 ce_err es_index_create(es_client *c, const char *index, const char *body, bool *created);
 ce_err es_index_delete(es_client *c, const char *index);
-/* The mapping's "properties" object of the index as a new jansson object (void*,
- * caller json_decref's). Works on typed (ES <= 6) and typeless mappings. */
-ce_err es_index_get_properties(es_client *c, const char *index, void **properties);
+/* The mapping's "properties" object of the index as a new jansson object (the caller
+ * json_decref's it). Works on typed (ES <= 6) and typeless mappings. */
+ce_err es_index_get_properties(es_client *c, const char *index, struct json_t **properties);
 /* Add fields: body is a {"properties":{...}} object. */
 ce_err es_index_put_mapping(es_client *c, const char *index, const char *type, const char *body);
 ce_err es_index_refresh(es_client *c, const char *index);

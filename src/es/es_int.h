@@ -203,8 +203,8 @@ typedef struct {
  * (malformed: no hits array, a hit not an object, missing sort values with
  * ES_PAGE_NEED_SORT), CE_ESERVER (failed shards) or CE_ENOMEM. */
 ce_err es_search_page_parse(const char *body, size_t len, unsigned flags, es_search_page *out);
-/* Make hit (json_t*) a stand-in: es_hit_error then gives why (copied). CE_ENOMEM. */
-ce_err es_hit_set_error(void *hit, const char *why);
+/* Make hit a stand-in: es_hit_error then gives why (copied). CE_ENOMEM. */
+ce_err es_hit_set_error(json_t *hit, const char *why);
 /* The client's response limit in bytes (max_response_bytes, the default filled in). */
 size_t es_client_response_max(const es_client *c);
 /* Release a page and reset it (total -1). NULL and an unparsed page are fine. */

@@ -84,7 +84,7 @@ ce_err es_req_set_path(es_req *r, const char *fmt, ...)
 
 int es_backoff_ms(es_client *c, int attempt)
 {
-    int base = c->opts.retry_base_ms > 0 ? c->opts.retry_base_ms : 100;
+    int base = c->opts.retry_base_ms > 0 ? c->opts.retry_base_ms : ES_RETRY_BASE_MS_DEFAULT;
     uint64_t d = (uint64_t)base;
     for (int i = 1; i < attempt && d < ES_BACKOFF_CAP_MS; i++)
         d *= 2;

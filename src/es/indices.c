@@ -154,7 +154,7 @@ ce_err es_index_delete(es_client *c, const char *index)
     return e;
 }
 
-ce_err es_index_get_properties(es_client *c, const char *index, void **properties)
+ce_err es_index_get_properties(es_client *c, const char *index, json_t **properties)
 {
     *properties = NULL;
     long st = 0;

@@ -382,7 +382,7 @@ static ce_err keep_read_id(char **slot, const char *nid)
 }
 
 /* Take a parsed page as the read's current one: ids, total, search_after, end. */
-static ce_err page_take(es_search *s, es_search_page *pg, void **hits)
+static ce_err page_take(es_search *s, es_search_page *pg, json_t **hits)
 {
     ce_err e = s->pit ? keep_read_id(&s->pit_id, pg->pit_id)
                       : keep_read_id(&s->scroll_id, pg->scroll_id);
@@ -500,7 +500,7 @@ static void page_done(ce_buf *resp)
         ce_buf_reset(resp);
 }
 
-ce_err es_search_next(es_search *s, void **hits)
+ce_err es_search_next(es_search *s, json_t **hits)
 {
     *hits = s->empty;
     if (s->done)

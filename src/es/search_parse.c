@@ -168,14 +168,14 @@ static bool object_find(const char *p, size_t n, size_t *i, const char *want, co
 
 #define HIT_ERROR_KEY "_casselastic_error"
 
-const char *es_hit_error(const void *hit)
+const char *es_hit_error(const json_t *hit)
 {
-    return json_string_value(json_object_get((const json_t *)hit, HIT_ERROR_KEY));
+    return json_string_value(json_object_get(hit, HIT_ERROR_KEY));
 }
 
-ce_err es_hit_set_error(void *hit, const char *why)
+ce_err es_hit_set_error(json_t *hit, const char *why)
 {
-    return json_object_set_new((json_t *)hit, HIT_ERROR_KEY, json_string(why)) ? CE_ENOMEM : CE_OK;
+    return json_object_set_new(hit, HIT_ERROR_KEY, json_string(why)) ? CE_ENOMEM : CE_OK;
 }
 
 /* Member `key` of the hit text p[0..n), parsed alone; NULL when absent or unreadable. */

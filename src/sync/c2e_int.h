@@ -6,6 +6,8 @@
  *   index_setup.c  index creation, mapping, bulk-load settings and their marker file
  *   cleanup.c      PyCassElastic's (id, version) layout: deleting the old versions
  *   scanack.c      which ranges are acknowledged; their progress saved while a load runs
+ *   c2e_bulk.c     the bulk: its budget, deletes, each document's verdict, rows rejected
+ *                  before it (dead letters)
  */
 #ifndef CE_SYNC_C2E_INT_H
 #define CE_SYNC_C2E_INT_H
@@ -264,5 +266,51 @@ void sync_scan_ack_save(sync_pass_ctx *ctx, sync_scan_ack *a, bool force);
  * checkpoint (the CHECKPOINT phase saves it), a failed or stopped one saves it. */
 void sync_scan_ack_end(sync_pass_ctx *ctx, sync_scan_ack *a);
 void sync_scan_ack_free(sync_scan_ack *a);
+
+/* ---------------------------------------------------------------- c2e.c, c2e_bulk.c */
+
+/* The state of one C->E pass (its phases in c2e.c, its bulk in c2e_bulk.c). */
+typedef struct {
+    sync_table_plan tp;
+    sync_rows rows;
+    sync_scan scan;
+    sync_reader reader;
+    sync_page page;
+    size_t tasks_done;
+    sync_index_setup ix;
+    sync_cleanup cleanup;
+    sync_scan_ack ack;           /* ranges acknowledged (resumable plans) */
+    int64_t page_at;             /* the page's position in its range (scanack.c) */
+    es_bulk *bulk;
+    sync_pass_ctx *ctx;          /* for the bulk's item callback */
+    const char *type;            /* mapping type for servers that have them */
+    ce_buf id, scratch, err;
+    uint64_t scanned;
+    size_t bulk_reserved;        /* budget reserved for the bulk bodies */
+    double es_wait_s;            /* time blocked on Elasticsearch (debug log) */
+} sync_c2e;
+
+/* Start c->bulk: its bodies' part of the budget reserved (bulk_max_bytes lowered for the
+ * pass when they would take over a quarter of it), each document's verdict counted in
+ * ctx->res (rejected -> dead letter, conflict -> cleanup note, failed -> warned). Fails
+ * the pass on error. */
+ce_err sync_c2e_bulk_start(sync_pass_ctx *ctx, sync_c2e *c);
+/* A row of range `task` marked deleted: a delete action for c->id with its version
+ * (external versioning, so an older one than Elasticsearch holds is a 409). Fails the pass
+ * when the request fails; CE_ENOMEM. */
+ce_err sync_c2e_bulk_delete(sync_pass_ctx *ctx, sync_c2e *c, size_t task, int64_t version);
+/* Wait for every bulk request in flight (acknowledged work counts, whatever happened),
+ * add the retries to ctx->res, log the pipeline's wait times; fails the pass on error. */
+void sync_c2e_bulk_finish(sync_pass_ctx *ctx, sync_c2e *c);
+/* Free the bulk and give its budget back (NULL bulk: only the budget). */
+void sync_c2e_bulk_free(sync_pass_ctx *ctx, sync_c2e *c);
+/* A row that cannot become a document: counted as rejected and dead-lettered with its
+ * document when it converts (id NULL: none known), else warned. */
+void sync_c2e_dead_letter_row(sync_pass_ctx *ctx, sync_c2e *c, const cql_value *cells, const char *id,
+                              const char *reason);
+/* The current page holds a row alone over the message limit (reader.c): its key columns
+ * only. It goes to the dead letters by _id (no document: it was never read), unless the
+ * window's row filter (filter) leaves it out. */
+void sync_c2e_convert_poison(sync_pass_ctx *ctx, sync_c2e *c, bool filter);
 
 #endif

@@ -69,10 +69,25 @@ static void count_without_version(sync_pass_ctx *ctx)
                 d->name, d->version_col, (long long)n);
 }
 
+static void log_version_window(const sync_pass_ctx *ctx, const sync_capture *cap)
+{
+    const sync_def *d = ctx->def;
+    ce_info("sync=%s dir=to_cassandra msg=\"reading\" version_gte=%lld version_lt=%lld total=%lld", d->name,
+            (long long)sync_version_floor(ctx->win.start_ms, d->version_unit_us),
+            (long long)sync_version_ceil(ctx->win.end_ms, d->version_unit_us), (long long)cap->total);
+}
+
 /* Indexed by sync_es_read_mode. */
 static const sync_capture_mode capture_modes[] = {
-    [SYNC_ES_READ_VERSION] = {"version", NULL, query_version_window, NULL, NULL, count_without_version},
-    [SYNC_ES_READ_SEQ_NO] = {"seq_no", sync_seqno_plan, sync_seqno_query, sync_seqno_settle, sync_seqno_done, NULL},
+    [SYNC_ES_READ_VERSION] = {.name = "version",
+                              .query = query_version_window,
+                              .count_unseen = count_without_version,
+                              .log_reading = log_version_window},
+    [SYNC_ES_READ_SEQ_NO] = {.name = "seq_no",
+                             .plan = sync_seqno_plan,
+                             .query = sync_seqno_query,
+                             .settle = sync_seqno_settle,
+                             .done = sync_seqno_done},
 };
 
 /* One page handed over: the hits, the searches' total at that time, its budget bytes. */
@@ -118,9 +133,9 @@ static ce_err fetch_page(sync_pipe *p, sync_capture *cap, fetched_page *page, bo
         *stopped = true;
         return CE_OK;
     }
-    void *hv = NULL;
+    json_t *hv = NULL;
     ce_err e = es_search_next(cap->search, &hv);
-    page->hits = json_incref((json_t *)hv);
+    page->hits = json_incref(hv);
     page->total = cap->opened_total;
     size_t n = page->hits ? json_array_size(page->hits) : 0;
     page->bytes = n * cap->hit_bytes;
@@ -221,8 +236,12 @@ void sync_capture_size(sync_pass_ctx *ctx, sync_capture *cap)
 
 ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap)
 {
-    const sync_def *d = ctx->def;
-    cap->mode = &capture_modes[d->es_read_mode == SYNC_ES_READ_SEQ_NO ? SYNC_ES_READ_SEQ_NO : SYNC_ES_READ_VERSION];
+    size_t m = (size_t)ctx->def->es_read_mode;
+    if (m >= sizeof capture_modes / sizeof capture_modes[0] || !capture_modes[m].query) {
+        sync_pass_fail(ctx, CE_ECONFIG, "%s", "unknown es_read_mode");
+        return CE_ECONFIG;
+    }
+    cap->mode = &capture_modes[m];
     cap->ctx = ctx;
     cap->nreads = 1;
     ce_err rc = cap->mode->plan ? cap->mode->plan(ctx, cap) : CE_OK;
@@ -236,10 +255,8 @@ ce_err sync_capture_open(sync_pass_ctx *ctx, sync_capture *cap)
     if (cap->mode->count_unseen)
         cap->mode->count_unseen(ctx);
     cap->total = cap->opened_total;
-    if (cap->mode == &capture_modes[SYNC_ES_READ_VERSION])
-        ce_info("sync=%s dir=to_cassandra msg=\"reading\" version_gte=%lld version_lt=%lld total=%lld", d->name,
-                (long long)sync_version_floor(ctx->win.start_ms, d->version_unit_us),
-                (long long)sync_version_ceil(ctx->win.end_ms, d->version_unit_us), (long long)cap->total);
+    if (cap->mode->log_reading)
+        cap->mode->log_reading(ctx, cap);
     rc = sync_pipe_start(sizeof(fetched_page), SYNC_PREFETCH_PAGES, fetch_main, cap, drop_page, &cap->pipe);
     if (rc)
         sync_pass_fail(ctx, rc, "%s", "cannot start the page fetching thread");

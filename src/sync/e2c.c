@@ -289,6 +289,12 @@ static void e2c_figures(const sync_pass_result *r, sync_pass_figures *f)
                              "written",       r->e2c_deleted, r->e2c_page_shrinks};
 }
 
+static void e2c_outcome(sync_pass_result *r, double seconds, bool ok)
+{
+    r->e2c_seconds = seconds;
+    r->e2c_ok = ok;
+}
+
 const sync_direction_ops sync_dir_to_cassandra = {
     .name = "to_cassandra",
     .state_size = sizeof(e2c),
@@ -300,4 +306,5 @@ const sync_direction_ops sync_dir_to_cassandra = {
               [SYNC_PHASE_CHECKPOINT] = sync_phase_checkpoint},
     .release = e2c_release,
     .figures = e2c_figures,
+    .outcome = e2c_outcome,
 };

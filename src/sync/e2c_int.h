@@ -28,6 +28,8 @@ typedef struct sync_seqno_pass sync_seqno_pass;
  *           checkpoint keeps beside the window (ctx->cp.extra)
  *   done    NULL, or frees what plan kept
  *   count_unseen  NULL, or counts and warns about the documents the mode never finds
+ *   log_reading   NULL, or logs what the pass reads, once the first search is open
+ *                 (cap->total known); a mode whose plan logs it has none
  */
 typedef struct {
     const char *name;
@@ -37,6 +39,7 @@ typedef struct {
     void (*done)(sync_capture *cap);
     /* NULL, or count (and warn about) the documents the mode can never find */
     void (*count_unseen)(sync_pass_ctx *ctx);
+    void (*log_reading)(const sync_pass_ctx *ctx, const sync_capture *cap);
 } sync_capture_mode;
 
 struct sync_capture {

@@ -54,7 +54,7 @@ static ce_err vector_property(const cql_type *t, const es_caps *caps, ce_buf *b)
     if (is_float_vector(t)) {
         if (caps->flavor == ES_FLAVOR_OPENSEARCH && caps->knn_plugin)
             return ce_buf_printf(b, "{\"type\":\"knn_vector\",\"dimension\":%u}", t->dimension);
-        if (caps->flavor == ES_FLAVOR_ELASTICSEARCH && caps->major >= 8 && t->dimension <= 4096)
+        if (caps->dense_vector_max_dims > 0 && t->dimension <= (unsigned)caps->dense_vector_max_dims)
             return ce_buf_printf(b,
                                  "{\"type\":\"dense_vector\",\"dims\":%u,\"index\":true,"
                                  "\"similarity\":\"l2_norm\"}",

@@ -246,9 +246,7 @@ ce_err sync_pass_run(const sync_pass_env *env, const sync_def *d, const sync_dir
         drive(ctx);
         double secs = ce_mono_s() - t0;
         res->seconds += secs;
-        bool to_es = dir == &sync_dir_to_es;
-        *(to_es ? &res->c2e_seconds : &res->e2c_seconds) = secs;
-        *(to_es ? &res->c2e_ok : &res->e2c_ok) = ctx->rc == CE_OK;
+        dir->outcome(res, secs, ctx->rc == CE_OK);
         if (ctx->rc == CE_ECANCELED && !res->error[0])
             snprintf(res->error, sizeof res->error, "%s: stopped before the end of the window", dir->name);
         log_summary(ctx, secs);

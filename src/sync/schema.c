@@ -175,15 +175,13 @@ static bool add_missing_columns(sync_pass_ctx *ctx, const cql_table_meta *m, jso
 
 ce_err sync_schema_evolve(sync_pass_ctx *ctx, sync_table_plan *tp, json_t **props, json_t **refused)
 {
-    void *pv = NULL;
     *props = NULL;
     *refused = NULL;
-    if (es_index_get_properties(ctx->es, ctx->def->index, &pv) != CE_OK) {
+    if (es_index_get_properties(ctx->es, ctx->def->index, props) != CE_OK) {
         ce_warn("sync=%s dir=to_cassandra msg=\"cannot read the index mapping\" error=%s", ctx->def->name,
                 SYNC_LOGQ(es_client_errmsg(ctx->es)));
         return CE_OK;
     }
-    *props = pv;
     if (!json_is_object(*props))
         return CE_OK;
     bool changed = add_missing_columns(ctx, tp->meta, *props, refused);

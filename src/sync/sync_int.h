@@ -202,6 +202,10 @@ typedef struct {
     sync_phase_fn phase[SYNC_PHASE_DONE]; /* NULL: go on to the next phase */
     void (*release)(sync_pass_ctx *ctx, void *state); /* after the last phase, always */
     void (*figures)(const sync_pass_result *res, sync_pass_figures *out);
+    /* Its part of the pass result: the pass's seconds and whether it succeeded. */
+    void (*outcome)(sync_pass_result *res, double seconds, bool ok);
+    bool reads_table;                     /* reads the Cassandra table (C->E): the table plan
+                                             looks up an index on the version column */
 } sync_direction_ops;
 
 /* The two directions (c2e.c, e2c.c). */

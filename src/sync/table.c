@@ -115,7 +115,7 @@ ce_err sync_table_plan_load(sync_pass_ctx *ctx, sync_table_plan *tp)
     tp->version_idx = sync_table_column(tp->meta, d->version_col);
     tp->source_idx = sync_table_column(tp->meta, d->source_field);
     tp->deleted_idx = sync_table_column(tp->meta, d->deleted_col);
-    if (tp->version_idx >= 0 && ctx->dir == &sync_dir_to_es) {
+    if (tp->version_idx >= 0 && ctx->dir->reads_table) {
         rc = sync_table_version_index(ctx->cql, sync_keyspace(ctx), d->table, d->version_col, &tp->version_index);
         if (rc) {
             sync_pass_fail(ctx, rc, "reading system_schema.indexes: %s", cql_session_errmsg(ctx->cql));

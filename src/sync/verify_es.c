@@ -111,7 +111,7 @@ ce_err verify_es_plan(verify_job *j)
             sync_pass_fail(&j->ctx, e, "elasticsearch: %s", es_client_errmsg(j->ctx.es));
         return e;
     }
-    void *props = NULL;
+    json_t *props = NULL;
     e = es_index_get_properties(j->ctx.es, d->index, &props);
     if (e) {
         sync_pass_fail(&j->ctx, e, "elasticsearch: %s", es_client_errmsg(j->ctx.es));

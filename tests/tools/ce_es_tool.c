@@ -238,11 +238,10 @@ static int read_slice(es_client *c, const args_t *a, int slice_id, int slice_max
         return e == CE_ENOTFOUND ? 4 : 2;
     }
     for (;;) {
-        void *hv;
-        e = es_search_next(s, &hv);
+        json_t *hits;
+        e = es_search_next(s, &hits);
         if (e)
             break;
-        json_t *hits = hv;
         if (json_array_size(hits) == 0)
             break;
         size_t i;
@@ -412,7 +411,7 @@ int main(int argc, char **argv)
         if (!e)
             printf("exists=%s\n", ex ? "true" : "false");
     } else if (strcmp(cmd, "properties") == 0 && index) {
-        void *p = NULL;
+        json_t *p = NULL;
         e = es_index_get_properties(c, index, &p);
         if (!e) {
             char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);

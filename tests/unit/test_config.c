@@ -730,6 +730,60 @@ static void test_engine_sizes_match_key_table(void **st)
     }
 }
 
+/* A key's default as a number ("true"/"false" as 1/0). */
+static long long key_default(const char *path)
+{
+    const cli_config_key *k = cli_config_key_find(path);
+    assert_non_null(k);
+    assert_non_null(k->def);
+    if (strcmp(k->def, "true") == 0 || strcmp(k->def, "false") == 0)
+        return k->def[0] == 't';
+    char *end;
+    long long v = strtoll(k->def, &end, 10);
+    assert_true(*end == '\0');
+    return v;
+}
+
+/* The libraries' own defaults (es.h's ES_*_DEFAULT, what es_client_opts_init,
+ * es_bulk_opts_init and cql_session_opts_init fill in) for what has a config key are the
+ * key table's defaults: the table is the source, the libraries' fallbacks must not drift. */
+static void test_library_defaults_match_key_table(void **st)
+{
+    (void)st;
+    es_client_opts eo;
+    es_client_opts_init(&eo);
+    es_bulk_opts bo;
+    es_bulk_opts_init(&bo);
+    cql_session_opts co;
+    cql_session_opts_init(&co);
+    const struct {
+        const char *path;
+        long long lib;
+        const char *what;
+    } f[] = {
+        {"syncs[].es_page_size", ES_PAGE_SIZE_DEFAULT, "ES_PAGE_SIZE_DEFAULT"},
+        {"syncs[].bulk_max_docs", ES_BULK_MAX_DOCS_DEFAULT, "ES_BULK_MAX_DOCS_DEFAULT"},
+        {"syncs[].bulk_max_bytes", ES_BULK_MAX_BYTES_DEFAULT, "ES_BULK_MAX_BYTES_DEFAULT"},
+        {"syncs[].bulk_concurrency", ES_BULK_CONCURRENCY_DEFAULT, "ES_BULK_CONCURRENCY_DEFAULT"},
+        {"elasticsearch.request_timeout_ms", ES_REQUEST_TIMEOUT_MS_DEFAULT, "ES_REQUEST_TIMEOUT_MS_DEFAULT"},
+        {"syncs[].bulk_max_docs", (long long)bo.max_docs, "es_bulk_opts_init max_docs"},
+        {"syncs[].bulk_max_bytes", (long long)bo.max_bytes, "es_bulk_opts_init max_bytes"},
+        {"syncs[].bulk_concurrency", bo.concurrency, "es_bulk_opts_init concurrency"},
+        {"elasticsearch.request_timeout_ms", eo.request_timeout_ms, "es_client_opts_init request_timeout_ms"},
+        {"cassandra.port", co.port, "cql_session_opts_init port"},
+        {"cassandra.request_timeout_ms", co.request_timeout_ms, "cql_session_opts_init request_timeout_ms"},
+        {"cassandra.protocol_version", co.protocol_version, "cql_session_opts_init protocol_version"},
+        {"cassandra.compression", co.compression, "cql_session_opts_init compression"},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        long long def = key_default(f[i].path);
+        if (def != f[i].lib) {
+            fprintf(stderr, "%s: key table %lld, %s %lld\n", f[i].path, def, f[i].what, f[i].lib);
+            fail();
+        }
+    }
+}
+
 /* metrics_listen and log_format: defaults, accepted forms, and refusals naming the key. */
 static void test_metrics_listen_and_log_format(void **st)
 {
@@ -788,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_security_warnings),
         cmocka_unit_test(test_defaults_from_table),
         cmocka_unit_test(test_engine_sizes_match_key_table),
+        cmocka_unit_test(test_library_defaults_match_key_table),
         cmocka_unit_test(test_metrics_listen_and_log_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

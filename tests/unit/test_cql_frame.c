@@ -264,6 +264,39 @@ static void test_feed_after_failure(void **st)
     cql_msg m;
     assert_int_equal(cql_decoder_next(&d, &m), CE_EPROTO);
     assert_non_null(strstr(d.errmsg, "not a response")); /* the first error's text */
+    /* Receiving in place is refused the same way. */
+    assert_null(cql_decoder_space(&d, 64));
+    assert_int_equal(cql_decoder_commit(&d, 0), CE_EPROTO);
+    assert_int_equal(d.in.len - d.in.off, held);
+    cql_decoder_free(&d);
+}
+
+/* Receiving in place (space, then commit) decodes as feeding does, until the stream fails. */
+static void test_space_commit(void **st)
+{
+    (void)st;
+    cql_decoder d;
+    cql_decoder_init(&d, 0);
+    uint8_t *p = cql_decoder_space(&d, sizeof v4_stream);
+    assert_non_null(p);
+    memcpy(p, v4_stream, sizeof v4_stream);
+    assert_int_equal(cql_decoder_commit(&d, sizeof v4_stream), CE_OK);
+    cql_msg m;
+    assert_int_equal(cql_decoder_next(&d, &m), CE_OK);
+    cql_msg_clear(&m);
+    const uint8_t req[] = {0x04, 0, 0, 1, 0x07, 0, 0, 0, 0}; /* a request: not a response */
+    p = cql_decoder_space(&d, sizeof req);
+    assert_non_null(p);
+    memcpy(p, req, sizeof req);
+    assert_int_equal(cql_decoder_commit(&d, sizeof req), CE_OK);
+    ce_err e;
+    while ((e = cql_decoder_next(&d, &m)) == CE_OK)
+        cql_msg_clear(&m);
+    assert_int_equal(e, CE_EPROTO);
+    size_t held = d.in.len;
+    assert_null(cql_decoder_space(&d, 16));
+    assert_int_equal(cql_decoder_commit(&d, 0), CE_EPROTO);
+    assert_int_equal(d.in.len, held); /* nothing taken */
     cql_decoder_free(&d);
 }
 
@@ -547,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_limits_and_malformed),
         cmocka_unit_test(test_lz4_claim_bound),
         cmocka_unit_test(test_feed_after_failure),
+        cmocka_unit_test(test_space_commit),
         cmocka_unit_test(test_v5_roundtrip_crc_and_lz4),
         cmocka_unit_test(test_v5_body_contents_survive),
         cmocka_unit_test(test_v4_lz4_roundtrip),

@@ -120,6 +120,30 @@ static void check_caps(const char *body, es_flavor fl, int ma, int mi, bool type
     assert_false(k.knn_plugin); /* only the plugin list says so */
 }
 
+/* Indexed dense_vector mappings: Elasticsearch 8 only (OpenSearch has knn_vector). */
+static void test_caps_dense_vector(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *root;
+        int max_dims;
+    } cases[] = {
+        {"{\"version\":{\"number\":\"6.8.23\"}}", 0},
+        {"{\"version\":{\"number\":\"7.17.25\",\"build_flavor\":\"default\"}}", 0},
+        {"{\"version\":{\"number\":\"8.0.0\",\"build_flavor\":\"default\"}}", 4096},
+        {"{\"version\":{\"number\":\"8.17.0\",\"build_flavor\":\"default\"}}", 4096},
+        {"{\"version\":{\"number\":\"9.0.0\"}}", 4096},
+        {"{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.19.1\"}}", 0},
+        {"{\"version\":{\"distribution\":\"opensearch\",\"number\":\"7.10.2\"}}", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        es_caps k = caps_of(cases[i].root);
+        if (k.dense_vector_max_dims != cases[i].max_dims)
+            fail_msg("%s: dense_vector_max_dims %d, want %d", cases[i].root, k.dense_vector_max_dims,
+                     cases[i].max_dims);
+    }
+}
+
 static void test_caps(void **st)
 {
     (void)st;
@@ -329,7 +353,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detect_root),   cmocka_unit_test(test_detect_nodes),
-        cmocka_unit_test(test_caps),          cmocka_unit_test(test_plugins),
+        cmocka_unit_test(test_caps),          cmocka_unit_test(test_caps_dense_vector),
+        cmocka_unit_test(test_plugins),
         cmocka_unit_test(test_url_normalize), cmocka_unit_test(test_redact),
         cmocka_unit_test(test_query),         cmocka_unit_test(test_path_escape),
         cmocka_unit_test(test_gzip),

@@ -156,7 +156,8 @@ static const char *mapping_of(const char *cql, bool key, es_flavor fl, ce_buf *b
 {
     cql_type *t = NULL;
     assert_int_equal(cql_type_parse(cql, &t), CE_OK);
-    es_caps caps = {.flavor = fl, .major = fl == ES_FLAVOR_OPENSEARCH ? 2 : 8, .knn_plugin = true};
+    bool os = fl == ES_FLAVOR_OPENSEARCH; /* OpenSearch 2 with k-NN, or Elasticsearch 8 */
+    es_caps caps = {.flavor = fl, .major = os ? 2 : 8, .knn_plugin = os, .dense_vector_max_dims = os ? 0 : 4096};
     ce_buf_reset(b);
     assert_int_equal(sync_mapping_property(t, key, &caps, b), CE_OK);
     cql_type_free(t);
@@ -180,6 +181,10 @@ static void test_cql_to_es(void **st)
     assert_non_null(strstr(mapping_of("timestamp", false, ES_FLAVOR_ELASTICSEARCH, &b), "date"));
     assert_non_null(strstr(mapping_of("vector<float, 3>", false, ES_FLAVOR_OPENSEARCH, &b), "knn_vector"));
     assert_non_null(strstr(mapping_of("vector<float, 3>", false, ES_FLAVOR_ELASTICSEARCH, &b), "dense_vector"));
+    assert_non_null(strstr(mapping_of("vector<float, 4096>", false, ES_FLAVOR_ELASTICSEARCH, &b), "dense_vector"));
+    /* Over the server's most dims: a plain float array. */
+    assert_string_equal(mapping_of("vector<float, 4097>", false, ES_FLAVOR_ELASTICSEARCH, &b),
+                        "{\"type\":\"float\",\"ignore_malformed\":true}");
     assert_non_null(strstr(mapping_of("map<int, text>", false, ES_FLAVOR_ELASTICSEARCH, &b), "\"enabled\":false"));
     assert_non_null(strstr(mapping_of("frozen<tuple<int, text>>", false, ES_FLAVOR_OPENSEARCH, &b), "\"enabled\":false"));
     ce_buf_free(&b);
