@@ -11,6 +11,8 @@ import json
 import re
 import time
 
+import pytest
+
 from test_sync_engine import now_ms, run_ce, search, sync_def, write_config  # noqa: F401 (fixture)
 
 
@@ -222,6 +224,38 @@ def test_int_flag_zero_is_live_one_deletes_e2c(cassandra_session, keyspace, sear
     line = pass_line(p.stderr, "to_cassandra")
     assert line["deleted"] == "1" and line["written"] == "1", line
     assert {"1", "2"} <= set(search.hits(index))                 # the marked document stays
+
+
+@pytest.mark.parametrize("col_type,zero,mark", [("int", 0, 1), ("double", -0.0, 0.5), ("text", "0.00", "yes")])
+def test_verify_counts_zero_flags_live(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env,
+                                       unique_name, col_type, zero, mark):
+    """verify applies the same rule: rows and documents whose flag is a zero are live on both
+    sides, in the token-field aggregations too (no range differs), those with a mark absent."""
+    from test_sync_load import load_rows
+    from test_verify import verify
+    s, ks, n = cassandra_session, keyspace, 500
+    t0 = now_ms()
+    load_rows(s, ks, "items", n, t0 - 86400000, t0 - 3600000)
+    s.execute("ALTER TABLE %s.items ADD flag %s" % (ks, col_type), timeout=60)
+    flag = s.prepare("UPDATE %s.items SET flag = ? WHERE id = ?" % ks)
+    for rid in range(0, 100):
+        s.execute(flag, (zero, rid))
+    for rid in range(100, 110):
+        s.execute(flag, (mark, rid))
+    index = unique_name("ix")
+    os_search.track(index)
+    cfg = write_config(tmp_path, testbed_env, os_search.url,
+                       [sync_def("s", ks, "items", index, read_mode="full_scan", direction="to_es",
+                                 deleted_col="flag", token_field="_ce_token")])
+    run_ce(ce_bin, cfg, timeout=120)
+    assert os_search.count(index) == n - 10                      # the marked rows' documents deleted
+    hits = os_search.hits(index)
+    assert all(hits[str(rid)]["_source"]["flag"] == zero for rid in range(0, 100))
+    res, p = verify(ce_bin, cfg, 0)
+    assert res["equal"] and res["differences"] == [], res
+    assert res["cassandra_rows"] == n - 10, res
+    assert res["ranges_differing"] == 0, res
+    assert res.get("es_docs_aggregated", res.get("es_docs")) == n - 10, res
 
 
 def test_deleted_col_check(ce_bin, tmp_path, testbed_env, keyspace):
