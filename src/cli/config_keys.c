@@ -252,8 +252,10 @@ static const cli_config_key keys[] = {
              "letters with the reason; the others sync."},
     {.path = "syncs[].deleted_col", .type = CFG_T_STRING, .flags = CFG_F_IN_SYNC, S(deleted_col),
      .def_doc = "none: deletes do not travel",
-     .help = "Column/field marking a record deleted (soft delete): boolean true or any other value "
-             "(a deletion timestamp); null, absent, empty, false and \"false\" are live. A row so marked "
+     .help = "Column/field marking a record deleted (soft delete): boolean true, a non-zero number or "
+             "any other value (a deletion timestamp); null, absent, empty, false, \"false\" and a number "
+             "equal to zero (0, 0.0, -0, a zero decimal, the text \"0\") are live, so a 0/1 int flag "
+             "works. A row so marked "
              "deletes its document (external version = its version; the row stays); a document so "
              "marked deletes its row (USING TIMESTAMP of its version; the document stays). For "
              "Cassandra -> Elasticsearch it must be a column of the table. See docs/deletes.md."},

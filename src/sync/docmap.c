@@ -210,8 +210,76 @@ bool sync_row_is_echo(const sync_rowmap *m, const cql_value *cells)
     return true;
 }
 
+/*
+ * The mark rule (docs/deletes.md, "The mark"): live when null / absent, empty, false, or a
+ * number equal to zero, in any of its forms: an int flag column holding 0 / 1 marks 1 only.
+ */
+
 /* The text "false" (a boolean field's text form) marks nothing, on either side. */
 static bool is_false_text(const void *p, size_t n) { return n == 5 && memcmp(p, "false", 5) == 0; }
+
+static size_t zero_digits(const char *t, size_t n, size_t i)
+{
+    while (i < n && t[i] == '0')
+        i++;
+    return i;
+}
+
+/* The text of a number equal to zero ("0", "-0", "0.00", "0e5", ...): what a text column
+ * holding a zero, and a zero Elasticsearch sent in the exact form (a number jansson cannot
+ * hold kept as a string of its digits, docs/json.md), look like. */
+static bool is_zero_text(const char *t, size_t n)
+{
+    size_t i = (n > 0 && t[0] == '-') ? 1 : 0, d = zero_digits(t, n, i);
+    if (d == i)
+        return false;
+    if (d < n && t[d] == '.') {
+        size_t f = zero_digits(t, n, d + 1);
+        if (f == d + 1)
+            return false;
+        d = f;
+    }
+    if (d < n && (t[d] == 'e' || t[d] == 'E')) {
+        size_t s = d + 1 + (d + 1 < n && (t[d + 1] == '+' || t[d + 1] == '-'));
+        for (d = s; d < n && t[d] >= '0' && t[d] <= '9'; d++)
+            ;
+        if (d == s)
+            return false;
+    }
+    return d == n;
+}
+
+static bool is_live_text(const char *t, size_t n) { return is_false_text(t, n) || is_zero_text(t, n); }
+
+static bool bytes_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* A numeric cell equal to zero: integers all-zero bytes (two's complement), float / double
+ * +0 and -0 (the sign bit aside), decimal a zero unscaled value (whatever its scale). */
+static bool cell_is_zero(cql_type_kind k, const uint8_t *p, size_t n)
+{
+    switch (k) {
+    case CQL_T_TINYINT:
+    case CQL_T_SMALLINT:
+    case CQL_T_INT:
+    case CQL_T_BIGINT:
+    case CQL_T_VARINT:
+    case CQL_T_COUNTER:
+        return bytes_zero(p, n);
+    case CQL_T_FLOAT:
+    case CQL_T_DOUBLE:
+        return (p[0] & 0x7f) == 0 && bytes_zero(p + 1, n - 1);
+    case CQL_T_DECIMAL:
+        return n >= 4 && bytes_zero(p + 4, n - 4);
+    default:
+        return false;
+    }
+}
 
 bool sync_row_is_deleted(const cql_type *t, const cql_value *cell)
 {
@@ -220,8 +288,8 @@ bool sync_row_is_deleted(const cql_type *t, const cql_value *cell)
     if (t->kind == CQL_T_BOOLEAN)
         return cell->ptr[0] != 0;
     if (kind_is_text(t->kind))
-        return !is_false_text(cell->ptr, (size_t)cell->len);
-    return true;
+        return !is_live_text((const char *)cell->ptr, (size_t)cell->len);
+    return !cell_is_zero(t->kind, cell->ptr, (size_t)cell->len);
 }
 
 bool sync_rowmap_is_deleted(const sync_rowmap *m, const cql_value *cells)
@@ -239,7 +307,11 @@ bool sync_json_is_deleted(const json_t *v)
     if (!v || json_is_null(v) || json_is_false(v))
         return false;
     if (json_is_string(v))
-        return json_string_length(v) > 0 && !is_false_text(json_string_value(v), json_string_length(v));
+        return json_string_length(v) > 0 && !is_live_text(json_string_value(v), json_string_length(v));
+    if (json_is_integer(v))
+        return json_integer_value(v) != 0;
+    if (json_is_real(v))
+        return json_real_value(v) != 0.0; /* -0.0 == 0.0 */
     return true;
 }
 

@@ -124,8 +124,10 @@ ce_err sync_row_version(const sync_rowmap *m, const cql_value *cells, int64_t *v
 bool sync_row_is_echo(const sync_rowmap *m, const cql_value *cells);
 /*
  * Soft deletes (docs/deletes.md): whether a record is marked deleted. The same rule on both
- * sides: live when the mark is null / absent / unset, empty, boolean false or the text
- * "false"; deleted when it is anything else (boolean true, a deletion timestamp, ...).
+ * sides: live when the mark is null / absent / unset, empty, boolean false, the text
+ * "false", or a number equal to zero (any numeric type, +0 / -0, a zero decimal at any
+ * scale, and the text of a zero: "0", "0.00", as the exact form of a JSON number reads);
+ * deleted when it is anything else (boolean true, a deletion timestamp, a non-zero number).
  *   sync_row_is_deleted     one Cassandra cell of type t (NULL cell or type: live)
  *   sync_rowmap_is_deleted  the row's deleted_idx cell (false when deleted_idx < 0)
  *   sync_doc_is_deleted     field of a document's _source object (NULL field: live)

@@ -47,10 +47,15 @@ static const char *docvalue_type(const json_t *props, const char *field, const c
     const char *t = json_string_value(json_object_get(json_object_get(props, field), "type"));
     if (t && strcmp(t, "text") == 0 && strcmp(field, dv) != 0)
         return "keyword";
-    static const char *const known[] = {"boolean", "keyword", "constant_keyword", "wildcard"};
+    static const char *const known[][2] = {
+        {"boolean", "boolean"}, {"keyword", "keyword"}, {"constant_keyword", "keyword"},
+        {"wildcard", "keyword"}, {"long", "integer"}, {"integer", "integer"}, {"short", "integer"},
+        {"byte", "integer"}, {"unsigned_long", "integer"}, {"double", "real"}, {"float", "real"},
+        {"half_float", "real"}, {"scaled_float", "real"},
+    };
     for (size_t i = 0; t && i < sizeof known / sizeof *known; i++)
-        if (strcmp(t, known[i]) == 0)
-            return strcmp(t, "boolean") == 0 ? "boolean" : "keyword";
+        if (strcmp(t, known[i][0]) == 0)
+            return known[i][1];
     return "other";
 }
 
@@ -388,10 +393,39 @@ static const char agg_range_script[] =
     "while (lo < hi) { int mid = (lo + hi) >>> 1; if (e.get(mid) < t) lo = mid + 1; else hi = mid; } "
     "return lo;";
 
+/* The live values of the deleted field by its class (docvalue_type) besides absent, as
+ * should clauses {head, tail} around the field name: what sync_json_is_deleted calls live. */
+static const struct {
+    const char *type, *clause[2][2];
+} live_values[] = {
+    {"boolean", {{"{\"terms\":{", ":[false]}}"}}},
+    {"keyword",
+     {{"{\"terms\":{", ":[\"false\",\"\"]}}"}, /* and the text of a zero */
+      {"{\"regexp\":{", ":\"-?0+(\\\\.0+)?([eE](\\\\+|-)?[0-9]+)?\"}}"}}},
+    {"integer", {{"{\"term\":{", ":0}}"}}},
+    {"real", {{"{\"range\":{", ":{\"gte\":-0.0,\"lte\":0.0}}}"}}}, /* +0 and -0 */
+};
+
+static ce_err live_clauses(const verify_job *j, ce_buf *b)
+{
+    ce_err e = CE_OK;
+    for (size_t i = 0; i < sizeof live_values / sizeof *live_values; i++) {
+        if (strcmp(j->es_deleted_type, live_values[i].type) != 0)
+            continue;
+        for (size_t c = 0; c < 2 && live_values[i].clause[c][0] && !e; c++) {
+            e = ce_buf_append_byte(b, ',');
+            e = e ? e : ce_buf_append_str(b, live_values[i].clause[c][0]);
+            e = e ? e : jsonw_cstr(b, j->es_deleted_field);
+            e = e ? e : ce_buf_append_str(b, live_values[i].clause[c][1]);
+        }
+    }
+    return e;
+}
+
 /* ,"query":<documents with the token field and a version, live ones only> (deleted_col:
  * the rule of docs/deletes.md as a query). Live: the field absent, or boolean false, or the
- * keyword "false" / "". Any value of any other type (a date, a number) marks the document
- * deleted. */
+ * keyword "false" / "" / the text of a zero, or a number equal to zero. Any value of any
+ * other type (a date) marks the document deleted. */
 static ce_err live_query(const verify_job *j, ce_buf *b)
 {
     ce_err e = ce_buf_append_str(b, ",\"query\":{\"bool\":{\"filter\":[{\"exists\":{\"field\":");
@@ -404,12 +438,7 @@ static ce_err live_query(const verify_job *j, ce_buf *b)
     e = e ? e : ce_buf_append_str(b, ",\"should\":[{\"bool\":{\"must_not\":{\"exists\":{\"field\":");
     e = e ? e : jsonw_cstr(b, j->es_deleted_field);
     e = e ? e : ce_buf_append_str(b, "}}}}");
-    bool is_bool = strcmp(j->es_deleted_type, "boolean") == 0;
-    if (!e && (is_bool || strcmp(j->es_deleted_type, "keyword") == 0)) {
-        e = ce_buf_append_str(b, ",{\"terms\":{");
-        e = e ? e : jsonw_cstr(b, j->es_deleted_field);
-        e = e ? e : ce_buf_append_str(b, is_bool ? ":[false]}}" : ":[\"false\",\"\"]}}");
-    }
+    e = e ? e : live_clauses(j, b);
     return e ? e : ce_buf_append_str(b, "],\"minimum_should_match\":1}}");
 }
 

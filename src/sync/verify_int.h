@@ -80,7 +80,7 @@ typedef struct {
     char *es_version_field, *es_source_field;
     char *es_token_field;        /* token_field when the index maps it: aggregations per range */
     char *es_deleted_field;      /* doc-value name of deleted_col when mapped with doc values */
-    const char *es_deleted_type; /* its mapping type ("boolean", "keyword", "date", ...) */
+    const char *es_deleted_type; /* its class: "boolean", "keyword", "integer", "real", "other" */
     bool es_int_version;         /* the version field is an integer type: aggregations sum
                                   * version % P, version / P and the mix by scripts */
     verify_range *ranges;

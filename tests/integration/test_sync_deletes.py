@@ -2,13 +2,16 @@
 the official drivers: a row marked in Cassandra deletes its document (OpenSearch and
 Elasticsearch), a document marked in Elasticsearch deletes its row, each within one pass; an
 older re-send (`once --since` an earlier time, an old version of a document indexed again) does
-not bring a deleted record back, also once `index.gc_deletes` has passed; the counts show in the
-pass line and in `status --json`.
+not bring a deleted record back, also once `index.gc_deletes` has passed; an int flag column
+marks 1 deleted and leaves 0 live, both ways; the counts show in the pass line and in
+`status --json`.
 """
 import datetime
 import json
 import re
 import time
+
+import pytest
 
 from test_sync_engine import now_ms, run_ce, search, sync_def, write_config  # noqa: F401 (fixture)
 
@@ -25,14 +28,14 @@ def since(ms):
 
 def make_table(session, ks):
     session.execute("CREATE TABLE %s.items (id int PRIMARY KEY, version bigint, text varchar, source varchar, "
-                    "deleted boolean, deleted_at timestamp)" % ks, timeout=60)
+                    "deleted boolean, deleted_at timestamp, flag int)" % ks, timeout=60)
 
 
-def put_row(session, ks, rid, version, text, source="cassandra", deleted=None, deleted_at=None):
+def put_row(session, ks, rid, version, text, source="cassandra", deleted=None, deleted_at=None, flag=None):
     """A row as an application writes it: USING TIMESTAMP = version in microseconds."""
-    session.execute("INSERT INTO %s.items (id, version, text, source, deleted, deleted_at) VALUES (%%s, %%s, %%s, "
-                    "%%s, %%s, %%s) USING TIMESTAMP %d" % (ks, version * 1000),
-                    (rid, version, text, source, deleted, deleted_at))
+    session.execute("INSERT INTO %s.items (id, version, text, source, deleted, deleted_at, flag) VALUES (%%s, %%s, "
+                    "%%s, %%s, %%s, %%s, %%s) USING TIMESTAMP %d" % (ks, version * 1000),
+                    (rid, version, text, source, deleted, deleted_at, flag))
 
 
 def row_ids(session, ks):
@@ -156,6 +159,103 @@ def test_document_marked_in_elasticsearch_deletes_its_row(cassandra_session, key
     search.index(index, 1, old[1], refresh=True)
     run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
     assert row_ids(cassandra_session, keyspace) == {3, 4, 5, 6, 7}
+
+
+def test_int_flag_zero_is_live_one_deletes_c2e(cassandra_session, keyspace, search, ce_bin, tmp_path,
+                                                testbed_env, unique_name):
+    """An int deleted_col holding 0 / 1: the row with 1 deletes its document, the row with 0
+    is indexed (a number equal to zero is live)."""
+    make_table(cassandra_session, keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    base = now_ms() - 120000
+    for i in range(1, 5):
+        put_row(cassandra_session, keyspace, i, base + i, "t%d" % i, flag=0)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("d", keyspace, "items", index, filter_date=True, direction="to_es",
+                                 deleted_col="flag")])
+    run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
+    assert set(search.hits(index)) == {"1", "2", "3", "4"}    # 0 everywhere: every row live
+
+    v = now_ms() - 3000
+    put_row(cassandra_session, keyspace, 1, v + 1, "t1", flag=1)
+    put_row(cassandra_session, keyspace, 2, v + 2, "t2 live", flag=0)
+    p = run_ce(ce_bin, cfg)
+    hits = search.hits(index)
+    assert set(hits) == {"2", "3", "4"}
+    assert hits["2"]["_source"]["flag"] == 0 and hits["2"]["_source"]["text"] == "t2 live"
+    assert hits["2"]["_version"] == v + 2
+    line = pass_line(p.stderr, "to_es")
+    assert line["deleted"] == "1" and line["indexed"] == "1", line
+    flags = {r.id: r.flag for r in cassandra_session.execute("SELECT id, flag FROM %s.items" % keyspace)}
+    assert flags == {1: 1, 2: 0, 3: 0, 4: 0}                  # the marked row stays in Cassandra
+
+
+def test_int_flag_zero_is_live_one_deletes_e2c(cassandra_session, keyspace, search, ce_bin, tmp_path,
+                                                testbed_env, unique_name):
+    """An integer field deleted_col holding 0 / 1: the document with 1 deletes its row, the
+    document with 0 is written (flag 0 in Cassandra)."""
+    make_table(cassandra_session, keyspace)
+    index = unique_name("ix")
+    search.track(index)
+    search.create(index, mappings={"properties": {
+        "id": {"type": "integer"}, "version": {"type": "long"}, "text": {"type": "keyword"},
+        "source": {"type": "keyword"}, "flag": {"type": "integer"}}})
+    base = now_ms() - 120000
+    search.bulk_index(index, {i: {"id": i, "version": base + i, "text": "e%d" % i, "source": "elasticsearch",
+                                  "flag": 0} for i in range(1, 5)})
+    search.refresh(index)
+    cfg = write_config(tmp_path, testbed_env, search.url,
+                       [sync_def("d", keyspace, "items", index, filter_date=True, direction="to_cassandra",
+                                 deleted_col="flag")])
+    run_ce(ce_bin, cfg, extra=("--since", since(base - 60000)))
+    assert row_ids(cassandra_session, keyspace) == {1, 2, 3, 4}   # 0 everywhere: every document live
+
+    v = now_ms() - 3000
+    search.bulk_index(index, {
+        1: {"id": 1, "version": v + 1, "text": "e1", "source": "elasticsearch", "flag": 1},
+        2: {"id": 2, "version": v + 2, "text": "e2 live", "source": "elasticsearch", "flag": 0},
+    })
+    search.refresh(index)
+    p = run_ce(ce_bin, cfg)
+    rows = {r.id: r for r in cassandra_session.execute("SELECT id, version, text, flag FROM %s.items" % keyspace)}
+    assert set(rows) == {2, 3, 4}
+    assert (rows[2].text, rows[2].version, rows[2].flag) == ("e2 live", v + 2, 0)
+    line = pass_line(p.stderr, "to_cassandra")
+    assert line["deleted"] == "1" and line["written"] == "1", line
+    assert {"1", "2"} <= set(search.hits(index))                 # the marked document stays
+
+
+@pytest.mark.parametrize("col_type,zero,mark", [("int", 0, 1), ("double", -0.0, 0.5), ("text", "0.00", "yes")])
+def test_verify_counts_zero_flags_live(cassandra_session, keyspace, os_search, ce_bin, tmp_path, testbed_env,
+                                       unique_name, col_type, zero, mark):
+    """verify applies the same rule: rows and documents whose flag is a zero are live on both
+    sides, in the token-field aggregations too (no range differs), those with a mark absent."""
+    from test_sync_load import load_rows
+    from test_verify import verify
+    s, ks, n = cassandra_session, keyspace, 500
+    t0 = now_ms()
+    load_rows(s, ks, "items", n, t0 - 86400000, t0 - 3600000)
+    s.execute("ALTER TABLE %s.items ADD flag %s" % (ks, col_type), timeout=60)
+    flag = s.prepare("UPDATE %s.items SET flag = ? WHERE id = ?" % ks)
+    for rid in range(0, 100):
+        s.execute(flag, (zero, rid))
+    for rid in range(100, 110):
+        s.execute(flag, (mark, rid))
+    index = unique_name("ix")
+    os_search.track(index)
+    cfg = write_config(tmp_path, testbed_env, os_search.url,
+                       [sync_def("s", ks, "items", index, read_mode="full_scan", direction="to_es",
+                                 deleted_col="flag", token_field="_ce_token")])
+    run_ce(ce_bin, cfg, timeout=120)
+    assert os_search.count(index) == n - 10                      # the marked rows' documents deleted
+    hits = os_search.hits(index)
+    assert all(hits[str(rid)]["_source"]["flag"] == zero for rid in range(0, 100))
+    res, p = verify(ce_bin, cfg, 0)
+    assert res["equal"] and res["differences"] == [], res
+    assert res["cassandra_rows"] == n - 10, res
+    assert res["ranges_differing"] == 0, res
+    assert res.get("es_docs_aggregated", res.get("es_docs")) == n - 10, res
 
 
 def test_deleted_col_check(ce_bin, tmp_path, testbed_env, keyspace):

@@ -2,7 +2,8 @@
 column, per token range) against the real servers, checked with the official drivers:
 
 - it sends the same documents as read_mode "filter" on the same windows (a property test
-  over random [since, until) windows, each checked against the rows the Python driver reads);
+  over random [since, until) windows, each checked against the rows the Python driver reads;
+  half of the windows start exactly on a row's version, which both modes must send);
 - without the index it refuses: `check` exits 2 with the CREATE INDEX statement, `once`
   fails before it creates anything;
 - `check` reports each sync's read mode and, for filter without an index, the full-table
@@ -70,7 +71,8 @@ def closed_port():
 def test_index_mode_sends_what_filter_sends(cassandra_session, keyspace, opensearch, testbed_env, ce_bin,
                                             tmp_path):
     """20 random windows over 3000 rows with random versions: index and filter give the
-    same ids, and they are the rows whose version lies in the window."""
+    same ids, and they are the rows whose version lies in the window. Every other window
+    starts exactly on an existing row's version (the bound is inclusive: that row is sent)."""
     table(cassandra_session, keyspace, "items", sai=True)
     rnd = random.Random(12)
     base = (now_ms() // GRID_MS) * GRID_MS - (GRID_POINTS + 5) * GRID_MS     # 55 minutes ago
@@ -81,10 +83,15 @@ def test_index_mode_sends_what_filter_sends(cassandra_session, keyspace, opensea
     assert seen == versions
     url = testbed_env["CE_OPENSEARCH_URL"]
     for k in range(WINDOWS):
-        # since on any second (--since is exact to the second); the end half way between
-        # two grid points, so the seconds between writing the config and the passes
-        # cannot move a row across it (safety_lag_ms is at most an hour)
-        since = base + rnd.randrange(-2, GRID_POINTS - 2) * GRID_MS + rnd.randrange(0, GRID_MS // 1000) * 1000
+        # since on any second (--since is exact to the second), or, every other window,
+        # exactly on a row's version (a grid point: a whole second); the end half way
+        # between two grid points, so the seconds between writing the config and the
+        # passes cannot move a row across it (safety_lag_ms is at most an hour)
+        on_row = rnd.randrange(ROWS) if k % 2 == 0 else None
+        if on_row is not None:
+            since = seen[on_row]
+        else:
+            since = base + rnd.randrange(-2, GRID_POINTS - 2) * GRID_MS + rnd.randrange(0, GRID_MS // 1000) * 1000
         until = min(since + rnd.randrange(1, 20) * GRID_MS, base + GRID_POINTS * GRID_MS)
         until = (until // GRID_MS) * GRID_MS + GRID_MS // 2
         lag = now_ms() - until
@@ -101,8 +108,12 @@ def test_index_mode_sends_what_filter_sends(cassandra_session, keyspace, opensea
         assert got["index"] == got["filter"], "window %d: %s .. %s" % (k, since, until)
         end = window_end(p.stdout, "index")
         assert abs(end - until) < GRID_MS // 2, (end, until)
-        want = {i for i, v in versions.items() if since <= v < end}
+        want = {i for i, v in seen.items() if since <= v < end}   # the driver's rows
         assert got["index"] == want, "window %d: %d ids, want %d" % (k, len(got["index"]), len(want))
+        if on_row is not None:   # the window's first instant: its rows are sent by both modes
+            at_since = {i for i, v in seen.items() if v == since}
+            assert on_row in at_since and at_since <= want, (k, on_row, since)
+            assert at_since <= got["index"] and at_since <= got["filter"], (k, since)
         assert "mode=index" in p.stderr and "mode=filter" in p.stderr
 
 

@@ -4,8 +4,10 @@ and Elasticsearch 8, checked with the official drivers.
 Documents carry version values 10 minutes in the past - below any window a version read
 would take after its first pass - while writer threads index concurrently into an index of 3
 shards that refreshes only every 30 s. Every write must reach Cassandra exactly once: the
-sets of ids match, and the documents casselastic read over all passes (the pass lines'
-read=) are exactly the writes, so nothing was read twice (no overlap). A re-created index
+sets of ids match, and the documents casselastic read and wrote over all passes (the pass
+lines' read= and written=) are exactly the writes, so nothing was read or written twice (no
+overlap). A document indexed meanwhile with the Cassandra side's source id (an echo) is
+neither read nor written. A re-created index
 and a new primary term fall back to one full read (logged) and still converge.
 """
 import re
@@ -15,6 +17,7 @@ import time
 from test_sync_engine import now_ms, pyce_table, rows_by_id, run_ce, search, sync_def, write_config  # noqa: F401
 
 PAST_MS = 600000  # the writers' versions: 10 minutes in the past
+ECHO_ID = 999  # a document whose source is the Cassandra side's id (below the writers' ids)
 MAPPING = {"properties": {"id": {"type": "integer"}, "version": {"type": "long"}, "text": {"type": "keyword"},
                           "source": {"type": "keyword"}, "date": {"type": "date"}}}
 SETTINGS = {"number_of_shards": 3, "number_of_replicas": 0, "refresh_interval": "30s"}
@@ -86,21 +89,29 @@ def test_seqno_every_write_once_without_overlap(cassandra_session, keyspace, sea
     read, written, log = one_pass(ce_bin, cfg)
     assert 'msg="seq_no: full read of the index" reason="no saved per-shard positions"' in log, log[-3000:]
     assert (read, written) == (30, 30)
-    total_read = 0
+    total_read = total_written = 0
     with Writers(search, index) as w:
-        for _ in range(4):  # passes while the writers write
+        for k in range(4):  # passes while the writers write
             time.sleep(0.5)
-            read, _, log = one_pass(ce_bin, cfg)
+            if k == 1:  # an echo among the writes: it came from Cassandra, it must not go back
+                search.index(index, ECHO_ID, dict(doc(ECHO_ID, now_ms() - PAST_MS), source="cassandra"))
+            read, written, log = one_pass(ce_bin, cfg)
             assert "reading by sequence number" in log and "full read" not in log, log[-3000:]
             total_read += read
+            total_written += written
     assert len(w.ids) > 50, len(w.ids)  # writes went on during the passes
     for _ in range(2):  # the writes after the last pass's bounds
-        read, _, _ = one_pass(ce_bin, cfg)
+        read, written, _ = one_pass(ce_bin, cfg)
         total_read += read
+        total_written += written
     rows = rows_by_id(cassandra_session, keyspace, "items")
     assert set(rows) == set(first) | w.ids
-    # every write was read exactly once: no overlap re-reads, nothing left over
+    # every write was read and written exactly once: no overlap re-reads, nothing left over,
+    # and the echo neither read nor written
     assert total_read == len(w.ids), (total_read, len(w.ids))
+    assert total_written == len(w.ids), (total_written, len(w.ids))
+    assert cassandra_session.execute("SELECT id FROM %s.items WHERE id = %d" % (keyspace, ECHO_ID)).one() is None
+    assert search.hits(index)[str(ECHO_ID)]["_source"]["source"] == "cassandra"  # it was there to read
     assert one_pass(ce_bin, cfg)[:2] == (0, 0)
     # an update with a version still in the past, but newer than the row's: read once, written
     upd = {i: doc(i, now_ms() - PAST_MS // 2, "updated") for i in range(1, 11)}
