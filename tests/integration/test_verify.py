@@ -444,7 +444,7 @@ def test_repair_over_a_fresh_es_delete_is_not_claimed(cassandra_session, keyspac
 def test_token_field_that_is_a_column_is_refused(cassandra_session, keyspace, os_search, ce_bin, tmp_path,
                                                  testbed_env, unique_name):
     """token_field naming a column of the table would give each document the field twice:
-    `check` (connected), the C->E pass and `verify` refuse it, naming the key."""
+    `check` (connected), `once` (before its pass) and `verify` refuse it, naming the key."""
     load_rows(cassandra_session, keyspace, "items", 3, now_ms() - 3600000, now_ms() - 60000)
     index = unique_name("ix")
     os_search.track(index)
@@ -454,8 +454,9 @@ def test_token_field_that_is_a_column_is_refused(cassandra_session, keyspace, os
     assert 'error: syncs[0] (sync s): token_field "text" is a column of the table' in p.stderr, p.stderr
     assert "1 error against the table: configuration refused" in p.stderr, p.stderr
     assert ": refused, 1 sync" in p.stdout and "valid" not in p.stdout, p.stdout  # never "valid" then refused
-    p = run_ce(ce_bin, cfg, expect=1)
-    assert 'token_field "text" is a column of the table' in p.stdout, p.stdout + p.stderr[-2000:]
+    p = run_ce(ce_bin, cfg, expect=2)  # once refuses it as check does, before its pass
+    assert 'error: syncs[0] (sync s): token_field "text" is a column of the table' in p.stderr, \
+        p.stdout + p.stderr[-2000:]
     assert not os_search.exists(index)
     p = run_ce(ce_bin, cfg, cmd="verify", expect=2)  # verify refuses it as a pass does: a bad config
     assert 'token_field "text" is a column of the table' in p.stdout + p.stderr, p.stdout + p.stderr[-2000:]
