@@ -16,16 +16,11 @@
 #include <jansson.h>
 #include <string.h>
 #include <time.h>
+#include "util/clock.h"
 #include "util/log.h"
 
 #define SCHEMA_WAIT_ATTEMPTS 100   /* x 100 ms */
 #define SYNC_COLUMN_NAME_MAX 128   /* bytes of a field name that becomes a column */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* After ALTER TABLE: wait (at most ~10 s) until every connected node reports the same
  * schema version, as drivers do, so that no statement naming the new columns (this
@@ -68,7 +63,7 @@ static ce_err reload_plan(sync_pass_ctx *ctx, sync_table_plan *tp, json_t *props
         ce_err e = sync_table_plan_load(ctx, tp);
         if (e || !props || meta_has_fields(tp->meta, ctx->def, props))
             return e;
-        sleep_ms(100);
+        ce_sleep_ms(100);
     }
     ce_warn("sync=%s dir=to_cassandra msg=\"new columns not visible yet; their fields are left out this pass\"",
             ctx->def->name);

@@ -434,12 +434,26 @@ static void *es_summaries(void *arg)
     ce_debug("sync=%s msg=\"verify: elasticsearch summaries\" seconds=%.3f streamed=%llu aggregated=%llu",
              j->ctx.def->name, ce_mono_s() - t, (unsigned long long)j->out->e_docs,
              (unsigned long long)j->out->e_docs_aggregated);
+    atomic_store(&j->es_done, true);
     return NULL;
+}
+
+/* Wait for the Elasticsearch thread, reporting progress meanwhile (a daemon's watchdog is fed
+ * by the progress callback, and the thread may stream for long after Cassandra is read). */
+static void wait_es_thread(verify_job *j, pthread_t th)
+{
+    j->phase = "elasticsearch";
+    while (!atomic_load(&j->es_done)) {
+        verify_report_progress(j, false);
+        ce_sleep_ms(100);
+    }
+    pthread_join(th, NULL);
 }
 
 static ce_err summaries(verify_job *j)
 {
     pthread_t th;
+    atomic_store(&j->es_done, false);
     j->es_threaded = pthread_create(&th, NULL, es_summaries, j) == 0;
     if (!j->es_threaded)
         es_summaries(j); /* no thread: one after the other */
@@ -453,7 +467,7 @@ static ce_err summaries(verify_job *j)
     if (e == CE_ECANCELED || e)
         ce_debug("sync=%s msg=\"verify: waiting for the elasticsearch reader\"", j->ctx.def->name);
     if (j->es_threaded)
-        pthread_join(th, NULL);
+        wait_es_thread(j, th);
     j->es_threaded = false;
     j->rows = j->out->c_rows + j->out->e_docs;
     if (!e && j->es_rc)

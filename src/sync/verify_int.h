@@ -9,6 +9,8 @@
 #ifndef CE_SYNC_VERIFY_INT_H
 #define CE_SYNC_VERIFY_INT_H
 
+#include <stdatomic.h>
+
 #include "sync/c2e_int.h"
 #include "sync/verify.h"
 
@@ -95,6 +97,7 @@ typedef struct {
     /* the Elasticsearch summaries run on a thread of their own beside the Cassandra read:
      * it alone uses ctx.es and the e-side fields until joined; errors wait in es_rc */
     bool es_threaded;
+    atomic_bool es_done;           /* the Elasticsearch thread has finished (summaries) */
     ce_err es_rc;
     char es_error[256];
 } verify_job;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "util/clock.h"
 #include "util/log.h"
 
 #define WRITE_BATCH_BYTES 4096
@@ -46,12 +47,6 @@ struct sync_write_group {
     ce_buf bytes;                  /* value bytes of the n statements, in order */
     int32_t *lens;                 /* SYNC_WRITE_BATCH_MAX x (ncols + 1) lengths */
 };
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static bool undefined_column(ce_err e, const cql_error_info *info)
 {
@@ -112,7 +107,7 @@ static ce_err write_one_now(sync_writer *w, const json_t *hit, int64_t ts, cql_e
 static bool retry_after_schema_lag(sync_writer *w, const json_t *hit, int64_t ts)
 {
     for (int attempt = 0; attempt < SCHEMA_LAG_ATTEMPTS; attempt++) {
-        sleep_ms(200);
+        ce_sleep_ms(200);
         cql_error_info info;
         memset(&info, 0, sizeof info);
         ce_err e = write_one_now(w, hit, ts, &info);
@@ -356,7 +351,7 @@ static ce_err prepare_insert(sync_pass_ctx *ctx, const cql_table_meta *m, cql_pr
         e = cql_session_prepare(ctx->cql, ce_buf_cstr(&q), ins, &info);
         if (!undefined_column(e, &info) || attempt == SCHEMA_LAG_ATTEMPTS - 1)
             break;
-        sleep_ms(200);
+        ce_sleep_ms(200);
         e = CE_OK;
     }
     ce_buf_free(&q);
