@@ -166,6 +166,10 @@ ce_err cli_status_write(const sync_config *cfg, const cli_pass_stats *st, const 
                         struct metrics *m);
 /* The status file as a JSON object (caller decrefs), NULL when missing or unreadable. */
 struct json_t *cli_status_load(const char *state_dir);
+/* A running pass of sync (NULL: every sync) made progress at progress_ms: the status file
+ * says so (rewritten atomically), so `status` judges health as /healthz does during a long
+ * pass or a scheduled verify. */
+ce_err cli_status_note_progress(const char *state_dir, const char *sync, int64_t progress_ms);
 /* The health rule (metrics_health) applied at now_ms to what a status file says: a registry
  * rebuilt from its period, syncs and directions. True when healthy; json (may be NULL)
  * receives metrics_health's object. */

@@ -59,11 +59,32 @@ static uint64_t retry_count(const sync_pass_result *r, size_t i, bool to_es)
     return v;
 }
 
-/* Called often from the pass: kicks the watchdog, draws the line on a terminal. */
+/* A running pass made progress: the health rule's input, in the registry (at most once a
+ * second) and in the status file (at most every period, between 1 and 5 s: well inside the
+ * rule's three periods). */
+void cli_runner_note_progress(cli_pass_runner *d, const char *sync)
+{
+    int64_t mono = ce_mono_ms();
+    if (mono - d->progress_noted_ms < 1000)
+        return;
+    d->progress_noted_ms = mono;
+    int64_t now = cli_now_ms();
+    metrics_note_progress(d->metrics, sync, now);
+    double every_ms = d->cfg.period_s * 1000.0;
+    every_ms = every_ms < 1000 ? 1000 : every_ms > 5000 ? 5000 : every_ms;
+    if ((double)(mono - d->progress_saved_ms) >= every_ms) {
+        d->progress_saved_ms = mono;
+        cli_status_note_progress(d->cfg.state_dir, sync, now);
+    }
+}
+
+/* Called often from the pass: kicks the watchdog, notes progress for the health rule, draws
+ * the line on a terminal. */
 static void progress_report(const sync_progress_info *p, void *ud)
 {
     cli_pass_runner *d = ud;
     sdnotify_watchdog(d->notify, ce_mono_ms());
+    cli_runner_note_progress(d, p->sync);
     if (!d->tty)
         return;
     cli_progress_line *pl = &d->progress;

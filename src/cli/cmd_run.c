@@ -250,6 +250,7 @@ static void verify_progress(const sync_verify_progress *p, void *ud)
     verify_feed *f = ud;
     int64_t now = cli_mono_ms();
     sdnotify_watchdog(f->d->notify, now);
+    cli_runner_note_progress(f->d, NULL); /* every sync's next pass waits for the verify */
     if (!p->final && now - f->status_mono < 5000)
         return;
     f->status_mono = now;

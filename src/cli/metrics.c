@@ -62,6 +62,7 @@ typedef struct {
 typedef struct {
     char *name;
     int64_t registered_ms;
+    int64_t progress_ms;      /* last progress of a pass still running (Unix ms); 0 = none */
 } registered_sync;
 
 struct metrics {
@@ -123,7 +124,7 @@ static ce_err sync_add_locked(metrics *m, const char *name, int64_t now_ms)
     char *copy = strdup(name);
     if (!copy)
         return CE_ENOMEM;
-    m->syncs[m->nsyncs++] = (registered_sync){copy, now_ms};
+    m->syncs[m->nsyncs++] = (registered_sync){copy, now_ms, 0};
     return CE_OK;
 }
 
@@ -276,6 +277,7 @@ static ce_err record_locked(metrics *m, const char *sync, metrics_direction dir,
     series *s = err ? NULL : series_get(m, sync, dir);
     if (!s)
         return CE_ENOMEM;
+    sync_find(m, sync)->progress_ms = 0; /* the pass is over */
     s->read += c->read;
     s->written += c->written;
     s->conflicts += c->conflicts;
@@ -337,6 +339,24 @@ void metrics_direction_get(metrics *m, const char *sync, metrics_direction dir, 
         out->deletes = s->deletes;
     }
     pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_note_progress(metrics *m, const char *sync, int64_t now_ms)
+{
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->nsyncs; i++)
+        if (!sync || strcmp(m->syncs[i].name, sync) == 0)
+            m->syncs[i].progress_ms = now_ms;
+    pthread_mutex_unlock(&m->lock);
+}
+
+int64_t metrics_progress_ms(metrics *m, const char *sync)
+{
+    pthread_mutex_lock(&m->lock);
+    const registered_sync *rs = sync_find(m, sync);
+    int64_t v = rs ? rs->progress_ms : 0;
+    pthread_mutex_unlock(&m->lock);
+    return v;
 }
 
 void metrics_set_period(metrics *m, double period_s)
@@ -598,11 +618,15 @@ static void health_failing(ce_buf *json, size_t *nfail, const char *sync, const 
     ce_buf_append_byte(json, '}');
 }
 
-/* One registered sync: is each of its directions recent enough? Returns the failures. */
+/* One registered sync: is each of its directions recent enough? Returns the failures. A pass
+ * still running that made progress within the limit (an initial load, a burst longer than
+ * three periods) keeps the sync healthy: the rule catches passes that fail or stall. */
 static size_t health_sync(const metrics *m, const registered_sync *rs, int64_t now_ms, ce_buf *json, size_t *nfail)
 {
     size_t failed = 0, seen = 0;
     char reason[160];
+    if (rs->progress_ms && (double)(now_ms - rs->progress_ms) / 1000.0 <= health_limit_s(m, NULL))
+        return 0;
     for (size_t i = 0; i < m->n; i++) {
         const series *s = &m->v[i];
         if (strcmp(s->sync, rs->name) != 0 || s->passes == 0)

@@ -10,7 +10,8 @@
  * from the status file): every registered sync, in every direction it has reported, has
  * had a successful pass within three periods (three times the larger of the period and
  * the duration of that direction's last successful pass, at least 3 s). A sync registered but not yet
- * reported gets the same grace counted from its registration.
+ * reported gets the same grace counted from its registration. A sync whose pass is running
+ * and made progress within three periods (metrics_note_progress) is healthy meanwhile.
  *
  * Every function is thread-safe (one mutex); metrics_free must not race the others.
  */
@@ -98,6 +99,14 @@ typedef struct {
     uint64_t read, written, conflicts, dead_letters, deletes; /* totals, as /metrics shows them */
 } metrics_direction_state;
 void metrics_direction_get(metrics *m, const char *sync, metrics_direction dir, metrics_direction_state *out);
+
+/* A pass of sync is running and made progress at now_ms (a page read, a batch written): the
+ * health rule counts the sync healthy while such progress is within the limit (three
+ * periods), until the pass is recorded. sync NULL: every sync (a scheduled verify, which
+ * holds every sync's next pass back). metrics_progress_ms: that time, 0 when no pass of
+ * the sync runs (the status file keeps it for `status`). */
+void metrics_note_progress(metrics *m, const char *sync, int64_t now_ms);
+int64_t metrics_progress_ms(metrics *m, const char *sync);
 
 /* Append the text exposition (format 0.0.4) as of now_ms to out. */
 ce_err metrics_render(metrics *m, int64_t now_ms, ce_buf *out);

@@ -32,6 +32,8 @@ typedef struct {
     metrics *metrics;           /* always set: per-pass counters, last successes (status file);
                                  * serves /metrics and /healthz when an address is given */
     sdnotify *notify;           /* `run` only; NULL (every call a no-op) in `once` */
+    int64_t progress_noted_ms;  /* monotonic: last progress given to the registry ... */
+    int64_t progress_saved_ms;  /* ... and to the status file (note_progress) */
 } cli_pass_runner;
 
 /* Everything once and run share before the first pass: the config (and --metrics-listen,
@@ -49,6 +51,10 @@ ce_err cli_runner_connect(cli_pass_runner *d, int attempt, char *detail, size_t 
  * what the engine returned; *report_out (may be NULL) gets the report (valid until the next
  * pass). */
 ce_err cli_runner_pass(cli_pass_runner *d, sync_pass_report *report_out);
+/* Work is moving (a page, a batch, a verify range): the health rule's input for sync (NULL:
+ * every sync), in the registry at most once a second and in the status file at most every
+ * period (1 to 5 s). Called from the pass's and the verify's progress callbacks. */
+void cli_runner_note_progress(cli_pass_runner *d, const char *sync);
 /* The config's warnings in the log (at every start and every accepted reload). */
 void cli_runner_log_warnings(const cli_config_problems *w);
 

@@ -9,12 +9,15 @@
  * before the first pass), "last_error", "syncs":[{"name", "registered_ms", the last pass's
  * "ok", "seconds", window and per-direction counts (absent before the first pass), "error",
  * "directions":{"to_es"|"to_cassandra": {"ok", "seconds" (of the last successful pass), "last_success_ms",
- * "last_success", "passes", "failures", "<counter>_total"...}} (directions that have run)}]}.
+ * "last_success", "passes", "failures", "<counter>_total"...}} (directions that have run),
+ * "progress_ms" (while a pass of the sync runs: when it last made progress; the health rule
+ * counts it)}]}.
  */
 #include "cli/cli_int.h"
 
 #include <jansson.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -211,16 +214,50 @@ bool cli_status_health(json_t *status, int64_t now_ms, ce_buf *json)
         if (!name)
             continue;
         metrics_sync_register(m, name, (int64_t)json_integer_value(json_object_get(s, "registered_ms")));
+        json_t *progress = json_object_get(s, "progress_ms");
         json_t *dirs = json_object_get(s, "directions");
         for (int d = 0; d < 2; d++) {
             json_t *dj = json_object_get(dirs, dir_names[d]);
             if (json_is_object(dj))
                 health_direction(m, s, (metrics_direction)d, dj, now_ms);
         }
+        if (json_is_integer(progress)) /* after the directions: recording a pass clears it */
+            metrics_note_progress(m, name, (int64_t)json_integer_value(progress));
     }
     bool ok = metrics_health(m, now_ms, json);
     metrics_free(m);
     return ok;
+}
+
+ce_err cli_status_note_progress(const char *state_dir, const char *sync, int64_t progress_ms)
+{
+    char path[PATH_MAX];
+    ce_err err = sync_state_path_fixed(path, sizeof path, state_dir, SYNC_STATE_STATUS, NULL, NULL);
+    json_t *st = err ? NULL : cli_status_load(state_dir);
+    if (!st)
+        return err ? err : CE_ENOTFOUND;
+    json_t *arr = json_object_get(st, "syncs"), *s;
+    size_t i;
+    json_array_foreach(arr, i, s)
+    {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        if (name && (!sync || strcmp(name, sync) == 0))
+            json_object_set_new(s, "progress_ms", json_integer((json_int_t)progress_ms));
+    }
+    char *text = json_dumps(st, JSON_COMPACT);
+    json_decref(st);
+    if (!text)
+        return CE_ENOMEM;
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return CE_ENOMEM;
+    }
+    memcpy(line + n, "\n", 2);
+    err = sync_state_write_atomic(path, line, n + 1, 0);
+    free(line);
+    return err;
 }
 
 json_t *cli_status_load(const char *state_dir)

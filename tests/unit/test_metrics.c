@@ -340,6 +340,42 @@ static void test_health_rule(void **st)
     metrics_free(m);
 }
 
+/* A running pass that makes progress keeps its sync healthy past the limit (an initial load);
+ * stalled progress does not; recording the pass ends the exemption. */
+static void test_health_progress(void **st)
+{
+    (void)st;
+    metrics *m = NULL;
+    assert_int_equal(metrics_new(NULL, 10, &m), CE_OK);
+    assert_int_equal(metrics_sync_register(m, "load", T0), CE_OK);
+    assert_int_equal(metrics_sync_register(m, "other", T0), CE_OK);
+    metrics_record_pass(m, "other", METRICS_TO_ES, NULL, 1, true, T0, T0 + 1000);
+    assert_int_equal(metrics_progress_ms(m, "load"), 0);
+    assert_false(metrics_health(m, T0 + 31000, NULL)); /* no pass of "load" within 30 s */
+    metrics_note_progress(m, "load", T0 + 31000);
+    assert_int_equal(metrics_progress_ms(m, "load"), T0 + 31000);
+    assert_false(metrics_health(m, T0 + 32000, NULL)); /* "other" runs no pass: not exempt */
+    metrics_record_pass(m, "other", METRICS_TO_ES, NULL, 1, true, T0, T0 + 32000);
+    assert_true(metrics_health(m, T0 + 33000, NULL));
+    assert_true(metrics_health(m, T0 + 61000, NULL));   /* progress 30 s ago: at the limit */
+    assert_false(metrics_health(m, T0 + 61001, NULL));  /* stalled */
+    metrics_note_progress(m, "load", T0 + 3600000);     /* an hour-long load, still moving */
+    metrics_note_progress(m, "other", T0 + 3600000);
+    assert_true(metrics_health(m, T0 + 3610000, NULL));
+    /* the pass is recorded (failed): no exemption any more */
+    metrics_pass_counts fail = {.error = "x"};
+    metrics_record_pass(m, "load", METRICS_TO_ES, &fail, 3600, false, 0, T0 + 3611000);
+    metrics_record_pass(m, "other", METRICS_TO_ES, NULL, 1, true, T0, T0 + 3611000);
+    assert_int_equal(metrics_progress_ms(m, "load"), 0);
+    assert_false(metrics_health(m, T0 + 3612000, NULL));
+    /* a scheduled verify notes progress for every sync: all held back, none failing */
+    metrics_note_progress(m, NULL, T0 + 3700000);
+    assert_int_equal(metrics_progress_ms(m, "load"), T0 + 3700000);
+    assert_int_equal(metrics_progress_ms(m, "other"), T0 + 3700000);
+    assert_true(metrics_health(m, T0 + 3701000, NULL));
+    metrics_free(m);
+}
+
 /* ------------------------------------------------------------------ over HTTP */
 
 typedef struct {
@@ -453,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listen_parse),   cmocka_unit_test(test_counters),
         cmocka_unit_test(test_histogram),      cmocka_unit_test(test_label_escaping),
+        cmocka_unit_test(test_health_progress),
         cmocka_unit_test(test_health_rule),    cmocka_unit_test(test_http_server),
         cmocka_unit_test(test_declared_series_and_causes), cmocka_unit_test(test_process_start_time),
     };
