@@ -170,6 +170,11 @@ struct json_t *cli_status_load(const char *state_dir);
  * says so (rewritten atomically), so `status` judges health as /healthz does during a long
  * pass or a scheduled verify. */
 ce_err cli_status_note_progress(const char *state_dir, const char *sync, int64_t progress_ms);
+/* The status file's entry of sync (NULL: every sync) rewritten: progress_ms when > 0, and
+ * with m its "directions" from the registry (a pass of it just recorded; its progress_ms
+ * dropped), so `status` sees a sync's pass as soon as it ends, not after the other syncs'. */
+struct metrics;
+ce_err cli_status_update_sync(const char *state_dir, const char *sync, int64_t progress_ms, struct metrics *m);
 /* The health rule (metrics_health) applied at now_ms to what a status file says: a registry
  * rebuilt from its period, syncs and directions. True when healthy; json (may be NULL)
  * receives metrics_health's object. */

@@ -307,6 +307,8 @@ void cli_runner_finish(cli_pass_runner *d)
     sync_config_free(&d->cfg);
 }
 
+static void record_sync(size_t i, const sync_pass_result *r, void *ud);
+
 int cli_runner_prepare(cli_pass_runner *d, const cli_opts *o, const char *mode, bool listen)
 {
     memset(d, 0, sizeof *d);
@@ -322,6 +324,8 @@ int cli_runner_prepare(cli_pass_runner *d, const cli_opts *o, const char *mode, 
         return rc;
     d->pass_opts.stop = &cli_stop_flag;
     d->pass_opts.progress = progress_report;
+    d->pass_opts.sync_done = record_sync;
+    d->pass_opts.sync_done_ud = d;
     d->pass_opts.progress_ud = d;
     d->tty = isatty(STDERR_FILENO);
     rc = parse_since(d);
@@ -362,22 +366,22 @@ static void record_direction(cli_pass_runner *d, const sync_pass_result *r, bool
                         to_es ? r->c2e_seconds : r->e2c_seconds, ok, r->window_end_ms, now);
 }
 
-/* Every configured direction of every sync of the report. A stopped pass says nothing
- * about health and is not recorded. */
-static void record_metrics(cli_pass_runner *d, const sync_pass_report *rep, ce_err err)
+/* sync_pass_opts.sync_done: every configured direction of sync i into the registry as soon
+ * as the sync has run (a sync stopped or retired for a reload says nothing about health and
+ * is not recorded), and into the status file. */
+static void record_sync(size_t i, const sync_pass_result *r, void *ud)
 {
-    if (err == CE_ECANCELED)
+    cli_pass_runner *d = ud;
+    if (i >= d->cfg.nsyncs)
         return;
     int64_t now = cli_now_ms();
-    for (size_t i = 0; i < rep->nsyncs && i < d->cfg.nsyncs; i++) {
-        if (rep->syncs[i].retired)
-            continue; /* ended early for a reload: nothing about its health */
-        sync_direction dir = d->cfg.syncs[i].direction;
-        if (dir != SYNC_DIR_TO_ES)
-            record_direction(d, &rep->syncs[i], false, now);
-        if (dir != SYNC_DIR_TO_CASSANDRA)
-            record_direction(d, &rep->syncs[i], true, now);
-    }
+    sync_direction dir = d->cfg.syncs[i].direction;
+    if (dir != SYNC_DIR_TO_ES)
+        record_direction(d, r, false, now);
+    if (dir != SYNC_DIR_TO_CASSANDRA)
+        record_direction(d, r, true, now);
+    /* `status` sees it now too, not after the other syncs' passes */
+    cli_status_update_sync(d->cfg.state_dir, r->name, 0, d->metrics);
 }
 
 ce_err cli_runner_pass(cli_pass_runner *d, sync_pass_report *report_out)
@@ -392,7 +396,6 @@ ce_err cli_runner_pass(cli_pass_runner *d, sync_pass_report *report_out)
     d->stats.passes++;
     if (err != CE_OK && err != CE_ECANCELED)
         d->stats.failed_passes++;
-    record_metrics(d, &rep, err);
     cli_status_write(&d->cfg, &d->stats, &out, d->metrics);
     log_results(&rep, err);
     if (report_out)

@@ -72,6 +72,7 @@ struct metrics {
     size_t n, cap;
     registered_sync *syncs;
     size_t nsyncs, syncs_cap;
+    int64_t progress_ms;      /* last progress of any running pass or verify (Unix ms) */
     struct MHD_Daemon *httpd;
     bool starting;            /* server_start runs: its log lines explain a failure */
     int port;
@@ -347,6 +348,8 @@ void metrics_note_progress(metrics *m, const char *sync, int64_t now_ms)
     for (size_t i = 0; i < m->nsyncs; i++)
         if (!sync || strcmp(m->syncs[i].name, sync) == 0)
             m->syncs[i].progress_ms = now_ms;
+    if (now_ms > m->progress_ms)
+        m->progress_ms = now_ms;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -618,15 +621,24 @@ static void health_failing(ce_buf *json, size_t *nfail, const char *sync, const 
     ce_buf_append_byte(json, '}');
 }
 
-/* One registered sync: is each of its directions recent enough? Returns the failures. A pass
- * still running that made progress within the limit (an initial load, a burst longer than
- * three periods) keeps the sync healthy: the rule catches passes that fail or stall. */
+static bool recent(const metrics *m, int64_t at_ms, int64_t now_ms)
+{
+    return at_ms && (double)(now_ms - at_ms) / 1000.0 <= health_limit_s(m, NULL);
+}
+
+/* One registered sync: is each of its directions recent enough? Returns the failures. Work
+ * that keeps moving is no failure: a pass of this sync still running that made progress
+ * within the limit (an initial load, a burst longer than three periods) keeps it healthy,
+ * and while any pass or verify makes progress, a sync whose last pass succeeded, or that has
+ * not run yet, is only waiting for its turn (the syncs run one after the other). The rule
+ * catches passes that fail or stall. */
 static size_t health_sync(const metrics *m, const registered_sync *rs, int64_t now_ms, ce_buf *json, size_t *nfail)
 {
     size_t failed = 0, seen = 0;
     char reason[160];
-    if (rs->progress_ms && (double)(now_ms - rs->progress_ms) / 1000.0 <= health_limit_s(m, NULL))
+    if (recent(m, rs->progress_ms, now_ms))
         return 0;
+    bool busy = recent(m, m->progress_ms, now_ms);
     for (size_t i = 0; i < m->n; i++) {
         const series *s = &m->v[i];
         if (strcmp(s->sync, rs->name) != 0 || s->passes == 0)
@@ -634,7 +646,7 @@ static size_t health_sync(const metrics *m, const registered_sync *rs, int64_t n
         seen++;
         double limit = health_limit_s(m, s);
         double age = (double)(now_ms - (s->last_success_ms ? s->last_success_ms : rs->registered_ms)) / 1000.0;
-        if (age <= limit)
+        if (age <= limit || (busy && s->last_ok))
             continue;
         if (s->last_success_ms)
             snprintf(reason, sizeof reason, "last successful pass %.0f s ago (limit %.0f s)", age, limit);
@@ -645,7 +657,7 @@ static size_t health_sync(const metrics *m, const registered_sync *rs, int64_t n
         failed++;
     }
     double age = (double)(now_ms - rs->registered_ms) / 1000.0;
-    if (!seen && age > health_limit_s(m, NULL)) {
+    if (!seen && !busy && age > health_limit_s(m, NULL)) {
         snprintf(reason, sizeof reason, "no pass finished in the %.0f s since start (limit %.0f s)", age,
                  health_limit_s(m, NULL));
         health_failing(json, nfail, rs->name, NULL, reason);

@@ -11,7 +11,9 @@
  * had a successful pass within three periods (three times the larger of the period and
  * the duration of that direction's last successful pass, at least 3 s). A sync registered but not yet
  * reported gets the same grace counted from its registration. A sync whose pass is running
- * and made progress within three periods (metrics_note_progress) is healthy meanwhile.
+ * and made progress within three periods (metrics_note_progress) is healthy meanwhile, and
+ * while any pass or verify makes progress so is every sync whose last pass succeeded or that
+ * has not run yet (it waits for its turn).
  *
  * Every function is thread-safe (one mutex); metrics_free must not race the others.
  */

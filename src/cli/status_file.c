@@ -229,7 +229,26 @@ bool cli_status_health(json_t *status, int64_t now_ms, ce_buf *json)
     return ok;
 }
 
-ce_err cli_status_note_progress(const char *state_dir, const char *sync, int64_t progress_ms)
+/* The "directions" object put_directions writes, as a JSON value (NULL: out of memory). */
+static json_t *directions_json(metrics *m, const char *name)
+{
+    ce_buf b = CE_BUF_INIT;
+    ce_err err = ce_buf_append_byte(&b, '{');
+    put_directions(&b, m, name); /* ,"directions":{...} */
+    err = err ? err : ce_buf_append_byte(&b, '}');
+    json_t *j = NULL;
+    if (!err && b.len > 2) {
+        b.data[1] = ' '; /* the leading comma */
+        json_error_t jerr;
+        j = json_loadb(b.data, b.len, 0, &jerr);
+    }
+    ce_buf_free(&b);
+    json_t *dirs = j ? json_incref(json_object_get(j, "directions")) : NULL;
+    json_decref(j);
+    return dirs;
+}
+
+ce_err cli_status_update_sync(const char *state_dir, const char *sync, int64_t progress_ms, metrics *m)
 {
     char path[PATH_MAX];
     ce_err err = sync_state_path_fixed(path, sizeof path, state_dir, SYNC_STATE_STATUS, NULL, NULL);
@@ -241,8 +260,15 @@ ce_err cli_status_note_progress(const char *state_dir, const char *sync, int64_t
     json_array_foreach(arr, i, s)
     {
         const char *name = json_string_value(json_object_get(s, "name"));
-        if (name && (!sync || strcmp(name, sync) == 0))
+        if (!name || (sync && strcmp(name, sync) != 0))
+            continue;
+        if (progress_ms > 0)
             json_object_set_new(s, "progress_ms", json_integer((json_int_t)progress_ms));
+        json_t *dirs = m ? directions_json(m, name) : NULL;
+        if (dirs) { /* a pass recorded: no progress of a running one any more */
+            json_object_set_new(s, "directions", dirs);
+            json_object_del(s, "progress_ms");
+        }
     }
     char *text = json_dumps(st, JSON_COMPACT);
     json_decref(st);
@@ -258,6 +284,11 @@ ce_err cli_status_note_progress(const char *state_dir, const char *sync, int64_t
     err = sync_state_write_atomic(path, line, n + 1, 0);
     free(line);
     return err;
+}
+
+ce_err cli_status_note_progress(const char *state_dir, const char *sync, int64_t progress_ms)
+{
+    return cli_status_update_sync(state_dir, sync, progress_ms, NULL);
 }
 
 json_t *cli_status_load(const char *state_dir)

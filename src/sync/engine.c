@@ -329,6 +329,8 @@ ce_err sync_engine_pass(sync_engine *e, const sync_pass_opts *o, sync_pass_repor
         canceled = run_sync(e, o, d, res) == CE_ECANCELED;
         if (canceled)
             res->ok = false;
+        else if (!res->retired && o && o->sync_done)
+            o->sync_done(i, res, o->sync_done_ud);
         if (!res->ok) {
             any_failed = true;
             if (!e->errmsg[0])

@@ -31,20 +31,6 @@ typedef struct {
 typedef void (*sync_progress_fn)(const sync_progress_info *p, void *ud);
 
 typedef struct {
-    bool has_since;          /* --since: override checkpoints for this run */
-    int64_t since_ms;
-    volatile sig_atomic_t *stop;   /* set by signal handlers; may be NULL */
-    sync_progress_fn progress;     /* may be NULL; called from the pass's thread, often */
-    void *progress_ud;
-    /* Asked, per sync, before each direction and between batches as stop is: true ends that
-     * sync's pass as a stop would (what was acknowledged is kept; its next pass reads the
-     * rest) and the engine goes on with the next sync (`run` retires the syncs a reload
-     * removes or changes). May be NULL; called from the pass's thread. */
-    bool (*retire)(const char *sync, void *ud);
-    void *retire_ud;
-} sync_pass_opts;
-
-typedef struct {
     char name[128];
     bool ok;
     /* Cassandra -> ES */
@@ -78,6 +64,25 @@ typedef struct {
         uint64_t cassandra_overloaded, cassandra_connection, cassandra_unprepared;
     } c2e_client_retries, e2c_client_retries;
 } sync_pass_result;
+
+typedef struct {
+    bool has_since;          /* --since: override checkpoints for this run */
+    int64_t since_ms;
+    volatile sig_atomic_t *stop;   /* set by signal handlers; may be NULL */
+    sync_progress_fn progress;     /* may be NULL; called from the pass's thread, often */
+    void *progress_ud;
+    /* Asked, per sync, before each direction and between batches as stop is: true ends that
+     * sync's pass as a stop would (what was acknowledged is kept; its next pass reads the
+     * rest) and the engine goes on with the next sync (`run` retires the syncs a reload
+     * removes or changes). May be NULL; called from the pass's thread. */
+    bool (*retire)(const char *sync, void *ud);
+    void *retire_ud;
+    /* Called when sync i (the config's index) has run both its directions in this pass,
+     * with its result (not for a sync stopped or retired): the caller may record it before
+     * the other syncs run. May be NULL; called from the pass's thread. */
+    void (*sync_done)(size_t i, const sync_pass_result *res, void *ud);
+    void *sync_done_ud;
+} sync_pass_opts;
 
 typedef struct {
     size_t nsyncs;

@@ -131,17 +131,20 @@ def test_run_refuses_at_start_and_a_reload_is_refused_against_the_table(ce_bin, 
 def test_health_stays_ok_through_a_long_first_pass(ce_bin, cassandra_session, keyspace, opensearch, testbed_env,
                                                    unique_name, tmp_path):
     """A first pass (an initial load) longer than three periods that keeps making progress is
-    healthy: /healthz 200 and `status` exit 0 while it runs (a stalled pass is caught: see the
+    healthy: /healthz 200 and `status` exit 0 while it runs, and so is the small sync before
+    it, whose next pass waits for it (a stalled pass is caught: see the
     OpenSearch-through-a-proxy test)."""
     from test_ops_run import free_port, http_get, status_file
     n = 30000
     make_table(cassandra_session, keyspace, "items", n, now_ms() - 600_000)
-    index = unique_name("ix")
+    make_table(cassandra_session, keyspace, "small", 10, now_ms() - 600_000)
+    index, small = unique_name("ix"), unique_name("ixs")
     mport = free_port()
     path = tmp_path / "cfg.json"
     # period 1 s: the limit is 3 s; small bulks one at a time make the first pass last longer
     write_config(path, testbed_env, testbed_env["CE_OPENSEARCH_URL"],
-                 [sync_def("load", keyspace, "items", index, direction="to_es", bulk_max_docs=2,
+                 [sync_def("small", keyspace, "small", small, direction="to_es"),
+                  sync_def("load", keyspace, "items", index, direction="to_es", bulk_max_docs=2,
                            bulk_concurrency=1, page_size=200)],
                  metrics_listen="127.0.0.1:%d" % mport)
     d = Daemon(ce_bin, path)
@@ -156,11 +159,12 @@ def test_health_stays_ok_through_a_long_first_pass(ce_bin, cassandra_session, ke
                 seen.append((round(time.time() - t0, 1), code, r.returncode))
             time.sleep(0.5)
         assert status_file(tmp_path)["passes"] >= 1
-        assert es_count(opensearch, index) == n
+        assert es_count(opensearch, index) == n and es_count(opensearch, small) == 10
     finally:
         rc = d.stop()
     assert rc == 0
     assert len(seen) >= 2, "the first pass was too short to test (%.1f s): %r" % (time.time() - t0, seen)
     assert all(code == 200 and st == 0 for _, code, st in seen), seen
     print("first pass healthy throughout: %r" % seen[-3:])
-    opensearch.indices.delete(index=index, ignore=[404])
+    for ix in (index, small):
+        opensearch.indices.delete(index=ix, ignore=[404])

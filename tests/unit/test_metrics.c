@@ -340,8 +340,9 @@ static void test_health_rule(void **st)
     metrics_free(m);
 }
 
-/* A running pass that makes progress keeps its sync healthy past the limit (an initial load);
- * stalled progress does not; recording the pass ends the exemption. */
+/* A running pass that makes progress keeps its sync healthy past the limit (an initial load),
+ * and the syncs waiting for their turn whose last pass succeeded; a failed sync is not
+ * excused; stalled progress is no progress; recording the pass ends its own exemption. */
 static void test_health_progress(void **st)
 {
     (void)st;
@@ -354,20 +355,22 @@ static void test_health_progress(void **st)
     assert_false(metrics_health(m, T0 + 31000, NULL)); /* no pass of "load" within 30 s */
     metrics_note_progress(m, "load", T0 + 31000);
     assert_int_equal(metrics_progress_ms(m, "load"), T0 + 31000);
-    assert_false(metrics_health(m, T0 + 32000, NULL)); /* "other" runs no pass: not exempt */
-    metrics_record_pass(m, "other", METRICS_TO_ES, NULL, 1, true, T0, T0 + 32000);
-    assert_true(metrics_health(m, T0 + 33000, NULL));
-    assert_true(metrics_health(m, T0 + 61000, NULL));   /* progress 30 s ago: at the limit */
-    assert_false(metrics_health(m, T0 + 61001, NULL));  /* stalled */
-    metrics_note_progress(m, "load", T0 + 3600000);     /* an hour-long load, still moving */
-    metrics_note_progress(m, "other", T0 + 3600000);
+    /* "other" (last success T0+1s) waits for "load"'s pass: held back, not failing */
+    assert_true(metrics_health(m, T0 + 32000, NULL));
+    assert_true(metrics_health(m, T0 + 61000, NULL));  /* progress 30 s ago: at the limit */
+    assert_false(metrics_health(m, T0 + 61001, NULL)); /* stalled: both fail */
+    metrics_note_progress(m, "load", T0 + 3600000);    /* an hour-long load, still moving */
     assert_true(metrics_health(m, T0 + 3610000, NULL));
-    /* the pass is recorded (failed): no exemption any more */
+    /* a sync whose last pass failed is not excused by the others' work */
     metrics_pass_counts fail = {.error = "x"};
-    metrics_record_pass(m, "load", METRICS_TO_ES, &fail, 3600, false, 0, T0 + 3611000);
-    metrics_record_pass(m, "other", METRICS_TO_ES, NULL, 1, true, T0, T0 + 3611000);
-    assert_int_equal(metrics_progress_ms(m, "load"), 0);
+    metrics_record_pass(m, "other", METRICS_TO_ES, &fail, 1, false, 0, T0 + 3611000);
     assert_false(metrics_health(m, T0 + 3612000, NULL));
+    metrics_record_pass(m, "other", METRICS_TO_ES, NULL, 1, true, T0, T0 + 3613000);
+    assert_true(metrics_health(m, T0 + 3614000, NULL));
+    /* "load" recorded (failed): its own exemption ends, and a failed pass is not excused */
+    metrics_record_pass(m, "load", METRICS_TO_ES, &fail, 3600, false, 0, T0 + 3615000);
+    assert_int_equal(metrics_progress_ms(m, "load"), 0);
+    assert_false(metrics_health(m, T0 + 3616000, NULL));
     /* a scheduled verify notes progress for every sync: all held back, none failing */
     metrics_note_progress(m, NULL, T0 + 3700000);
     assert_int_equal(metrics_progress_ms(m, "load"), T0 + 3700000);
